@@ -1,0 +1,144 @@
+"""Trust Region Policy Optimisation (Schulman et al., 2015), one update read top-down.
+
+surrogate and KL -> policy gradient g -> conjugate gradient on Fisher-vector products
+for s = F^-1 g -> maximum step sqrt(2 max_kl / s'Fs) -> backtracking line search that
+accepts only a finite, improving step with KL <= max_kl, otherwise restores the old
+parameters exactly -> critic fitted by Adam on minibatches.
+
+The trust region covers exactly `actor.parameters()`: the critic is a separate module.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.distributions import Distribution, kl_divergence
+
+from ..policies.networks import Actor
+from .linalg import conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params, set_flat_params
+
+
+@dataclass
+class TRPOSettings:
+    max_kl: float = 0.01
+    entcoeff: float = 0.0
+    cg_iters: int = 10
+    cg_damping: float = 0.1
+    ls_max_steps: int = 10
+    ls_backtrack: float = 0.5
+    vf_epochs: int = 10
+    vf_batch_size: int = 128
+
+
+@dataclass
+class PolicyBatch:
+    """Flat samples for one update (observations already normalised)."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+
+def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
+    return (adv - adv.mean()) / (adv.std() + 1e-8)
+
+
+def surrogate_loss(actor: Actor, batch: PolicyBatch, old_logp: torch.Tensor, adv: torch.Tensor,
+                   entcoeff: float) -> tuple[torch.Tensor, Distribution]:
+    """Importance-weighted advantage plus entropy bonus (to be maximised), and the new distribution."""
+    dist = actor.distribution(batch.obs)
+    ratio = torch.exp(dist.log_prob(batch.actions) - old_logp)
+    surr = (ratio * adv).mean()
+    if entcoeff:
+        surr = surr + entcoeff * dist.entropy().mean()
+    return surr, dist
+
+
+def mean_kl(old_dist: Distribution, new_dist: Distribution) -> torch.Tensor:
+    """Mean KL(old || new) over the batch."""
+    return kl_divergence(old_dist, new_dist).mean()
+
+
+def line_search(actor: Actor, params: list[nn.Parameter], old_flat: torch.Tensor, full_step: torch.Tensor,
+                evaluate: "callable", old_surr: float, max_kl: float, max_steps: int,
+                backtrack: float) -> tuple[bool, int, float, float]:
+    """Backtrack along full_step; accept the first finite step that improves with KL <= max_kl.
+
+    `evaluate()` returns (surrogate, kl) for the actor's current parameters. On failure the
+    parameters are restored bit-identically from old_flat. Returns (accepted, steps, surr, kl).
+    """
+    frac = 1.0
+    for i in range(max_steps):
+        set_flat_params(params, old_flat + frac * full_step)
+        surr, kl = evaluate()
+        if (torch.isfinite(surr) and torch.isfinite(kl) and kl <= max_kl and surr > old_surr):
+            return True, i + 1, float(surr), float(kl)
+        frac *= backtrack
+    set_flat_params(params, old_flat)
+    return False, max_steps, old_surr, 0.0
+
+
+def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[str, float]:
+    """One TRPO step on the actor. Returns diagnostics; never leaves non-finite parameters."""
+    params = [p for p in actor.parameters() if p.requires_grad]
+    adv = normalize_advantages(batch.advantages)
+    with torch.no_grad():
+        old_dist = actor.distribution(batch.obs)
+        old_logp = old_dist.log_prob(batch.actions)
+        entropy = float(old_dist.entropy().mean())
+
+    surr, new_dist = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
+    g = flat_grad(surr, params, retain_graph=True)
+    surr_value = float(surr.detach())
+    stats = {"surrogate": surr_value, "entropy": entropy, "kl": 0.0, "improvement": 0.0,
+             "line_search_steps": 0, "line_search_accepted": 0.0, "update_rejected": 0.0}
+    if not torch.isfinite(g).all() or not math.isfinite(surr_value):
+        stats["update_rejected"] = 1.0
+        return stats
+
+    kl = mean_kl(old_dist, new_dist)
+    fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
+    step_dir = conjugate_gradient(fvp, g, cfg.cg_iters)
+    shs = torch.dot(step_dir, fvp(step_dir))
+    if not torch.isfinite(step_dir).all() or not torch.isfinite(shs) or shs <= 0:
+        stats["update_rejected"] = 1.0
+        return stats
+    full_step = torch.sqrt(2.0 * cfg.max_kl / shs) * step_dir
+
+    def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            s, d = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
+            return s, mean_kl(old_dist, d)
+
+    old_flat = flat_params(params)
+    accepted, steps, new_surr, new_kl = line_search(actor, params, old_flat, full_step, evaluate, surr_value,
+                                                    cfg.max_kl, cfg.ls_max_steps, cfg.ls_backtrack)
+    stats.update(kl=new_kl, improvement=new_surr - surr_value, line_search_steps=steps,
+                 line_search_accepted=float(accepted))
+    return stats
+
+
+def update_critic(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: torch.Tensor, returns: torch.Tensor,
+                  epochs: int, batch_size: int, generator: torch.Generator | None = None) -> dict[str, float]:
+    """Fit V(s) to the returns by Adam on shuffled minibatches; non-finite steps are skipped."""
+    n = obs.shape[0]
+    losses = []
+    skipped = 0
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator).to(obs.device)
+        for start in range(0, n, batch_size):
+            idx = perm[start:start + batch_size]
+            loss = (critic(obs[idx]) - returns[idx]).pow(2).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grads_ok = all(p.grad is None or torch.isfinite(p.grad).all() for p in critic.parameters())
+            if not torch.isfinite(loss) or not grads_ok:
+                skipped += 1
+                continue
+            optimizer.step()
+            losses.append(loss.detach())
+    value_loss = float(torch.stack(losses).mean()) if losses else float("nan")
+    return {"value_loss": value_loss, "value_steps_skipped": float(skipped)}

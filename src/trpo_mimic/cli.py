@@ -1,0 +1,199 @@
+"""Command line: `trpo-mimic train|evaluate|play-motion`, also `python -m trpo_mimic --task train|evaluate`.
+
+Flags are the fields of `Config`. `--arg_file FILE` reads flags from a file (DeepMimic style:
+one or more per line, `#` comments); flags on the command line override the file.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import typing
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+from .config import Config
+
+COMMANDS = ("train", "evaluate", "play-motion")
+
+
+class UsageError(Exception):
+    """A mistake on the command line or in an argument file (exit code 2)."""
+
+
+def _field_type(f: Any) -> Any:
+    hints = typing.get_type_hints(Config)
+    t = hints[f.name]
+    args = [a for a in typing.get_args(t) if a is not type(None)]
+    return args[0] if args else t
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per Config field; defaults are suppressed so only flags actually given are seen."""
+    for f in fields(Config):
+        meta = dict(f.metadata)
+        help_text = meta.pop("help", "")
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f"{help_text} (default: {default})"
+        t = _field_type(f)
+        kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
+        if t is bool:
+            if default:
+                kw["action"] = argparse.BooleanOptionalAction
+            else:
+                kw["action"] = "store_true"
+        elif "nargs" in meta:
+            kw.update(nargs=meta["nargs"], type=meta.get("type", str))
+        else:
+            kw["type"] = t if t in (int, float, str) else str
+            if "choices" in meta:
+                kw["choices"] = meta["choices"]
+        if f.name == "resume":
+            kw.update(nargs="?", const="latest",
+                      help="Continue a run: a checkpoint file or run directory; alone, the latest run of --env_id.")
+        parser.add_argument(f"--{f.name}", **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion}")
+    for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
+        add_config_arguments(p)
+    p = sub.add_parser("play-motion", help="render a motion clip kinematically to a video")
+    p.add_argument("clip", help="DeepMimic clip file (or builtin:NAME)")
+    p.add_argument("--out", default="clip.mp4", help="output video (.mp4 or .avi)")
+    p.add_argument("--cycles", type=int, default=1, help="loops of the clip to render")
+    p.add_argument("--fps", type=int, default=30)
+    return parser
+
+
+def read_arg_file(path: str, parser: argparse.ArgumentParser) -> list[str]:
+    """Flags from an argument file, validated line by line against the known flags."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read argument file {path}: {exc.strerror}") from None
+    known = {s for a in parser._actions for s in a.option_strings}
+    tokens: list[str] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"{path}:{lineno}: {exc}") from None
+        for w in words:
+            if w.startswith("--"):
+                key = w.split("=", 1)[0]
+                if key not in known or key == "--arg_file":
+                    raise UsageError(f"{path}:{lineno}: unknown key {key}")
+        tokens += words
+    return tokens
+
+
+def normalise_argv(argv: Sequence[str]) -> list[str]:
+    """Accept `--task train` (the PyTorch TRPO ports' form) as well as `train`."""
+    argv = list(argv)
+    if argv and argv[0] in COMMANDS:
+        return argv
+    for i, a in enumerate(argv):
+        if a == "--task" and i + 1 < len(argv):
+            return [argv[i + 1]] + argv[:i] + argv[i + 2:]
+        if a.startswith("--task="):
+            return [a.split("=", 1)[1]] + argv[:i] + argv[i + 1:]
+    return argv
+
+
+def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """(command, explicitly given options) with argument files expanded."""
+    parser = build_parser()
+    argv = normalise_argv(argv)
+    if argv and argv[0] in ("train", "evaluate"):
+        sub = parser._subparsers._group_actions[0].choices[argv[0]]  # type: ignore[union-attr]
+        expanded = [argv[0]]
+        rest = argv[1:]
+        file_tokens: list[str] = []
+        cli_tokens: list[str] = []
+        i = 0
+        while i < len(rest):
+            if rest[i] == "--arg_file" and i + 1 < len(rest):
+                file_tokens += read_arg_file(rest[i + 1], sub)
+                i += 2
+            elif rest[i].startswith("--arg_file="):
+                file_tokens += read_arg_file(rest[i].split("=", 1)[1], sub)
+                i += 1
+            else:
+                cli_tokens.append(rest[i])
+                i += 1
+        argv = expanded + file_tokens + cli_tokens
+    ns = parser.parse_args(argv)
+    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file")}
+    return ns.command, opts
+
+
+def validate(cfg: Config) -> None:
+    if cfg.num_timesteps <= 0:
+        raise UsageError(f"--num_timesteps must be positive, got {cfg.num_timesteps}")
+    if not cfg.max_kl > 0:
+        raise UsageError(f"--max_kl must be positive, got {cfg.max_kl}")
+    for name in ("num_envs", "steps_per_env", "save_per_iter", "cg_iters", "vf_batch_size", "num_eval_episodes"):
+        if getattr(cfg, name) <= 0:
+            raise UsageError(f"--{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.max_episode_steps is not None and cfg.max_episode_steps <= 0:
+        raise UsageError(f"--max_episode_steps must be positive, got {cfg.max_episode_steps}")
+
+
+def make_train_config(opts: dict[str, Any]) -> Config:
+    """Defaults <- saved config (when resuming) <- explicit flags."""
+    base: dict[str, Any] = {}
+    if opts.get("resume"):
+        from .checkpoint import load_checkpoint
+        from .train import Trainer
+        probe = Config(**{k: v for k, v in opts.items() if k in ("resume", "env_id", "checkpoint_dir", "algo")})
+        base = load_checkpoint(Trainer._find_resume(probe))["config"]
+        base = {k: v for k, v in base.items() if k not in ("resume", "pretrained_weight_path")}
+    cfg = Config.from_dict({**base, **opts})
+    validate(cfg)
+    return cfg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from .checkpoint import CheckpointError
+    from .envs import EnvError
+    from .rollout import NonFiniteError
+    from .train import Interrupted
+    errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
+                                               FileNotFoundError)
+    try:
+        command, opts = parse(argv)
+        if command == "train":
+            from .envs import check_env_id
+            cfg = make_train_config(opts)
+            check_env_id(cfg.env_id)
+            from .train import train
+            train(cfg)
+        elif command == "evaluate":
+            validate(Config.from_dict(opts))
+            from .evaluate import evaluate
+            evaluate(opts)
+        elif command == "play-motion":
+            from .envs.deepmimic.render import play_motion
+            out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"])
+            print(f"wrote {out}")
+    except Interrupted as exc:
+        print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
+        return 130
+    except errors as exc:
+        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Run configuration: one dataclass whose documented fields are the command-line flags."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+def _f(default: Any, help: str, **kw: Any) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda d=default: list(d), metadata={"help": help, **kw})
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class Config:
+    """Every setting of a training or evaluation run. Field names are the CLI flag names."""
+
+    # what to train
+    env_id: str = _f("Pendulum-v1", "Gymnasium environment id (any id with Box or Discrete actions).")
+    algo: str = _f("trpo", "Algorithm.", choices=["trpo"])
+    seed: int = _f(0, "Random seed for torch, numpy, python and the environments.")
+    num_timesteps: int = _f(1_000_000, "Total environment steps to train for.")
+    num_envs: int = _f(8, "Number of vectorised environments.")
+    vec_env: str = _f("sync", "Vector environment type.", choices=["sync", "async"])
+    steps_per_env: int = _f(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
+    max_episode_steps: int | None = _f(None, "Override the environment's time limit (a truncation).")
+    motion_file: str | None = _f(None, "DeepMimic motion clip (path, or builtin:NAME).")
+    motion_dir: str | None = _f(None, "Directory searched for DeepMimic shortcut clips.")
+    obs_mode: str | None = _f(None, "DeepMimic observation mode (deepmimic or compact).")
+
+    # networks
+    policy_hidden_size: list = _f([64, 64], "Hidden layer sizes of the policy; one number means two layers.",
+                                  nargs="+", type=int)
+    value_hidden_size: list | None = _f(None, "Hidden sizes of the critic (default: as the policy).",
+                                        nargs="+", type=int)
+    init_log_std: float = _f(0.0, "Initial log standard deviation of the Gaussian policy.")
+    normalize_obs: bool = _f(True, "Normalise observations by running statistics (not for images).")
+
+    # TRPO
+    max_kl: float = _f(0.01, "Trust-region bound on the mean KL(old || new).")
+    policy_entcoeff: float = _f(0.0, "Entropy bonus coefficient in the surrogate objective.")
+    gamma: float = _f(0.99, "Discount factor.")
+    lam: float = _f(0.95, "GAE lambda.")
+    cg_iters: int = _f(10, "Conjugate-gradient iterations.")
+    cg_damping: float = _f(0.1, "Damping added to the Fisher-vector product.")
+    ls_max_steps: int = _f(10, "Maximum backtracking line-search steps.")
+    ls_backtrack: float = _f(0.5, "Step shrink factor of the line search.")
+    vf_lr: float = _f(1e-3, "Critic Adam learning rate.")
+    vf_epochs: int = _f(10, "Critic epochs per iteration.")
+    vf_batch_size: int = _f(128, "Critic minibatch size.")
+
+    # runs, checkpoints, devices
+    checkpoint_dir: str = _f("runs", "Parent directory of run directories (logs and checkpoints).")
+    run_name: str | None = _f(None, "Run directory name (default <env>-<algo>-<seed>-<timestamp>).")
+    save_per_iter: int = _f(10, "Write iter_<N>.pt and latest.pt every this many iterations.")
+    pretrained_weight_path: str | None = _f(None, "Checkpoint whose weights initialise the networks.")
+    resume: str | None = _f(None, "Continue a run: a checkpoint file or run directory.")
+    device: str = _f("auto", "Device for networks and updates.", choices=["auto", "cpu", "cuda"])
+    cpu: bool = _f(False, "Force the CPU (same as --device cpu).")
+    torch_threads: int = _f(1, "torch intra-op threads per process.")
+    progress: bool = _f(True, "Show a progress bar.")
+
+    # evaluation
+    load_model_path: str | None = _f(None, "Checkpoint file or run directory to evaluate.")
+    num_eval_episodes: int = _f(10, "Episodes to run in evaluation.")
+    stochastic_policy: bool = _f(False, "Sample actions in evaluation instead of taking the mean.")
+    save_sample: bool = _f(False, "Write evaluation trajectories to an .npz file.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def resolved_device(self) -> str:
+        import torch
+        if self.cpu or self.device == "cpu":
+            return "cpu"
+        if self.device == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+            return "cuda"
+        return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,75 @@
+"""Environment construction: one `make_env` factory where the whole wrapper stack is visible."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import gymnasium as gym
+from gymnasium.vector import AutoresetMode
+
+DEEPMIMIC_PREFIX = "DeepMimic"
+
+
+class EnvError(ValueError):
+    """An environment id or option that cannot be used."""
+
+
+def _register_project_envs() -> None:
+    if (Path(__file__).parent / "deepmimic" / "__init__.py").exists():
+        from .deepmimic import register_envs
+        register_envs()
+
+
+def is_deepmimic(env_id: str) -> bool:
+    return env_id.split("/")[-1].startswith(DEEPMIMIC_PREFIX)
+
+
+def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
+    """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids)."""
+    kwargs: dict[str, Any] = {}
+    dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode}
+    if is_deepmimic(cfg.env_id):
+        kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
+    else:
+        given = [k for k, v in dm_opts.items() if v is not None]
+        if given:
+            raise EnvError(f"--{given[0]} applies to DeepMimic environments only, not {cfg.env_id!r}")
+    return kwargs
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise EnvError with a one-line message if the id is not registered."""
+    _register_project_envs()
+    try:
+        gym.spec(env_id)
+    except gym.error.Error as exc:
+        raise EnvError(f"unknown environment id {env_id!r}: {exc}") from None
+
+
+def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str | None = None,
+             **kwargs: Any) -> gym.Env:
+    """Create one environment (time limits come from the registration unless overridden)."""
+    check_env_id(env_id)
+    make_kwargs: dict[str, Any] = dict(kwargs)
+    if max_episode_steps is not None:
+        make_kwargs["max_episode_steps"] = int(max_episode_steps)
+    if render_mode is not None:
+        make_kwargs["render_mode"] = render_mode
+    env = gym.make(env_id, **make_kwargs)
+    if not isinstance(env.action_space, (gym.spaces.Box, gym.spaces.Discrete)):
+        raise EnvError(f"{env_id}: action space {env.action_space} is neither Box nor Discrete")
+    return env
+
+
+def make_vector_env(env_id: str, num_envs: int, vec_env: str = "sync", max_episode_steps: int | None = None,
+                    **kwargs: Any) -> gym.vector.VectorEnv:
+    """Vectorised environments that reset in the same step an episode ends (final obs in info)."""
+    check_env_id(env_id)
+
+    def thunk() -> gym.Env:
+        return make_env(env_id, max_episode_steps=max_episode_steps, **kwargs)
+
+    fns: list[Callable[[], gym.Env]] = [thunk for _ in range(num_envs)]
+    if vec_env == "async":
+        return gym.vector.AsyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP, context="spawn")
+    return gym.vector.SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)

@@ -1,0 +1,125 @@
+"""Actor (Gaussian or categorical head on an MLP or Atari CNN trunk) and critic, as separate modules."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical, Distribution, Independent, Normal
+
+
+def expand_hidden_sizes(sizes: Sequence[int] | int) -> tuple[int, ...]:
+    """One number means two layers of that width (as in the PyTorch TRPO ports)."""
+    if isinstance(sizes, int):
+        sizes = [sizes]
+    sizes = tuple(int(s) for s in sizes)
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"hidden sizes must be positive, got {sizes}")
+    return sizes * 2 if len(sizes) == 1 else sizes
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float = 1.0) -> nn.Sequential:
+    """tanh MLP with orthogonal initialisation."""
+    layers: list[nn.Module] = []
+    last = in_dim
+    for h in hidden:
+        lin = nn.Linear(last, h)
+        nn.init.orthogonal_(lin.weight, gain=np.sqrt(2))
+        nn.init.zeros_(lin.bias)
+        layers += [lin, nn.Tanh()]
+        last = h
+    out = nn.Linear(last, out_dim)
+    nn.init.orthogonal_(out.weight, gain=out_gain)
+    nn.init.zeros_(out.bias)
+    layers.append(out)
+    return nn.Sequential(*layers)
+
+
+class NatureCNN(nn.Module):
+    """The Nature-DQN trunk for stacked uint8 frames (C, 84, 84); scales to [0, 1] inside."""
+
+    def __init__(self, in_channels: int, out_dim: int = 512) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, out_dim), nn.ReLU(),
+        )
+        self.out_dim = out_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.float() / 255.0)
+
+
+def is_image_space(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
+
+
+def _obs_dim(space: gym.Space) -> int:
+    if not isinstance(space, gym.spaces.Box):
+        raise ValueError(f"unsupported observation space {space}: only Box observations are supported")
+    return int(np.prod(space.shape))
+
+
+class Actor(nn.Module):
+    """Policy: returns an action distribution for (normalised) observations."""
+
+    def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden_sizes: Sequence[int] | int = (64, 64),
+                 init_log_std: float = 0.0) -> None:
+        super().__init__()
+        hidden = expand_hidden_sizes(hidden_sizes)
+        if isinstance(action_space, gym.spaces.Box):
+            self.discrete = False
+            out_dim = int(np.prod(action_space.shape))
+        elif isinstance(action_space, gym.spaces.Discrete):
+            self.discrete = True
+            out_dim = int(action_space.n)
+        else:
+            raise ValueError(f"unsupported action space {action_space}: only Box and Discrete are supported")
+        self.image = is_image_space(obs_space)
+        if self.image:
+            self.trunk: nn.Module = NatureCNN(obs_space.shape[0])
+            self.head = nn.Linear(self.trunk.out_dim, out_dim)
+            nn.init.orthogonal_(self.head.weight, gain=0.01)
+            nn.init.zeros_(self.head.bias)
+            self.body = nn.Sequential(self.trunk, self.head)
+        else:
+            self.body = mlp(_obs_dim(obs_space), hidden, out_dim, out_gain=0.01)
+        if not self.discrete:
+            self.log_std = nn.Parameter(torch.full((out_dim,), float(init_log_std)))
+
+    def distribution(self, obs: torch.Tensor) -> Distribution:
+        return self.distribution_from(self.body(obs if self.image else obs.flatten(1)))
+
+    def distribution_from(self, out: torch.Tensor, log_std: torch.Tensor | None = None) -> Distribution:
+        """The action distribution for the body's output (logits, or Gaussian means)."""
+        if self.discrete:
+            return Categorical(logits=out)
+        log_std = self.log_std if log_std is None else log_std
+        return Independent(Normal(out, log_std.expand_as(out).exp()), 1)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """The deterministic action: the mean, or the most likely category."""
+        out = self.body(obs if self.image else obs.flatten(1))
+        return out.argmax(-1) if self.discrete else out
+
+
+class Critic(nn.Module):
+    """State-value function V(s)."""
+
+    def __init__(self, obs_space: gym.Space, hidden_sizes: Sequence[int] | int = (64, 64)) -> None:
+        super().__init__()
+        self.image = is_image_space(obs_space)
+        if self.image:
+            trunk = NatureCNN(obs_space.shape[0])
+            head = nn.Linear(trunk.out_dim, 1)
+            self.body = nn.Sequential(trunk, head)
+        else:
+            self.body = mlp(_obs_dim(obs_space), expand_hidden_sizes(hidden_sizes), 1, out_gain=1.0)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.body(obs if self.image else obs.flatten(1)).squeeze(-1)

@@ -1,0 +1,49 @@
+"""Running mean / variance observation normaliser, saved inside every checkpoint."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class RunningNormalizer(nn.Module):
+    """Normalises inputs by running statistics (parallel Welford update), then clips.
+
+    Statistics change only through `update` (called on rollouts during training); evaluation
+    leaves them frozen. They are buffers, so they live in the state_dict.
+    """
+
+    def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8,
+                 enabled: bool = True) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(0.0, dtype=torch.float64))
+        self.clip = clip
+        self.epsilon = epsilon
+        self.enabled = enabled
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        """Merge the statistics of a batch of shape (N, *shape)."""
+        if not self.enabled:
+            return
+        batch = batch.to(self.mean.device, torch.float64).reshape(-1, *self.mean.shape)
+        n = batch.shape[0]
+        if n == 0:
+            return
+        b_mean = batch.mean(dim=0)
+        b_var = batch.var(dim=0, unbiased=False)
+        total = self.count + n
+        delta = b_mean - self.mean
+        new_mean = self.mean + delta * n / total
+        m2 = self.var * self.count + b_var * n + delta.pow(2) * self.count * n / total
+        self.mean.copy_(new_mean)
+        self.var.copy_(m2 / total)
+        self.count.copy_(total)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x.float()
+        mean = self.mean.to(x.device, torch.float32)
+        std = torch.sqrt(self.var.to(x.device, torch.float32) + self.epsilon)
+        return torch.clamp((x.float() - mean) / std, -self.clip, self.clip)

@@ -1,0 +1,131 @@
+"""Rollout collection from vectorised environments into flat batches."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from ..policies.agent import Agent
+
+
+class NonFiniteError(RuntimeError):
+    """An environment produced a non-finite observation or reward."""
+
+
+@dataclass
+class Rollout:
+    """One iteration's samples, time-major (T, num_envs, ...)."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    values: np.ndarray
+    final_values: np.ndarray
+    last_values: np.ndarray
+    episode_returns: list[float] = field(default_factory=list)
+    episode_lengths: list[int] = field(default_factory=list)
+    episode_infos: list[dict] = field(default_factory=list)
+    env_time: float = 0.0
+    inference_time: float = 0.0
+
+    @property
+    def num_samples(self) -> int:
+        return int(self.rewards.size)
+
+
+class RolloutCollector:
+    """Steps a vector env with the agent's stochastic policy and keeps episodes going across iterations."""
+
+    def __init__(self, envs: gym.vector.VectorEnv, agent: Agent, env_id: str, seed: int | None = None) -> None:
+        self.envs = envs
+        self.agent = agent
+        self.env_id = env_id
+        self.num_envs = envs.num_envs
+        self.obs, _ = envs.reset(seed=seed)
+        self._check_finite(self.obs, None, 0)
+        self.ep_return = np.zeros(self.num_envs)
+        self.ep_length = np.zeros(self.num_envs, dtype=np.int64)
+        self.total_steps = 0
+
+    def _check_finite(self, obs: np.ndarray, reward: np.ndarray | None, step: int) -> None:
+        if obs.dtype != np.uint8 and not np.all(np.isfinite(obs)):
+            bad = np.argwhere(~np.isfinite(obs.reshape(self.num_envs, -1)).all(axis=1)).ravel().tolist()
+            raise NonFiniteError(f"{self.env_id}: non-finite observation from env(s) {bad} at step {step}")
+        if reward is not None and not np.all(np.isfinite(reward)):
+            bad = np.argwhere(~np.isfinite(reward)).ravel().tolist()
+            raise NonFiniteError(f"{self.env_id}: non-finite reward from env(s) {bad} at step {step}")
+
+    @torch.no_grad()
+    def collect(self, steps: int) -> Rollout:
+        n = self.num_envs
+        obs_buf = np.zeros((steps, *self.obs.shape), dtype=self.obs.dtype)
+        act_space = self.envs.single_action_space
+        act_shape = () if isinstance(act_space, gym.spaces.Discrete) else act_space.shape
+        act_dtype = np.int64 if isinstance(act_space, gym.spaces.Discrete) else np.float32
+        act_buf = np.zeros((steps, n, *act_shape), dtype=act_dtype)
+        rew_buf = np.zeros((steps, n), dtype=np.float32)
+        term_buf = np.zeros((steps, n), dtype=bool)
+        trunc_buf = np.zeros((steps, n), dtype=bool)
+        val_buf = np.zeros((steps, n), dtype=np.float32)
+        final_val_buf = np.zeros((steps, n), dtype=np.float32)
+        roll = Rollout(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, val_buf, final_val_buf, np.zeros(n))
+        agent = self.agent
+        t_env = t_inf = 0.0
+        for t in range(steps):
+            t0 = time.perf_counter()
+            x = agent.obs_tensor(self.obs)
+            dist = agent.actor.distribution(x)
+            action = dist.sample()
+            value = agent.critic(x)
+            env_action = agent.to_env_action(action)
+            obs_buf[t] = self.obs
+            act_buf[t] = action.cpu().numpy()
+            val_buf[t] = value.cpu().numpy()
+            t1 = time.perf_counter()
+            next_obs, reward, terminated, truncated, info = self.envs.step(env_action)
+            t2 = time.perf_counter()
+            self.total_steps += n
+            self._check_finite(next_obs, reward, self.total_steps)
+            rew_buf[t] = reward
+            term_buf[t] = terminated
+            trunc_buf[t] = truncated & ~terminated
+            done = terminated | truncated
+            self.ep_return += reward
+            self.ep_length += 1
+            if done.any():
+                final_obs = info["final_obs"]
+                trunc_idx = np.flatnonzero(trunc_buf[t])
+                if trunc_idx.size:
+                    fo = np.stack([final_obs[i] for i in trunc_idx])
+                    final_val_buf[t, trunc_idx] = agent.critic(agent.obs_tensor(fo)).cpu().numpy()
+                final_info = info.get("final_info", {})
+                for i in np.flatnonzero(done):
+                    roll.episode_returns.append(float(self.ep_return[i]))
+                    roll.episode_lengths.append(int(self.ep_length[i]))
+                    roll.episode_infos.append(_env_slice(final_info, i))
+                self.ep_return[done] = 0.0
+                self.ep_length[done] = 0
+            self.obs = next_obs
+            t_inf += t1 - t0 + (time.perf_counter() - t2)
+            t_env += t2 - t1
+        roll.last_values = agent.critic(agent.obs_tensor(self.obs)).cpu().numpy()
+        roll.env_time, roll.inference_time = t_env, t_inf
+        return roll
+
+
+def _env_slice(info: dict, i: int) -> dict:
+    """The entries of a vector env's info dict that belong to sub-env i."""
+    out = {}
+    for k, v in info.items():
+        if k.startswith("_") or not isinstance(v, np.ndarray):
+            continue
+        mask = info.get("_" + k)
+        if mask is not None and not mask[i]:
+            continue
+        out[k] = v[i].item() if v[i].ndim == 0 and v.dtype != object else v[i]
+    return out

@@ -1,0 +1,218 @@
+"""The training job: rollouts -> GAE -> TRPO update -> logs and checkpoints."""
+from __future__ import annotations
+
+import random
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .algos.trpo import PolicyBatch, TRPOSettings, update_critic, update_policy
+from .checkpoint import (CheckpointError, load_checkpoint, load_module_state, resolve_checkpoint, rng_state,
+                         save_checkpoint, set_rng_state)
+from .config import Config
+from .envs import env_kwargs_from_config, make_vector_env
+from .logger import RunLogger
+from .policies.agent import Agent
+from .rollout import RolloutCollector, compute_gae
+
+
+class Interrupted(Exception):
+    """Raised inside the loop when SIGINT or SIGTERM arrives, so a checkpoint is written first."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def default_run_name(cfg: Config) -> str:
+    env = cfg.env_id.replace("/", "_")
+    return f"{env}-{cfg.algo}-{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def build_agent(cfg: Config, obs_space: Any, action_space: Any) -> Agent:
+    return Agent(obs_space, action_space, cfg.policy_hidden_size, cfg.value_hidden_size,
+                 cfg.init_log_std, cfg.normalize_obs)
+
+
+def load_weights(agent: Agent, ckpt: dict[str, Any], source: str | Path) -> None:
+    """Actor, critic and normaliser from a checkpoint, with errors that name mismatched sizes."""
+    load_module_state(agent.actor, ckpt["actor"], "actor", source)
+    load_module_state(agent.critic, ckpt["critic"], "critic", source)
+    load_module_state(agent.obs_normalizer, ckpt["obs_normalizer"], "observation normaliser", source)
+
+
+class Trainer:
+    """Owns the environments, agent, optimiser, logger and counters of one run."""
+
+    def __init__(self, cfg: Config) -> None:
+        torch.set_num_threads(max(1, cfg.torch_threads))
+        resume_ckpt = None
+        if cfg.resume:
+            path = self._find_resume(cfg)
+            resume_ckpt = load_checkpoint(path)
+            self.run_dir = path.parent
+        else:
+            self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
+        self.cfg = cfg
+        self.device = torch.device(cfg.resolved_device())
+        seed_everything(cfg.seed)
+        self.iteration = 0
+        self.timesteps = 0
+        kwargs = env_kwargs_from_config(cfg)
+        self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vec_env, cfg.max_episode_steps, **kwargs)
+        self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space)
+        self.agent.to(self.device)
+        self.critic_opt = torch.optim.Adam(self.agent.critic.parameters(), lr=cfg.vf_lr)
+        if cfg.pretrained_weight_path and resume_ckpt is None:
+            ckpt = load_checkpoint(cfg.pretrained_weight_path)
+            load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
+        if resume_ckpt is not None:
+            load_weights(self.agent, resume_ckpt, cfg.resume)
+            self.critic_opt.load_state_dict(resume_ckpt["critic_optimizer"])
+            self.iteration = int(resume_ckpt["iteration"])
+            self.timesteps = int(resume_ckpt["timesteps"])
+            set_rng_state(resume_ckpt["rng"])
+        self.settings = TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping,
+                                     cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size)
+        # Environments are reset with a seed derived from the iteration, so a resumed run is reproducible.
+        self.collector = RolloutCollector(self.envs, self.agent, cfg.env_id,
+                                          seed=cfg.seed + 100_003 * self.iteration)
+        self.logger = RunLogger(self.run_dir, cfg.to_dict())
+        self.recent_returns: list[float] = []
+        self.recent_lengths: list[int] = []
+
+    @staticmethod
+    def _find_resume(cfg: Config) -> Path:
+        if cfg.resume == "latest":
+            env = cfg.env_id.replace("/", "_")
+            runs = sorted(Path(cfg.checkpoint_dir).glob(f"{env}-{cfg.algo}-*/latest.pt"),
+                          key=lambda p: p.stat().st_mtime)
+            if not runs:
+                raise CheckpointError(f"no run of {cfg.env_id} with a latest.pt under {cfg.checkpoint_dir}/")
+            return runs[-1]
+        return resolve_checkpoint(cfg.resume)
+
+    def checkpoint_payload(self) -> dict[str, Any]:
+        return {
+            "actor": self.agent.actor.state_dict(),
+            "critic": self.agent.critic.state_dict(),
+            "obs_normalizer": self.agent.obs_normalizer.state_dict(),
+            "critic_optimizer": self.critic_opt.state_dict(),
+            "config": self.cfg.to_dict(),
+            "iteration": self.iteration,
+            "timesteps": self.timesteps,
+            "rng": rng_state(),
+            "saved_at": time.time(),
+        }
+
+    def save(self, numbered: bool = True) -> Path:
+        payload = self.checkpoint_payload()
+        if numbered:
+            save_checkpoint(self.run_dir / f"iter_{self.iteration}.pt", payload)
+        return save_checkpoint(self.run_dir / "latest.pt", payload)
+
+    def iterate(self) -> dict[str, float]:
+        """Collect one rollout and update the agent; returns the iteration's scalars."""
+        cfg, agent, dev = self.cfg, self.agent, self.device
+        t0 = time.perf_counter()
+        roll = self.collector.collect(cfg.steps_per_env)
+        t1 = time.perf_counter()
+        obs_flat = torch.as_tensor(roll.obs.reshape(-1, *roll.obs.shape[2:]), device=dev)
+        agent.obs_normalizer.update(obs_flat)
+        adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
+                               roll.final_values, cfg.gamma, cfg.lam)
+        nobs = agent.obs_normalizer(obs_flat) if agent.obs_normalizer.enabled else obs_flat
+        actions = torch.as_tensor(roll.actions.reshape(-1, *roll.actions.shape[2:]), device=dev)
+        batch = PolicyBatch(nobs, actions, torch.as_tensor(adv.reshape(-1), device=dev),
+                            torch.as_tensor(ret.reshape(-1), device=dev))
+        pstats = update_policy(agent.actor, batch, self.settings)
+        vstats = update_critic(agent.critic, self.critic_opt, batch.obs, batch.returns,
+                               cfg.vf_epochs, cfg.vf_batch_size)
+        t2 = time.perf_counter()
+        self.iteration += 1
+        self.timesteps += roll.num_samples
+        self.recent_returns = (self.recent_returns + roll.episode_returns)[-100:]
+        self.recent_lengths = (self.recent_lengths + roll.episode_lengths)[-100:]
+        scalars = {
+            "Loss/Surrogate": pstats["surrogate"],
+            "Loss/Value": vstats["value_loss"],
+            "Policy/KL": pstats["kl"],
+            "Policy/Entropy": pstats["entropy"],
+            "Policy/Improvement": pstats["improvement"],
+            "Policy/LineSearchSteps": pstats["line_search_steps"],
+            "Policy/LineSearchAccepted": pstats["line_search_accepted"],
+            "Policy/UpdateRejected": pstats["update_rejected"],
+            "Perf/SamplesPerSecond": roll.num_samples / max(t2 - t0, 1e-9),
+            "Perf/EnvTime": roll.env_time,
+            "Perf/InferenceTime": roll.inference_time,
+            "Perf/UpdateTime": t2 - t1,
+            "iteration": self.iteration,
+        }
+        if self.recent_returns:
+            scalars["Rollout/EpisodeReturn"] = float(np.mean(self.recent_returns))
+            scalars["Rollout/EpisodeLength"] = float(np.mean(self.recent_lengths))
+        term_keys = sorted({k for info in roll.episode_infos for k in info if k.startswith("reward_")})
+        for k in term_keys:
+            vals = [float(i[k]) for i in roll.episode_infos if k in i]
+            if vals:
+                scalars[f"DeepMimic/{k}"] = float(np.mean(vals))
+        return scalars
+
+    def run(self) -> Path:
+        """Train until num_timesteps; SIGINT/SIGTERM write latest.pt before exiting."""
+        cfg = self.cfg
+        print(f"run directory: {self.run_dir}", flush=True)
+        handlers = {}
+
+        def on_signal(signum: int, frame: Any) -> None:
+            raise Interrupted(signal.Signals(signum).name)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                handlers[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread
+                pass
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
+                   disable=not cfg.progress, dynamic_ncols=True, file=sys.stderr)
+        try:
+            while self.timesteps < cfg.num_timesteps:
+                before = self.timesteps
+                scalars = self.iterate()
+                self.logger.log(scalars, self.timesteps)
+                bar.update(min(self.timesteps, cfg.num_timesteps) - min(before, cfg.num_timesteps))
+                ret = scalars.get("Rollout/EpisodeReturn", float("nan"))
+                line = (f"iter {self.iteration} | steps {self.timesteps} | return {ret:.2f} | "
+                        f"len {scalars.get('Rollout/EpisodeLength', float('nan')):.1f} | "
+                        f"surr {scalars['Loss/Surrogate']:.4f} | kl {scalars['Policy/KL']:.5f} | "
+                        f"ent {scalars['Policy/Entropy']:.3f} | vloss {scalars['Loss/Value']:.4g} | "
+                        f"ls {int(scalars['Policy/LineSearchSteps'])}"
+                        f"{'' if scalars['Policy/LineSearchAccepted'] else ' (rejected)'} | "
+                        f"{scalars['Perf/SamplesPerSecond']:.0f} samples/s")
+                bar.write(line, file=sys.stdout)
+                if self.iteration % max(1, cfg.save_per_iter) == 0:
+                    self.save()
+            self.save()
+        except Interrupted as exc:
+            bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
+            self.save()
+            raise
+        finally:
+            bar.close()
+            self.logger.close()
+            self.envs.close()
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+        return self.run_dir
+
+
+def train(cfg: Config) -> Path:
+    return Trainer(cfg).run()

@@ -1,0 +1,111 @@
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+from trpo_mimic.checkpoint import CheckpointError, load_checkpoint
+from trpo_mimic.cli import parse
+
+FAST = ["--num_envs", "2", "--steps_per_env", "64", "--vf_epochs", "2", "--no-progress"]
+
+
+def test_train_two_iterations_then_evaluate(cli, tmp_path):
+    r = cli("train", "--env_id", "Pendulum-v1", "--num_timesteps", "256", "--save_per_iter", "1",
+            "--checkpoint_dir", str(tmp_path), "--run_name", "run", "--policy_hidden_size", "100", *FAST)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "run"
+    assert (run / "iter_1.pt").exists() and (run / "iter_2.pt").exists() and (run / "latest.pt").exists()
+    assert "iter 2 | steps 256" in r.stdout
+    ckpt = torch.load(run / "latest.pt", weights_only=True)
+    for key in ("actor", "critic", "critic_optimizer", "obs_normalizer", "config", "iteration", "timesteps", "rng"):
+        assert key in ckpt
+    assert ckpt["iteration"] == 2 and ckpt["timesteps"] == 256
+    assert ckpt["obs_normalizer"]["count"].item() == 256
+    assert ckpt["actor"]["body.0.weight"].shape == (100, 3) and ckpt["actor"]["body.2.weight"].shape == (100, 100)
+    r = cli("--task", "evaluate", "--load_model_path", str(run), "--num_eval_episodes", "3", "--seed", "5")
+    assert r.returncode == 0, r.stderr
+    assert "episodes: 3" in r.stdout and "return:" in r.stdout and "length:   200.0" in r.stdout
+
+
+def test_module_task_form_and_resume(cli, tmp_path):
+    r = cli("--task", "train", "--env_id", "CartPole-v1", "--num_timesteps", "128", "--save_per_iter", "1",
+            "--checkpoint_dir", str(tmp_path), "--run_name", "cp", *FAST)
+    assert r.returncode == 0, r.stderr
+    before = load_checkpoint(tmp_path / "cp")
+    r = cli("train", "--resume", str(tmp_path / "cp"), "--num_timesteps", "384", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    after = load_checkpoint(tmp_path / "cp")
+    assert after["iteration"] == 3 and after["timesteps"] == 384
+    assert after["obs_normalizer"]["count"].item() == before["obs_normalizer"]["count"].item() + 256
+    assert after["config"]["env_id"] == "CartPole-v1" and after["config"]["num_envs"] == 2
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "--env_id", "NoSuchEnv-v0"], "unknown environment id 'NoSuchEnv-v0'"),
+    (["train", "--num_timesteps", "0"], "--num_timesteps must be positive"),
+    (["train", "--max_kl", "-0.1"], "--max_kl must be positive"),
+    (["train", "--no_such_flag"], "unrecognized arguments: --no_such_flag"),
+    (["evaluate", "--load_model_path", "/nonexistent/x.pt"], "checkpoint not found"),
+])
+def test_cli_mistakes_exit_2_with_one_line(cli, args, needle):
+    r = cli(*args)
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_arg_file_and_override(tmp_path):
+    f = tmp_path / "args.txt"
+    f.write_text("# DeepMimic-style\n--env_id CartPole-v1 --max_kl 0.02\n\n--num_envs 3  # three\n")
+    cmd, opts = parse(["train", "--arg_file", str(f), "--max_kl", "0.05"])
+    assert cmd == "train" and opts["env_id"] == "CartPole-v1" and opts["num_envs"] == 3 and opts["max_kl"] == 0.05
+
+
+def test_arg_file_unknown_key_names_file_and_line(cli, tmp_path):
+    f = tmp_path / "bad.txt"
+    f.write_text("--env_id CartPole-v1\n--not_a_flag 3\n")
+    r = cli("train", "--arg_file", str(f))
+    assert r.returncode == 2 and f"{f}:2: unknown key --not_a_flag" in r.stderr
+
+
+class Boom:
+    def __reduce__(self):
+        return (print, ("PWNED-by-checkpoint",))
+
+
+def test_crafted_pickle_checkpoint_is_refused(tmp_path, capsys):
+    p = tmp_path / "evil.pt"
+    torch.save({"actor": Boom(), "config": {}}, p)
+    with pytest.raises(CheckpointError, match="Nothing was executed"):
+        load_checkpoint(p)
+    assert "PWNED" not in capsys.readouterr().out
+
+
+def test_truncated_and_foreign_checkpoints_are_named(cli, tmp_path):
+    r = cli("train", "--env_id", "Pendulum-v1", "--num_timesteps", "128", "--checkpoint_dir", str(tmp_path),
+            "--run_name", "p", *FAST)
+    assert r.returncode == 0, r.stderr
+    data = (tmp_path / "p" / "latest.pt").read_bytes()
+    bad = tmp_path / "trunc.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="trunc.pt: not a readable checkpoint"):
+        load_checkpoint(bad)
+    # weights of a Pendulum policy into a CartPole run: names the mismatched sizes
+    r = cli("train", "--env_id", "CartPole-v1", "--num_timesteps", "128", "--checkpoint_dir", str(tmp_path),
+            "--pretrained_weight_path", str(tmp_path / "p" / "latest.pt"), *FAST)
+    assert r.returncode == 2
+    assert "does not match this model's architecture" in r.stderr and "(64, 3) vs model (64, 4)" in r.stderr
+
+
+def test_same_seed_same_parameters(cli, tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        r = cli("train", "--env_id", "Pendulum-v1", "--num_timesteps", "256", "--seed", "7",
+                "--checkpoint_dir", str(tmp_path), "--run_name", name, *FAST)
+        assert r.returncode == 0, r.stderr
+        outs.append(load_checkpoint(tmp_path / name))
+    for k in outs[0]["actor"]:
+        assert torch.equal(outs[0]["actor"][k], outs[1]["actor"][k])
+    for k in outs[0]["critic"]:
+        assert torch.equal(outs[0]["critic"][k], outs[1]["critic"][k])

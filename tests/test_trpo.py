@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import torch
+
+from trpo_mimic.algos.linalg import flat_grad, flat_params
+from trpo_mimic.algos.trpo import (PolicyBatch, TRPOSettings, line_search, mean_kl, normalize_advantages,
+                                   surrogate_loss, update_critic, update_policy)
+from trpo_mimic.envs import make_vector_env
+from trpo_mimic.policies.agent import Agent
+from trpo_mimic.rollout import RolloutCollector, compute_gae
+
+
+def real_batch(env_id: str = "Pendulum-v1", steps: int = 128, seed: int = 0):
+    torch.manual_seed(seed)
+    envs = make_vector_env(env_id, 4)
+    agent = Agent(envs.single_observation_space, envs.single_action_space, [32, 32])
+    roll = RolloutCollector(envs, agent, env_id, seed=seed).collect(steps)
+    envs.close()
+    obs = torch.as_tensor(roll.obs.reshape(-1, *roll.obs.shape[2:]))
+    agent.obs_normalizer.update(obs)
+    adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
+                           roll.final_values, 0.99, 0.95)
+    acts = torch.as_tensor(roll.actions.reshape(-1, *roll.actions.shape[2:]))
+    batch = PolicyBatch(agent.obs_normalizer(obs), acts, torch.as_tensor(adv.reshape(-1)),
+                        torch.as_tensor(ret.reshape(-1)))
+    return agent, batch
+
+
+@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
+def test_update_respects_trust_region_and_leaves_critic_alone(env_id):
+    agent, batch = real_batch(env_id)
+    max_kl = 0.01
+    critic_before = [p.detach().clone() for p in agent.critic.parameters()]
+    actor_before = flat_params(agent.actor.parameters())
+    with torch.no_grad():
+        old = agent.actor.distribution(batch.obs)
+    stats = update_policy(agent.actor, batch, TRPOSettings(max_kl=max_kl))
+    with torch.no_grad():
+        kl = mean_kl(old, agent.actor.distribution(batch.obs)).item()
+    assert stats["line_search_accepted"] == 1.0
+    assert 0.0 < kl <= max_kl * (1 + 1e-6)
+    assert abs(kl - stats["kl"]) < 1e-6
+    assert stats["improvement"] > 0
+    assert not torch.equal(flat_params(agent.actor.parameters()), actor_before)
+    for a, b in zip(critic_before, agent.critic.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_full_step_uses_most_of_the_trust_region():
+    # the max step sqrt(2 max_kl / s'Fs) puts the quadratic KL model at max_kl, so the true KL is close
+    agent, batch = real_batch()
+    with torch.no_grad():
+        old = agent.actor.distribution(batch.obs)
+    update_policy(agent.actor, batch, TRPOSettings(max_kl=0.001))
+    with torch.no_grad():
+        kl = mean_kl(old, agent.actor.distribution(batch.obs)).item()
+    assert 0.0001 < kl <= 0.001 * (1 + 1e-6)
+
+
+def test_line_search_with_only_worse_steps_restores_parameters_exactly():
+    agent, batch = real_batch()
+    actor = agent.actor
+    params = list(actor.parameters())
+    adv = normalize_advantages(batch.advantages)
+    with torch.no_grad():
+        old = actor.distribution(batch.obs)
+        old_logp = old.log_prob(batch.actions)
+    surr, _ = surrogate_loss(actor, batch, old_logp, adv, 0.0)
+    g = flat_grad(surr, params)
+    before = [p.detach().clone() for p in params]
+
+    def evaluate():
+        with torch.no_grad():
+            s, d = surrogate_loss(actor, batch, old_logp, adv, 0.0)
+            return s, mean_kl(old, d)
+
+    accepted, steps, _, _ = line_search(actor, params, flat_params(params), -g / g.norm() * 0.1, evaluate,
+                                        float(surr.detach()), max_kl=1.0, max_steps=10, backtrack=0.5)
+    assert not accepted and steps == 10
+    for a, b in zip(before, params):
+        assert torch.equal(a, b)
+
+
+def test_non_finite_advantages_reject_the_update():
+    agent, batch = real_batch()
+    before = flat_params(agent.actor.parameters())
+    batch.advantages[3] = float("nan")
+    stats = update_policy(agent.actor, batch, TRPOSettings())
+    assert stats["update_rejected"] == 1.0
+    assert torch.equal(flat_params(agent.actor.parameters()), before)
+
+
+def test_critic_fit_reduces_value_loss():
+    agent, batch = real_batch()
+    opt = torch.optim.Adam(agent.critic.parameters(), lr=1e-2)
+    with torch.no_grad():
+        before = (agent.critic(batch.obs) - batch.returns).pow(2).mean().item()
+    update_critic(agent.critic, opt, batch.obs, batch.returns, epochs=30, batch_size=64)
+    with torch.no_grad():
+        after = (agent.critic(batch.obs) - batch.returns).pow(2).mean().item()
+    assert after < 0.8 * before
+
+
+def test_truncated_steps_are_bootstrapped_in_rollouts():
+    torch.manual_seed(0)
+    envs = make_vector_env("Pendulum-v1", 2, max_episode_steps=10)
+    agent = Agent(envs.single_observation_space, envs.single_action_space)
+    roll = RolloutCollector(envs, agent, "Pendulum-v1", seed=0).collect(25)
+    envs.close()
+    assert roll.truncated[9].all() and roll.truncated[19].all() and roll.truncated.sum() == 4
+    assert not roll.terminated.any()
+    assert np.all(roll.final_values[9] != 0) and np.all(roll.final_values[0] == 0)
+    assert roll.episode_lengths == [10, 10, 10, 10]
