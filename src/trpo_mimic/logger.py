@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ class RunLogger:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "progress.csv"
         self._csv_file = None
-        self._csv_writer = None
         self._fields: list[str] | None = None
         (self.run_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         self.writer = None
@@ -30,19 +30,39 @@ class RunLogger:
                 self.writer.add_scalar(k, v, step)
         row = {"timesteps": step, **scalars}
         if self._fields is None:
-            exists = self.csv_path.exists() and self.csv_path.stat().st_size > 0
-            if exists:
-                with open(self.csv_path, newline="") as fh:
-                    header = next(csv.reader(fh), None)
-                self._fields = header or list(row)
-            else:
-                self._fields = list(row)
+            self._fields = self._existing_header()
             self._csv_file = open(self.csv_path, "a", newline="")
-            self._csv_writer = csv.DictWriter(self._csv_file, fieldnames=self._fields, extrasaction="ignore")
-            if not exists:
-                self._csv_writer.writeheader()
-        self._csv_writer.writerow(row)
+            if not self._fields:
+                self._fields = list(row)
+                self._writer().writeheader()
+        new = [k for k in row if k not in self._fields]
+        if new:
+            self._extend_header(new)
+        self._writer().writerow(row)
         self._csv_file.flush()
+
+    def _writer(self) -> csv.DictWriter:
+        return csv.DictWriter(self._csv_file, fieldnames=self._fields, restval="", extrasaction="ignore")
+
+    def _existing_header(self) -> list[str]:
+        if not self.csv_path.exists() or self.csv_path.stat().st_size == 0:
+            return []
+        with open(self.csv_path, newline="") as fh:
+            return next(csv.reader(fh), [])
+
+    def _extend_header(self, new: list[str]) -> None:
+        """A scalar seen for the first time: rewrite the file (atomically) with the wider header."""
+        self._csv_file.close()
+        with open(self.csv_path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        self._fields = self._fields + new
+        tmp = self.csv_path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=self._fields, restval="")
+            w.writeheader()
+            w.writerows(rows)
+        os.replace(tmp, self.csv_path)
+        self._csv_file = open(self.csv_path, "a", newline="")
 
     def flush(self) -> None:
         if self.writer is not None:

@@ -183,6 +183,7 @@ class Trainer:
         from tqdm import tqdm
         bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
                    disable=not cfg.progress, dynamic_ncols=True, file=sys.stderr)
+        last_saved = self.iteration
         try:
             while self.timesteps < cfg.num_timesteps:
                 before = self.timesteps
@@ -200,7 +201,9 @@ class Trainer:
                 bar.write(line, file=sys.stdout)
                 if self.iteration % max(1, cfg.save_per_iter) == 0:
                     self.save()
-            self.save()
+                    last_saved = self.iteration
+            if last_saved != self.iteration:
+                self.save()
         except Interrupted as exc:
             bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
             self.save()
