@@ -1,7 +1,6 @@
 """Environment construction: one `make_env` factory where the whole wrapper stack is visible."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -15,9 +14,8 @@ class EnvError(ValueError):
 
 
 def _register_project_envs() -> None:
-    if (Path(__file__).parent / "deepmimic" / "__init__.py").exists():
-        from .deepmimic import register_envs
-        register_envs()
+    from .deepmimic import register_envs
+    register_envs()
 
 
 def is_deepmimic(env_id: str) -> bool:

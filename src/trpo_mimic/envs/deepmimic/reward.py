@@ -1,0 +1,201 @@
+"""The DeepMimic imitation reward as pure functions of simulated and reference quantities.
+
+Default style: the **released code** (pose 0.5, velocity 0.05, end effector 0.15,
+root 0.2, centre-of-mass velocity 0.1, with per-joint weights), not the paper's
+(pose 0.65, velocity 0.1, end effector 0.15, com position 0.1).  Why: the released
+code is what produced the reported results, and its root term (position, rotation and
+velocities of the root) keeps the character on the clip's global path, which the
+paper's com term only does loosely.  ``RewardWeights.paper()`` gives the paper form.
+
+Errors (each term is ``exp(-scale * error)``, so it lies in [0, 1]):
+
+* pose: ``sum_j w_j angle(q_ref_j^-1 q_j)^2`` over the root rotation and the 12 joints'
+  local rotations (``w`` = per-joint weights normalised to sum 1);
+* velocity: ``sum_h w_h (dq_ref_h - dq_h)^2`` over the root's angular velocity and every
+  hinge rate (each hinge of a joint carries that joint's weight);
+* end effector: ``sum_e ||(p_e - p_root) - (p_ref_e - p_ref_root)||^2`` (ankles, wrists);
+* root: ``||dp||^2 + 0.1 angle^2 + 0.01 ||dv||^2 + 0.001 ||dw||^2`` of the root;
+* com velocity: ``||v_com_ref - v_com||^2``;  com: ``||c_ref - c||^2``.
+
+The total is ``sum_k weight_k r_k / sum_k weight_k``, so it also lies in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+TERMS = ("pose", "velocity", "end_effector", "root", "com_vel", "com")
+"""Term names; the environment reports each as ``info['reward_<name>']``."""
+
+JOINT_WEIGHTS = {
+    "root": 1.0, "chest": 0.5, "neck": 0.3, "right_hip": 0.5, "right_knee": 0.3,
+    "right_ankle": 0.2, "right_shoulder": 0.3, "right_elbow": 0.2, "left_hip": 0.5,
+    "left_knee": 0.3, "left_ankle": 0.2, "left_shoulder": 0.3, "left_elbow": 0.2,
+}
+"""Per-joint weights of the released code (wrists 0, so absent)."""
+
+
+@dataclass
+class KinematicState:
+    """The quantities the reward compares, for the simulation or the reference.
+
+    ``quats`` holds the root's world rotation then the joints' local rotations
+    (w, x, y, z), ``qvel`` is MuJoCo's qvel (root angular velocity at 3:6, hinge
+    rates after), positions and velocities are in the world frame.
+    """
+
+    quats: np.ndarray  # (J, 4)
+    qvel: np.ndarray  # (nv,)
+    root_pos: np.ndarray  # (3,)
+    com: np.ndarray  # (3,)
+    ee_pos: np.ndarray  # (E, 3)
+    root_linvel: np.ndarray  # (3,)
+    com_vel: np.ndarray  # (3,)
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """Weights and scales of the imitation reward; defaults follow the released code."""
+
+    pose: float = 0.5
+    """Weight of the joint-rotation term."""
+    velocity: float = 0.05
+    """Weight of the joint-velocity term."""
+    end_effector: float = 0.15
+    """Weight of the end-effector (ankles, wrists) position term."""
+    root: float = 0.2
+    """Weight of the root position/rotation/velocity term."""
+    com_vel: float = 0.1
+    """Weight of the centre-of-mass velocity term."""
+    com: float = 0.0
+    """Weight of the centre-of-mass position term (paper form only)."""
+    pose_scale: float = 2.0
+    velocity_scale: float = 0.1
+    end_effector_scale: float = 10.0
+    root_scale: float = 5.0
+    com_vel_scale: float = 10.0
+    com_scale: float = 10.0
+    joint_weights: dict = field(default_factory=lambda: dict(JOINT_WEIGHTS))
+    """Per-joint weights of the pose and velocity errors (normalised to sum 1)."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float | int) and not (math.isfinite(v) and v >= 0):
+                raise ValueError(f"reward weight {f.name} must be finite and >= 0, got {v}")
+        if self.total_weight() <= 0:
+            raise ValueError("at least one reward term weight must be positive")
+
+    @classmethod
+    def paper(cls) -> "RewardWeights":
+        """The paper's form: 0.65 pose + 0.1 velocity + 0.15 end effector + 0.1 com."""
+        return cls(pose=0.65, velocity=0.1, end_effector=0.15, root=0.0, com_vel=0.0, com=0.1,
+                   end_effector_scale=40.0)
+
+    def total_weight(self) -> float:
+        """Sum of the term weights (the total is divided by it)."""
+        return self.pose + self.velocity + self.end_effector + self.root + self.com_vel + self.com
+
+
+def pose_weight_vector(joint_names, joint_weights: dict) -> np.ndarray:
+    """Normalised weights for rows ``["root", *joint_names]`` of ``KinematicState.quats``."""
+    w = np.array([joint_weights.get(n, 0.0) for n in ("root", *joint_names)], dtype=np.float64)
+    return w / w.sum()
+
+
+def velocity_weight_vector(pose_w: np.ndarray, hinge_joint_row: np.ndarray) -> np.ndarray:
+    """Weights for ``qvel[3:]``: the root's three angular rates, then one per hinge.
+
+    ``hinge_joint_row[h]`` is the row in ``quats`` (minus one for the root) of hinge h.
+    """
+    return np.concatenate([np.full(3, pose_w[0]), pose_w[1 + np.asarray(hinge_joint_row)]])
+
+
+def rotation_angles(q: np.ndarray, q_ref: np.ndarray) -> np.ndarray:
+    """Angle (rad, in [0, pi]) of the rotation between each pair of unit quaternions."""
+    dot = np.abs(np.einsum("ij,ij->i", q, q_ref))
+    return 2.0 * np.arccos(np.minimum(dot, 1.0))
+
+
+def imitation_reward(sim: KinematicState, ref: KinematicState, pose_w: np.ndarray,
+                     vel_w: np.ndarray, weights: RewardWeights = RewardWeights()
+                     ) -> tuple[float, dict[str, float]]:
+    """Total imitation reward and each term (all in [0, 1]); see the module docstring."""
+    ang = rotation_angles(sim.quats, ref.quats)
+    ang2 = ang * ang
+    pose_err = float(pose_w @ ang2)
+    dv = sim.qvel[3:] - ref.qvel[3:]
+    vel_err = float(vel_w @ (dv * dv))
+    dee = ((sim.ee_pos - sim.root_pos) - (ref.ee_pos - ref.root_pos)).ravel()
+    ee_err = float(dee @ dee)
+    dp = sim.root_pos - ref.root_pos
+    dlv = sim.root_linvel - ref.root_linvel
+    dav = dv[:3]
+    root_err = float(dp @ dp + 0.1 * ang2[0] + 0.01 * (dlv @ dlv) + 0.001 * (dav @ dav))
+    dcv = sim.com_vel - ref.com_vel
+    dc = sim.com - ref.com
+    terms = {
+        "pose": math.exp(-weights.pose_scale * pose_err),
+        "velocity": math.exp(-weights.velocity_scale * vel_err),
+        "end_effector": math.exp(-weights.end_effector_scale * ee_err),
+        "root": math.exp(-weights.root_scale * root_err),
+        "com_vel": math.exp(-weights.com_vel_scale * float(dcv @ dcv)),
+        "com": math.exp(-weights.com_scale * float(dc @ dc)),
+    }
+    total = (weights.pose * terms["pose"] + weights.velocity * terms["velocity"]
+             + weights.end_effector * terms["end_effector"] + weights.root * terms["root"]
+             + weights.com_vel * terms["com_vel"] + weights.com * terms["com"]) / weights.total_weight()
+    if not math.isfinite(total):
+        return 0.0, {k: 0.0 for k in TERMS}
+    return total, terms
+
+
+class PackedImitationReward:
+    """:func:`imitation_reward` on packed vectors, for the environment's hot loop.
+
+    ``diff`` is ``sim - ref`` of the packed vector laid out by :meth:`pack`:
+    ``[qvel[3:], ee_pos - root_pos (E x 3), root_pos, root_linvel, com_vel, com]``;
+    ``ang2`` holds the squared rotation angles of the ``quats`` rows.  Every error is
+    then a fixed weighted sum of squares, i.e. one matrix product.
+    """
+
+    def __init__(self, pose_w: np.ndarray, vel_w: np.ndarray, n_ee: int,
+                 weights: RewardWeights = RewardWeights()):
+        nj, nv3 = len(pose_w), len(vel_w)
+        self.n_diff = nv3 + 3 * n_ee + 12
+        wa = np.zeros((nj, len(TERMS)))
+        wd = np.zeros((self.n_diff, len(TERMS)))
+        wa[:, 0] = pose_w
+        wa[0, 3] = 0.1  # root rotation
+        wd[:nv3, 1] = vel_w
+        k = nv3
+        wd[k:k + 3 * n_ee, 2] = 1.0
+        k += 3 * n_ee
+        wd[0:3, 3] = 0.001  # root angular velocity (qvel[3:6])
+        wd[k:k + 3, 3] = 1.0  # root position
+        wd[k + 3:k + 6, 3] = 0.01  # root linear velocity
+        wd[k + 6:k + 9, 4] = 1.0  # com velocity
+        wd[k + 9:k + 12, 5] = 1.0  # com position
+        self.wa, self.wd = wa, wd
+        self.scales = -np.array([weights.pose_scale, weights.velocity_scale, weights.end_effector_scale,
+                                 weights.root_scale, weights.com_vel_scale, weights.com_scale])
+        self.term_w = np.array([weights.pose, weights.velocity, weights.end_effector, weights.root,
+                                weights.com_vel, weights.com]) / weights.total_weight()
+
+    @staticmethod
+    def pack(s: KinematicState) -> np.ndarray:
+        """The packed vector of a :class:`KinematicState`."""
+        return np.concatenate([s.qvel[3:], (s.ee_pos - s.root_pos).ravel(), s.root_pos,
+                               s.root_linvel, s.com_vel, s.com])
+
+    def __call__(self, ang2: np.ndarray, diff: np.ndarray) -> tuple[float, np.ndarray]:
+        """(total, terms in TERMS order)."""
+        err = ang2 @ self.wa + (diff * diff) @ self.wd
+        terms = np.exp(self.scales * err)
+        total = float(terms @ self.term_w)
+        if not math.isfinite(total):
+            return 0.0, np.zeros(len(TERMS))
+        return total, terms

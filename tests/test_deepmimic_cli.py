@@ -1,0 +1,52 @@
+"""The DeepMimic environment through the command line: training, evaluation, play-motion."""
+import imageio.v2 as imageio
+import torch
+
+from deepmimic_util import clip_path, motions_dir
+
+
+def test_two_iteration_trpo_on_walk_from_cli(cli, tmp_path):
+    motions = motions_dir()
+    r = cli("train", "--env_id", "DeepMimicWalk-v0", "--motion_dir", str(motions), "--num_timesteps", "128",
+            "--num_envs", "2", "--steps_per_env", "32", "--vf_epochs", "1", "--save_per_iter", "1",
+            "--checkpoint_dir", str(tmp_path), "--run_name", "walk", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "iter 2 | steps 128" in r.stdout
+    ckpt = torch.load(tmp_path / "walk" / "latest.pt", weights_only=True)
+    assert ckpt["actor"]["body.0.weight"].shape[1] == 197  # DeepMimic observation
+    assert ckpt["actor"]["log_std"].shape == (28,)
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "walk"), "--num_eval_episodes", "2",
+            "--max_episode_steps", "20")
+    assert r.returncode == 0, r.stderr
+    assert "reward_pose" in r.stdout and "episodes: 2" in r.stdout
+
+
+def test_compact_mode_matches_port_sizes_from_cli(cli, tmp_path):
+    r = cli("train", "--env_id", "DeepMimic-v0", "--motion_file", str(clip_path("run")), "--obs_mode", "compact",
+            "--policy_hidden_size", "100", "--num_timesteps", "64", "--num_envs", "2", "--steps_per_env", "32",
+            "--vf_epochs", "1", "--checkpoint_dir", str(tmp_path), "--run_name", "c", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    ckpt = torch.load(tmp_path / "c" / "latest.pt", weights_only=True)
+    assert sum(v.numel() for v in ckpt["actor"].values()) == 18_656
+    assert sum(v.numel() for v in ckpt["critic"].values()) == 15_901
+
+
+def test_missing_clip_and_bad_clip_exit_2(cli, tmp_path):
+    # run from tmp_path so the ../shared/motions fallback finds nothing either
+    r = cli("train", "--env_id", "DeepMimicJump-v0", "--motion_dir", str(tmp_path / "none"), "--no-progress",
+            cwd=tmp_path, env={"TRPO_MIMIC_MOTION_DIR": str(tmp_path / "also-none")})
+    assert r.returncode == 2 and "humanoid3d_jump.txt" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_text('{"Loop": "wrap", "Frames": [[0.1, 0, 1], [0.1, 0, 1]]}')
+    r = cli("train", "--env_id", "DeepMimic-v0", "--motion_file", str(bad), "--no-progress", cwd=tmp_path)
+    assert r.returncode == 2 and "bad.txt" in r.stderr and "frame 0" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_play_motion_writes_a_decodable_video(cli, tmp_path):
+    out = tmp_path / "walk.mp4"
+    r = cli("play-motion", str(clip_path("walk")), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    frames = [f for f in imageio.get_reader(out)]  # (list() would ask len(), which is inf for ffmpeg)
+    # walk: 1.27 s at 30 fps
+    assert abs(len(frames) - round(1.27 * 30)) <= 1
+    assert frames[0].shape == (480, 640, 3) and frames[0].std() > 1

@@ -1,0 +1,202 @@
+"""DeepMimic environment contracts: RSI, termination, determinism, spaces, registration."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from deepmimic_util import clip_path, motions_dir
+from trpo_mimic.envs.deepmimic import (DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, DeepMimicEnv,
+                                       MotionError, MotionWarning, register_envs)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MotionWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def walk_env():
+    env = DeepMimicEnv(motion_file=str(clip_path("walk")))
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("name", ["walk", "run", "jump", "backflip"])
+def test_reference_state_init_matches_reference(name):
+    env = DeepMimicEnv(motion_file=str(clip_path(name)))
+    for seed in range(3):
+        obs, info = env.reset(seed=seed)
+        assert info["reward"] >= 0.99, info
+        assert info["reward_pose"] >= 0.999
+        ref_q = env.clip.qpos_at(info["time"])
+        np.testing.assert_allclose(env.data.qpos[7:], ref_q[7:], atol=1e-9)
+        np.testing.assert_allclose(env.data.qvel, env.clip.qvel_at(info["time"]), atol=1e-9)
+        assert abs(env.data.qpos[2] - ref_q[2]) < 0.06  # lifted out of the floor at most
+        assert 0.0 <= obs[0] < 1.0
+
+
+@pytest.mark.parametrize("policy", ["zero", "random"])
+def test_bad_actions_fall_within_seconds(walk_env, policy):
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        walk_env.reset(seed=seed)
+        for step in range(150):  # 5 s
+            a = np.zeros(28) if policy == "zero" else rng.uniform(-1, 1, 28)
+            _, r, term, trunc, info = walk_env.step(a.astype(np.float32))
+            assert 0.0 <= r <= 1.0
+            assert all(0.0 <= info[f"reward_{k}"] <= 1.0
+                       for k in ("pose", "velocity", "end_effector", "root", "com_vel", "com"))
+            if term:
+                break
+        assert term and not trunc and not info["sim_unstable"], (policy, seed, step)
+        assert step < 100
+
+
+def test_reference_targets_track_better_than_zero_actions(walk_env):
+    def mean_reward(mode):
+        rs = []
+        for seed in range(3):
+            walk_env.reset(seed=seed)
+            for _ in range(15):
+                q = walk_env.clip.qpos_at(walk_env._t + walk_env.control_dt)[7:]
+                a = (q - walk_env._act_center) / walk_env._act_half if mode == "ref" else np.zeros(28)
+                _, r, term, _, _ = walk_env.step(a)
+                rs.append(r)
+                if term:
+                    break
+        return np.mean(rs)
+    assert mean_reward("ref") > mean_reward("zero") + 0.1
+
+
+def test_check_env_passes():
+    from gymnasium.utils.env_checker import check_env
+    env = DeepMimicEnv(motion_file="builtin:walk")
+    check_env(env, skip_render_check=True)
+    env_c = DeepMimicEnv(motion_file="builtin:walk", obs_mode="compact")
+    check_env(env_c, skip_render_check=True)
+
+
+def test_same_seed_same_trajectory():
+    def rollout(seed):
+        env = DeepMimicEnv(motion_file=str(clip_path("run")))
+        obs, _ = env.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        traj = [obs]
+        for _ in range(20):
+            obs, r, term, trunc, _ = env.step(rng.uniform(-1, 1, 28).astype(np.float32))
+            traj.append(np.append(obs, r))
+            if term:
+                obs, _ = env.reset()
+                traj.append(obs)
+        return np.concatenate(traj)
+    a, b, c = rollout(3), rollout(3), rollout(4)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
+
+
+def test_observation_shapes_and_contents():
+    deep = DeepMimicEnv(motion_file="builtin:walk")
+    comp = DeepMimicEnv(motion_file="builtin:walk", obs_mode="compact")
+    assert deep.observation_space.shape == (197,) and comp.observation_space.shape == (56,)
+    assert deep.action_space.shape == (28,) and deep.action_space.low.min() == -1.0
+    o1, _ = deep.reset(seed=0)
+    o2, _ = comp.reset(seed=0)
+    assert o1.shape == (197,) and o2.shape == (56,)
+    np.testing.assert_allclose(o2, np.concatenate([comp.data.qpos[7:], comp.data.qvel[6:]]))
+    # root is at the origin of its own heading frame, with a unit quaternion w >= 0
+    assert np.allclose(o1[2:5], 0.0) and o1[1] == pytest.approx(deep.data.xpos[deep.index.root_body][2])
+    quats = o1[2 + 45:2 + 45 + 60].reshape(15, 4)
+    np.testing.assert_allclose(np.linalg.norm(quats, axis=1), 1.0, atol=1e-9)
+    assert np.all(quats[:, 0] >= 0)
+    # heading invariance: the deepmimic obs does not change when the world is yawed
+    o_a, _ = deep.reset(seed=1)
+    d = deep.data
+    yaw = 1.0
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    d.qpos[:3] = rot @ d.qpos[:3]
+    d.qpos[3:7] = [np.cos(yaw / 2) * d.qpos[3] - np.sin(yaw / 2) * d.qpos[6],
+                   np.cos(yaw / 2) * d.qpos[4] - np.sin(yaw / 2) * d.qpos[5],
+                   np.cos(yaw / 2) * d.qpos[5] + np.sin(yaw / 2) * d.qpos[4],
+                   np.cos(yaw / 2) * d.qpos[6] + np.sin(yaw / 2) * d.qpos[3]]
+    d.qvel[:3] = rot @ d.qvel[:3]
+    import mujoco
+    mujoco.mj_forward(deep.model, d)
+    np.testing.assert_allclose(deep._observation(), o_a, atol=1e-9)
+
+
+def test_unstable_simulation_ends_episode_without_crash(walk_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo appends its warnings to ./MUJOCO_LOG.TXT
+    walk_env.reset(seed=0)
+    walk_env.data.qvel[:] = 1e9  # MuJoCo flags and resets; the env must report it
+    obs, r, term, trunc, info = walk_env.step(np.zeros(28, np.float32))
+    assert term and info["sim_unstable"] and r == 0.0 and np.all(np.isfinite(obs))
+    walk_env.reset(seed=0)
+    _, _, term, _, info = walk_env.step(np.full(28, np.nan, np.float32))
+    assert term and info["sim_unstable"]
+
+
+def test_registration_and_time_limit(monkeypatch):
+    register_envs()
+    register_envs()  # idempotent
+    assert all(i in gym.envs.registration.registry for i in ENV_IDS)
+    env = gym.make("DeepMimicWalk-v0", motion_dir=str(motions_dir()), obs_mode="compact")
+    assert env.spec.max_episode_steps == DEFAULT_MAX_EPISODE_STEPS
+    assert env.unwrapped.clip.name == "humanoid3d_walk.txt"
+    env = gym.make("DeepMimicBuiltinWalk-v0", max_episode_steps=3, early_termination=False)
+    env.reset(seed=0)
+    for _ in range(3):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+    assert trunc and not term  # the time limit is a truncation
+    with pytest.raises(ValueError, match="motion_file"):
+        gym.make("DeepMimic-v0")
+
+
+def test_shortcut_error_lists_places(tmp_path, monkeypatch):
+    register_envs()
+    monkeypatch.delenv("TRPO_MIMIC_MOTION_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MotionError) as exc:
+        gym.make("DeepMimicRun-v0", motion_dir=str(tmp_path / "nowhere"))
+    msg = str(exc.value)
+    assert "humanoid3d_run.txt" in msg and str(tmp_path / "nowhere") in msg
+    assert "TRPO_MIMIC_MOTION_DIR" in msg and str(tmp_path.parent / "shared" / "motions") in msg
+
+
+def test_render_rgb_array():
+    env = DeepMimicEnv(motion_file="builtin:walk", render_mode="rgb_array", width=96, height=64)
+    env.reset(seed=0)
+    frame = env.render()  # headless EGL must work wherever the tests run (CI included)
+    assert frame.shape == (64, 96, 3) and frame.dtype == np.uint8 and frame.std() > 1
+    env.close()
+
+
+def test_fast_reward_and_observation_match_reference_maths():
+    import mujoco
+    from trpo_mimic.envs.deepmimic.reward import imitation_reward
+    env = DeepMimicEnv(motion_file=str(clip_path("jump")), early_termination=False)
+    env.reset(seed=5)
+    rng = np.random.default_rng(5)
+    for _ in range(40):  # crosses a cycle boundary of the 1.77 s clip
+        obs, r, _, _, info = env.step(rng.uniform(-1, 1, 28).astype(np.float32))
+        total, terms = imitation_reward(env._sim_state(), env.clip.reference(env._t), env._pose_w,
+                                        env._vel_w, env.reward_weights)
+        assert r == pytest.approx(total, abs=1e-9)
+        assert all(info[f"reward_{k}"] == pytest.approx(v, abs=1e-9) for k, v in terms.items())
+    # body linear/angular velocities in the obs equal MuJoCo's, rotated into the heading frame
+    d, m = env.data, env.model
+    nb = len(env._bodies)
+    xm = d.xmat[env._root].reshape(3, 3)
+    yaw = np.arctan2(xm[1, 0], xm[0, 0])
+    rot = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
+    for k, b in enumerate(env._bodies):
+        v = np.zeros(6)
+        mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_XBODY, b, v, 0)
+        np.testing.assert_allclose(obs[2 + 7 * nb + 3 * k:2 + 7 * nb + 3 * k + 3], v[3:] @ rot, atol=1e-9)
+        np.testing.assert_allclose(obs[2 + 10 * nb + 3 * k:2 + 10 * nb + 3 * k + 3], v[:3] @ rot, atol=1e-9)

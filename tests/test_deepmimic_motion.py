@@ -1,0 +1,239 @@
+"""Motion clip loading, validation, interpolation and looping; the reward maths."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from deepmimic_util import CLIPS, clip_path, motions_dir
+from trpo_mimic.envs.deepmimic.motion import (MotionClip, MotionError, MotionNotFoundError,
+                                              MotionWarning, find_motion_file, load_motion)
+from trpo_mimic.envs.deepmimic.reward import (KinematicState, RewardWeights, imitation_reward,
+                                              pose_weight_vector, velocity_weight_vector)
+
+
+def load_quiet(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MotionWarning)
+        return MotionClip.load(path)
+
+
+@pytest.fixture(scope="module")
+def walk():
+    return load_quiet(clip_path("walk"))
+
+
+@pytest.mark.parametrize("name", CLIPS)
+def test_clip_loads_and_reproduces_frames(name):
+    clip = load_quiet(clip_path(name))
+    raw = json.loads(clip_path(name).read_text())["Frames"]
+    assert clip.num_frames == len(raw) and clip.loop == "wrap"
+    assert clip.duration == pytest.approx(sum(f[0] for f in raw[:-1]))
+    assert clip.qpos.shape == (len(raw), 35) and clip.qvel.shape == (len(raw), 34)
+    for i, t in enumerate(clip.frame_times[:-1]):
+        np.testing.assert_allclose(clip.qpos_at(t), clip.qpos[i], atol=1e-9)
+        np.testing.assert_allclose(clip.qvel_at(t), clip.qvel[i], atol=1e-9)
+    # the file's root position, Y up, is the sim's (x, -z, y), Z up
+    f = raw[3]
+    np.testing.assert_allclose(clip.qpos_at(clip.frame_times[3])[:3], [f[1], -f[3], f[2]], atol=1e-9)
+    # the knee angle is copied as is
+    assert clip.qpos_at(clip.frame_times[3])[clip.index.joint_qpos["right_knee"][0]] == pytest.approx(f[20])
+
+
+def test_reference_tables_match_forward_kinematics(walk):
+    import mujoco
+    d = mujoco.MjData(walk.model)
+    for t in np.linspace(0.01, 2.5 * walk.duration, 11):
+        d.qpos[:] = walk.qpos_at(t)
+        mujoco.mj_kinematics(walk.model, d)
+        ref = walk.reference(t)
+        np.testing.assert_allclose(d.site_xpos[walk.index.ee_sites], ref.ee_pos, atol=2e-3)
+        np.testing.assert_allclose(d.xpos[walk.index.root_body], ref.root_pos, atol=2e-3)
+
+
+def test_looping_root_keeps_moving_forward(walk):
+    xs = [walk.qpos_at(k * walk.duration + 0.1)[0] for k in range(5)]
+    steps = np.diff(xs)
+    assert np.all(steps > 1.0), xs  # about 1.24 m per cycle, never snapping back
+    step = walk.cycle_offset[0]
+    assert steps[0] == pytest.approx(step, rel=0.05)
+    # continuous across the wrap: no jump in root position
+    d = walk.duration
+    assert np.linalg.norm(walk.qpos_at(d + 1e-6)[:3] - walk.qpos_at(d - 1e-6)[:3]) < 1e-3
+
+
+def test_none_clip_clamps_at_end(tmp_path):
+    raw = json.loads(clip_path("walk").read_text())
+    raw["Loop"] = "none"
+    p = tmp_path / "once.txt"
+    p.write_text(json.dumps(raw))
+    clip = MotionClip.load(p)
+    np.testing.assert_allclose(clip.qpos_at(clip.duration + 5.0), clip.qpos[-1], atol=1e-9)
+    assert clip.phase(clip.duration + 5.0) < 1.0
+
+
+def test_builtin_walk_needs_no_file():
+    clip = load_motion("builtin:walk")
+    assert clip.loop == "wrap" and clip.duration > 0.5
+    assert clip.cycle_offset[0] > 0.5  # walks forward
+    assert np.all(np.isfinite(clip.qpos)) and np.all(np.isfinite(clip.qvel))
+    with pytest.raises(MotionError, match="builtin:nope"):
+        load_motion("builtin:nope")
+
+
+# ----------------------------------------------------------------------- bad clips
+def _write(tmp_path, doc, name="bad.txt"):
+    p = tmp_path / name
+    p.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return p
+
+
+def _frames(n=3):
+    raw = json.loads(clip_path("walk").read_text())["Frames"][:n]
+    raw[-1][0] = 0.0
+    return raw
+
+
+@pytest.mark.parametrize("mutate, frame, field", [
+    (lambda f: f[2].pop(), 2, "frame"),
+    (lambda f: f[1].__setitem__(20, float("nan")), 1, "right_knee"),
+    (lambda f: f[1].__setitem__(0, -0.1), 1, "duration"),
+    (lambda f: f[0].__setitem__(slice(16, 20), [0.0, 0.0, 0.0, 0.0]), 0, "right_hip"),
+    (lambda f: f[1].__setitem__(5, "x"), 1, "root_rot"),
+])
+def test_bad_frames_raise_motion_error_naming_file_frame_field(tmp_path, mutate, frame, field):
+    frames = _frames()
+    mutate(frames)
+    p = _write(tmp_path, json.dumps({"Loop": "wrap", "Frames": frames}, allow_nan=True), "walk.txt")
+    with pytest.raises(MotionError) as exc:
+        MotionClip.load(p)
+    msg = str(exc.value)
+    assert "walk.txt" in msg and f"frame {frame}" in msg and f"'{field}'" in msg, msg
+
+
+def test_zero_norm_message_format(tmp_path):
+    frames = _frames(5)
+    frames[3][16:20] = [0, 0, 0, 0]
+    p = _write(tmp_path, {"Loop": "wrap", "Frames": frames}, "walk.txt")
+    with pytest.raises(MotionError, match=r"walk.txt: frame 3, field 'right_hip' quaternion has zero norm"):
+        MotionClip.load(p)
+
+
+@pytest.mark.parametrize("doc, field", [
+    ("{not json", "Frames"),
+    ("", "Frames"),
+    ("[1, 2, 3]", "Frames"),
+    ({"Loop": "wrap"}, "Frames"),
+    ({"Loop": "sideways", "Frames": []}, "Loop"),
+])
+def test_bad_documents_raise(tmp_path, doc, field):
+    p = _write(tmp_path, doc)
+    with pytest.raises(MotionError, match=rf"bad.txt: .*'{field}'"):
+        MotionClip.load(p)
+
+
+def test_all_zero_duration_raises(tmp_path):
+    frames = _frames()
+    for f in frames:
+        f[0] = 0.0
+    p = _write(tmp_path, {"Loop": "wrap", "Frames": frames})
+    with pytest.raises(MotionError, match=r"bad.txt: frame 0-2, field 'duration'.*total duration is zero"):
+        MotionClip.load(p)
+
+
+def test_garbage_bytes_do_not_hang(tmp_path):
+    p = tmp_path / "garbage.txt"
+    p.write_bytes(bytes(range(256)) * 50 + b"[" * 100000)
+    with pytest.raises(MotionError, match="garbage.txt"):
+        MotionClip.load(p)
+
+
+def test_slightly_unnormalised_quaternion_warns_and_normalises(tmp_path):
+    frames = _frames()
+    frames[1][8:12] = [x * 1.02 for x in frames[1][8:12]]
+    p = _write(tmp_path, {"Loop": "wrap", "Frames": frames, "Extra": {"ignored": True}})
+    with pytest.warns(MotionWarning, match=r"frame 1, field 'chest'"):
+        clip = MotionClip.load(p)
+    q = clip.quats_of_frames()[1, 1 + clip.index.pose_names.index("chest")]
+    assert np.linalg.norm(q) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_missing_file_and_shortcut_error_list_places(tmp_path, monkeypatch):
+    motions_dir()
+    monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(tmp_path / "envdir"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MotionNotFoundError) as exc:
+        find_motion_file("humanoid3d_walk.txt", motion_dir=tmp_path / "given")
+    msg = str(exc.value)
+    for place in ("motion_file", str(tmp_path / "given"), str(tmp_path / "envdir"),
+                  str(tmp_path.parent / "shared" / "motions")):
+        assert place in msg, msg
+    with pytest.raises(MotionError, match="nope.txt"):
+        MotionClip.load(tmp_path / "nope.txt")
+
+
+def test_shortcut_resolution_order(tmp_path, monkeypatch):
+    src = clip_path("walk")
+    monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(src.parent))
+    assert find_motion_file("humanoid3d_walk.txt") == str(src.parent / "humanoid3d_walk.txt")
+    (tmp_path / "humanoid3d_walk.txt").write_text(src.read_text())
+    assert find_motion_file("humanoid3d_walk.txt", motion_dir=tmp_path) == str(tmp_path / "humanoid3d_walk.txt")
+    assert find_motion_file("x", motion_file=src) == str(src)
+
+
+# ----------------------------------------------------------------------- reward
+def _state(nq=13, nv=34):
+    quats = np.tile([1.0, 0, 0, 0], (nq, 1))
+    return KinematicState(quats=quats, qvel=np.zeros(nv), root_pos=np.array([0, 0, 0.9]),
+                          com=np.array([0, 0, 1.0]), ee_pos=np.zeros((4, 3)),
+                          root_linvel=np.zeros(3), com_vel=np.zeros(3))
+
+
+def test_reward_is_one_for_identical_states():
+    names = ("chest", "neck")
+    pw = pose_weight_vector(names, RewardWeights().joint_weights)
+    vw = velocity_weight_vector(pw, np.array([0, 0, 0, 1, 1, 1]))
+    s = _state(3, 12)
+    total, terms = imitation_reward(s, s, pw, vw)
+    assert total == pytest.approx(1.0) and all(v == pytest.approx(1.0) for v in terms.values())
+
+
+def test_reward_against_hand_computed_value():
+    names = ("chest", "neck")  # weights root 1, chest 0.5, neck 0.3 -> normalised by 1.8
+    w = RewardWeights()
+    pw = pose_weight_vector(names, w.joint_weights)
+    vw = velocity_weight_vector(pw, np.array([0, 0, 0, 1, 1, 1]))
+    sim, ref = _state(3, 12), _state(3, 12)
+    theta = 0.3  # chest rotated 0.3 rad about z
+    sim.quats[1] = [math.cos(theta / 2), 0, 0, math.sin(theta / 2)]
+    sim.qvel[6] = 2.0  # first chest hinge rate off by 2
+    sim.ee_pos[0] = [0.1, 0, 0]  # one end effector off by 0.1 m
+    sim.com_vel[:] = [0.2, 0, 0]
+    sim.com[:] = [0, 0.1, 1.0]
+    pose = math.exp(-2 * (0.5 / 1.8) * theta ** 2)
+    vel = math.exp(-0.1 * (0.5 / 1.8) * 4.0)
+    end = math.exp(-10 * 0.01)
+    root = 1.0
+    comv = math.exp(-10 * 0.04)
+    com = math.exp(-10 * 0.01)
+    total, terms = imitation_reward(sim, ref, pw, vw, w)
+    assert terms["pose"] == pytest.approx(pose)
+    assert terms["velocity"] == pytest.approx(vel)
+    assert terms["end_effector"] == pytest.approx(end)
+    assert terms["root"] == pytest.approx(root)
+    assert terms["com_vel"] == pytest.approx(comv)
+    assert terms["com"] == pytest.approx(com)
+    assert total == pytest.approx(0.5 * pose + 0.05 * vel + 0.15 * end + 0.2 * root + 0.1 * comv)
+    paper_total, _ = imitation_reward(sim, ref, pw, vw, RewardWeights.paper())
+    assert paper_total == pytest.approx(0.65 * pose + 0.1 * vel + 0.15 * math.exp(-40 * 0.01) + 0.1 * com)
+
+
+def test_reward_weights_validated():
+    with pytest.raises(ValueError):
+        RewardWeights(pose=-1.0)
+    with pytest.raises(ValueError):
+        RewardWeights(pose=0, velocity=0, end_effector=0, root=0, com_vel=0, com=0)
