@@ -48,7 +48,7 @@ def one_seed(args: argparse.Namespace, seed: int, extra: list[str]) -> dict:
     first_at = next((int(r["timesteps"]) for r in rows
                      if r.get("Rollout/EpisodeReturn") and args.bar is not None
                      and float(r["Rollout/EpisodeReturn"]) >= args.bar), None)
-    sps = statistics.median(float(r["Perf/SamplesPerSecond"]) for r in rows)
+    sps = statistics.median(float(r["Perf/SamplesPerSecond"]) for r in rows if r.get("Perf/SamplesPerSecond"))
     return {"seed": seed, "eval_return": eval_return, "best_train_return": best_train, "wall_s": wall,
             "samples_per_s": sps, "first_reached_bar_at": first_at, "run_dir": str(run_dir)}
 

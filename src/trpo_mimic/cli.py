@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from .config import Config
 
-COMMANDS = ("train", "evaluate", "play-motion")
+COMMANDS = ("train", "evaluate", "play-motion", "plot")
 
 
 class UsageError(Exception):
@@ -57,7 +57,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion,plot}")
     for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="clip.mp4", help="output video (.mp4 or .avi)")
     p.add_argument("--cycles", type=int, default=1, help="loops of the clip to render")
     p.add_argument("--fps", type=int, default=30)
+    p = sub.add_parser("plot", help="learning curve PNG from run directories (several: mean and band)")
+    p.add_argument("run_dirs", nargs="+", help="run directories (each with progress.csv)")
+    p.add_argument("--out", default="learning_curve.png", help="output PNG")
+    p.add_argument("--title", default=None)
     return parser
 
 
@@ -162,14 +166,25 @@ def make_train_config(opts: dict[str, Any]) -> Config:
     return cfg
 
 
+def headless_defaults() -> None:
+    """Off-screen rendering where no display exists: EGL for MuJoCo, SDL's dummy drivers for pygame."""
+    import os
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    headless_defaults()
     from .checkpoint import CheckpointError
     from .envs import EnvError
     from .rollout import NonFiniteError
+    from .evaluate import NoDisplayError
     from .train import Interrupted
     errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
-                                               FileNotFoundError)
+                                               FileNotFoundError, NoDisplayError)
     try:
         command, opts = parse(argv)
         if command == "train":
@@ -186,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .envs.deepmimic.render import play_motion
             out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"])
             print(f"wrote {out}")
+        elif command == "plot":
+            from .plot import plot_runs
+            print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")
     except Interrupted as exc:
         print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
         return 130

@@ -59,12 +59,21 @@ class Config:
     cpu: bool = _f(False, "Force the CPU (same as --device cpu).")
     torch_threads: int = _f(1, "torch intra-op threads per process.")
     progress: bool = _f(True, "Show a progress bar.")
+    eval_freq: int = _f(50, "Evaluate (deterministic) every this many iterations during training; 0 turns it off.")
+    eval_episodes: int = _f(5, "Episodes of each evaluation during training (and at its end).")
+    eval_video: bool = _f(True, "Record a video of the first episode of each evaluation during training.")
+    wandb: bool = _f(False, "Also log to Weights & Biases (offline unless WANDB_MODE says otherwise).")
+    wandb_project: str = _f("trpo-mimic", "Weights & Biases project name.")
 
     # evaluation
     load_model_path: str | None = _f(None, "Checkpoint file or run directory to evaluate.")
     num_eval_episodes: int = _f(10, "Episodes to run in evaluation.")
     stochastic_policy: bool = _f(False, "Sample actions in evaluation instead of taking the mean.")
     save_sample: bool = _f(False, "Write evaluation trajectories to an .npz file.")
+    record_video: bool = _f(False, "Write a video of the first evaluation episode to --video_dir.")
+    video_format: str = _f("mp4", "Video container.", choices=["mp4", "avi"])
+    video_dir: str = _f("render", "Directory for evaluation videos.")
+    render: bool = _f(False, "Show the evaluation live in a viewer window (needs a display).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

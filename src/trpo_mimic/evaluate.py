@@ -1,6 +1,8 @@
-"""The evaluation job: run a saved policy for N episodes and report statistics."""
+"""The evaluation job: run a saved policy for N episodes, report statistics, optionally record."""
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,11 @@ from .config import Config
 from .envs import env_kwargs_from_config, make_env
 from .policies.agent import Agent
 from .train import build_agent, load_weights
+from .video import video_path, write_video
+
+
+class NoDisplayError(RuntimeError):
+    """--render was asked for where no display exists."""
 
 
 @dataclass
@@ -21,12 +28,17 @@ class EvalResult:
     lengths: list[int]
     terminated: list[bool]
     term_means: dict[str, float] = field(default_factory=dict)
+    deepmimic: bool = False
+    video: Path | None = None
 
     def summary(self) -> dict[str, float]:
         r, l = np.asarray(self.returns, dtype=np.float64), np.asarray(self.lengths, dtype=np.float64)
-        return {"episodes": len(r), "return_mean": float(r.mean()), "return_std": float(r.std()),
-                "return_min": float(r.min()), "return_max": float(r.max()), "length_mean": float(l.mean()),
-                "length_std": float(l.std()), "length_min": float(l.min()), "length_max": float(l.max())}
+        out = {"episodes": len(r), "return_mean": float(r.mean()), "return_std": float(r.std()),
+               "return_min": float(r.min()), "return_max": float(r.max()), "length_mean": float(l.mean()),
+               "length_std": float(l.std()), "length_min": float(l.min()), "length_max": float(l.max()),
+               "terminated": int(sum(self.terminated))}
+        out.update(self.term_means)
+        return out
 
     def format(self) -> str:
         s = self.summary()
@@ -35,8 +47,15 @@ class EvalResult:
                  f"(min {s['return_min']:.3f}, max {s['return_max']:.3f})",
                  f"length:   {s['length_mean']:.1f} ± {s['length_std']:.1f}  "
                  f"(min {s['length_min']:.0f}, max {s['length_max']:.0f})"]
-        for k, v in sorted(self.term_means.items()):
-            lines.append(f"{k}: {v:.4f}")
+        if self.deepmimic:
+            steps = max(sum(self.lengths), 1)
+            lines.append(f"mean reward per step: {sum(self.returns) / steps:.4f}")
+            lines.append(f"falls: {s['terminated']} of {s['episodes']} episodes ended early"
+                         + (" (none fell)" if s["terminated"] == 0 else ""))
+            for k, v in sorted(self.term_means.items()):
+                lines.append(f"  {k}: {v:.4f}")
+        else:
+            lines.append(f"terminated: {s['terminated']} of {s['episodes']} episodes")
         return "\n".join(lines)
 
 
@@ -53,25 +72,38 @@ def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, di
     return agent, cfg, ckpt
 
 
-def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int,
-                 record: bool = False, progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
-    """Play whole episodes; the normaliser is not updated. Optionally keep the trajectories."""
+def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,
+                 frames: list | None = None, progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+    """Play whole episodes with the normaliser frozen. `frames` collects the first episode's renders;
+    `record` keeps the trajectories (and, for DeepMimic, simulated and reference poses)."""
     from tqdm import tqdm
     returns, lengths, terms = [], [], []
     term_sums: dict[str, float] = {}
     term_steps = 0
     traj: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "episode": []}
-    for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False):
+    unwrapped = env.unwrapped
+    dm = hasattr(unwrapped, "clip") and hasattr(unwrapped, "data")
+    if record and dm:
+        traj.update(sim_qpos=[], ref_qpos=[], time=[])
+    for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
         obs, _ = env.reset(seed=seed + ep)
+        if frames is not None and ep == 0:
+            frames.append(env.render())
         done, total, length, terminated = False, 0.0, 0, False
         while not done:
             action = agent.act(obs[None], deterministic=deterministic)[0]
             next_obs, reward, terminated, truncated, info = env.step(action)
+            if frames is not None and ep == 0:
+                frames.append(env.render())
             if record:
                 traj["obs"].append(obs)
                 traj["actions"].append(action)
                 traj["rewards"].append(reward)
                 traj["episode"].append(ep)
+                if dm:
+                    traj["sim_qpos"].append(unwrapped.data.qpos.copy())
+                    traj["ref_qpos"].append(unwrapped.clip.qpos_at(info["time"]))
+                    traj["time"].append(info["time"])
             for k, v in info.items():
                 if k.startswith("reward_"):
                     term_sums[k] = term_sums.get(k, 0.0) + float(v)
@@ -83,35 +115,63 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
         returns.append(total)
         lengths.append(length)
         terms.append(bool(terminated))
-    result = EvalResult(returns, lengths, terms, {k: v / max(term_steps, 1) for k, v in term_sums.items()})
+    result = EvalResult(returns, lengths, terms, {k: v / max(term_steps, 1) for k, v in term_sums.items()},
+                        deepmimic=dm)
     arrays = {k: np.asarray(v) for k, v in traj.items()} if record else None
     return result, arrays
 
 
-def evaluate(cfg_overrides: dict[str, Any]) -> EvalResult:
+def render_mode_for(live: bool, video: bool) -> str | None:
+    if live:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise NoDisplayError("--render needs a display, and none is set (DISPLAY/WAYLAND_DISPLAY); "
+                                 "use --record_video to write a video instead")
+        return "human"
+    return "rgb_array" if video else None
+
+
+def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool = True,
+                    video_file: Path | None = None, live: bool = False, record: bool = False,
+                    progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+    """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video."""
+    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps,
+                   render_mode=render_mode_for(live, video_file is not None), **env_kwargs_from_config(cfg))
+    frames: list | None = [] if video_file is not None and not live else None
+    try:
+        result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, frames, progress)
+        fps = env.metadata.get("render_fps") or 30
+    finally:
+        env.close()
+    if frames:
+        result.video = write_video(frames, video_file, fps=fps)
+    return result, arrays
+
+
+def evaluate(opts: dict[str, Any]) -> EvalResult:
     """`trpo-mimic evaluate`: load --load_model_path, play --num_eval_episodes, print the results block."""
-    path = cfg_overrides.get("load_model_path")
+    path = opts.get("load_model_path")
     if not path:
         raise ValueError("evaluate needs --load_model_path (a checkpoint file or run directory)")
     torch.set_num_threads(1)
-    device = "cpu" if cfg_overrides.get("cpu") else cfg_overrides.get("device", "cpu")
-    device = "cuda" if device == "cuda" else "cpu"
+    device = "cpu" if opts.get("cpu") else ("cuda" if opts.get("device") == "cuda" else "cpu")
     agent, cfg, _ = load_agent(path, device)
     for k in ("max_episode_steps", "motion_file", "motion_dir"):
-        if cfg_overrides.get(k) is not None:
-            setattr(cfg, k, cfg_overrides[k])
-    episodes = int(cfg_overrides.get("num_eval_episodes", 10))
-    stochastic = bool(cfg_overrides.get("stochastic_policy", False))
-    seed = int(cfg_overrides.get("seed", cfg.seed))
-    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg))
-    try:
-        result, arrays = run_episodes(agent, env, episodes, not stochastic, seed,
-                                      record=bool(cfg_overrides.get("save_sample")))
-    finally:
-        env.close()
+        if opts.get(k) is not None:
+            setattr(cfg, k, opts[k])
+    episodes = int(opts.get("num_eval_episodes", 10))
+    stochastic = bool(opts.get("stochastic_policy", False))
+    seed = int(opts.get("seed", cfg.seed))
+    video_file = None
+    if opts.get("record_video"):
+        video_file = video_path(opts.get("video_dir", "render"), cfg.env_id, opts.get("video_format", "mp4"))
+    result, arrays = evaluate_policy(agent, cfg, episodes, seed, not stochastic, video_file,
+                                     live=bool(opts.get("render")), record=bool(opts.get("save_sample")),
+                                     progress=bool(opts.get("progress", True)))
     print(f"evaluated {resolve_checkpoint(path)} on {cfg.env_id} "
           f"({'stochastic' if stochastic else 'deterministic'} policy)")
     print(result.format())
+    if result.video is not None:
+        print(f"video written to {result.video}")
     if arrays is not None:
         out = resolve_checkpoint(path).parent / f"samples_{cfg.env_id.replace('/', '_')}.npz"
         np.savez_compressed(out, **arrays)

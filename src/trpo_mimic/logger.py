@@ -11,7 +11,8 @@ from typing import Any
 class RunLogger:
     """Writes each iteration's scalars to TensorBoard and progress.csv in the run directory."""
 
-    def __init__(self, run_dir: Path, config: dict[str, Any], tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, config: dict[str, Any], tensorboard: bool = True,
+                 wandb_project: str | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.csv_path = self.run_dir / "progress.csv"
@@ -23,11 +24,21 @@ class RunLogger:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(log_dir=str(self.run_dir))
             self.writer.add_text("hyperparameters", "\n".join(f"    {k}: {v}" for k, v in sorted(config.items())))
+        self.wandb_run = None
+        if wandb_project:
+            try:
+                import wandb
+            except ImportError:
+                raise ValueError("--wandb needs the wandb package (pip install wandb); it is optional") from None
+            self.wandb_run = wandb.init(project=wandb_project, name=self.run_dir.name, config=config,
+                                        dir=str(self.run_dir), mode=os.environ.get("WANDB_MODE", "offline"))
 
     def log(self, scalars: dict[str, float], step: int) -> None:
         if self.writer is not None:
             for k, v in scalars.items():
                 self.writer.add_scalar(k, v, step)
+        if self.wandb_run is not None:
+            self.wandb_run.log(dict(scalars), step=step)
         row = {"timesteps": step, **scalars}
         if self._fields is None:
             self._fields = self._existing_header()
@@ -71,6 +82,8 @@ class RunLogger:
             self._csv_file.flush()
 
     def close(self) -> None:
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
         if self.writer is not None:
             self.writer.close()
         if self._csv_file is not None:

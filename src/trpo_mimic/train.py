@@ -85,7 +85,7 @@ class Trainer:
         # Environments are reset with a seed derived from the iteration, so a resumed run is reproducible.
         self.collector = RolloutCollector(self.envs, self.agent, cfg.env_id,
                                           seed=cfg.seed + 100_003 * self.iteration)
-        self.logger = RunLogger(self.run_dir, cfg.to_dict())
+        self.logger = RunLogger(self.run_dir, cfg.to_dict(), wandb_project=cfg.wandb_project if cfg.wandb else None)
         self.recent_returns: list[float] = []
         self.recent_lengths: list[int] = []
 
@@ -159,11 +159,30 @@ class Trainer:
         if self.recent_returns:
             scalars["Rollout/EpisodeReturn"] = float(np.mean(self.recent_returns))
             scalars["Rollout/EpisodeLength"] = float(np.mean(self.recent_lengths))
-        term_keys = sorted({k for info in roll.episode_infos for k in info if k.startswith("reward_")})
-        for k in term_keys:
-            vals = [float(i[k]) for i in roll.episode_infos if k in i]
-            if vals:
-                scalars[f"DeepMimic/{k}"] = float(np.mean(vals))
+        for k, v in sorted(roll.step_info_means.items()):  # DeepMimic reward terms, mean per step
+            scalars[f"DeepMimic/{k}"] = v
+        return scalars
+
+    def evaluate(self, tag: str) -> dict[str, float]:
+        """Deterministic evaluation on a fresh environment, with a video in <run>/videos/<tag>.mp4."""
+        from .evaluate import evaluate_policy
+        cfg = self.cfg
+        video = self.run_dir / "videos" / f"{tag}.mp4" if cfg.eval_video else None
+        seed = cfg.seed + 1_000_003
+        try:
+            result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False)
+        except Exception as exc:  # an evaluation problem (e.g. no GL for the video) must not end the run
+            if video is None:
+                raise
+            print(f"warning: evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video",
+                  file=sys.stderr)
+            result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
+        s = result.summary()
+        scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
+                   "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"])}
+        for k, v in result.term_means.items():
+            scalars[f"Eval/{k}"] = v
+        self.logger.log(scalars, self.timesteps)
         return scalars
 
     def run(self) -> Path:
@@ -202,8 +221,21 @@ class Trainer:
                 if self.iteration % max(1, cfg.save_per_iter) == 0:
                     self.save()
                     last_saved = self.iteration
+                if cfg.eval_freq and self.iteration % cfg.eval_freq == 0:
+                    ev = self.evaluate(f"iter_{self.iteration}")
+                    bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
+                              f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
             if last_saved != self.iteration:
                 self.save()
+            ev = self.evaluate("final")
+            bar.write(f"final eval: return {ev['Eval/Return']:.2f} ± {ev['Eval/ReturnStd']:.2f}, "
+                      f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
+            self.logger.flush()
+            from .plot import plot_runs
+            try:
+                plot_runs([self.run_dir], self.run_dir / "learning_curve.png")
+            except ValueError as exc:
+                print(f"no learning curve written: {exc}", file=sys.stderr)
         except Interrupted as exc:
             bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
             self.save()

@@ -30,6 +30,7 @@ class Rollout:
     episode_returns: list[float] = field(default_factory=list)
     episode_lengths: list[int] = field(default_factory=list)
     episode_infos: list[dict] = field(default_factory=list)
+    step_info_means: dict[str, float] = field(default_factory=dict)
     env_time: float = 0.0
     inference_time: float = 0.0
 
@@ -76,6 +77,7 @@ class RolloutCollector:
         roll = Rollout(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, val_buf, final_val_buf, np.zeros(n))
         agent = self.agent
         t_env = t_inf = 0.0
+        info_sums: dict[str, float] = {}
         for t in range(steps):
             t0 = time.perf_counter()
             x = agent.obs_tensor(self.obs)
@@ -92,6 +94,9 @@ class RolloutCollector:
             self.total_steps += n
             self._check_finite(next_obs, reward, self.total_steps)
             rew_buf[t] = reward
+            for k, v in info.items():
+                if k.startswith("reward_") and isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                    info_sums[k] = info_sums.get(k, 0.0) + float(v.sum())
             term_buf[t] = terminated
             trunc_buf[t] = truncated & ~terminated
             done = terminated | truncated
@@ -115,6 +120,7 @@ class RolloutCollector:
             t_env += t2 - t1
         roll.last_values = agent.critic(agent.obs_tensor(self.obs)).cpu().numpy()
         roll.env_time, roll.inference_time = t_env, t_inf
+        roll.step_info_means = {k: v / (steps * n) for k, v in info_sums.items()}
         return roll
 
 

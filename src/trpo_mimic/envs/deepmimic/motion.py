@@ -610,6 +610,63 @@ class MotionClip:
             mujoco.mju_mulQuat(quats[0], yq, quats[0].copy())
         return quats, vec
 
+    def phase_batch(self, t: np.ndarray) -> np.ndarray:
+        """:meth:`phase` of an array of times."""
+        t = np.asarray(t, dtype=np.float64)
+        if self.loop == "wrap":
+            return np.remainder(t / self.duration, 1.0)
+        return np.minimum(np.maximum(t / self.duration, 0.0), math.nextafter(1.0, 0.0))
+
+    def _cycle_arrays(self, c_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stacked (R, offset, yaw quaternion) of cycles 0..c_max (cached)."""
+        cache = getattr(self, "_cycle_arr", None)
+        if cache is None or len(cache[0]) <= c_max:
+            self._cycle(c_max)
+            cyc = self._cycles
+            cache = (np.stack([c[0] for c in cyc]), np.stack([c[1] for c in cyc]),
+                     np.stack([c[2] for c in cyc]))
+            self._cycle_arr = cache
+        return cache
+
+    def reference_packed_batch(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`reference_packed` for an array of N times: (quats (N, 13, 4), packed (N, n))."""
+        t = np.asarray(t, dtype=np.float64)
+        if self.loop == "wrap":
+            c = np.floor(t / self.duration)
+            tau = t - c * self.duration
+            c = np.maximum(c, 0).astype(np.intp)
+        else:
+            c, tau = np.zeros(t.shape, np.intp), np.minimum(np.maximum(t, 0.0), self.duration)
+        times = self._stimes_arr if hasattr(self, "_stimes_arr") else np.asarray(self._stimes)
+        self._stimes_arr = times
+        i = np.clip(np.searchsorted(times, tau, side="right") - 1, 0, len(times) - 2)
+        t0 = times[i]
+        w = (tau - t0) / (times[i + 1] - t0)
+        th, inv = self._slerp_theta[i], self._slerp_inv_sin[i]
+        a = np.sin((1.0 - w)[:, None] * th) * inv
+        b = np.sin(w[:, None] * th) * inv
+        sq = self._slerp_q[i]
+        quats = a[:, :, None] * sq[:, 0] + b[:, :, None] * sq[:, 1]
+        vec = self._packed[i] + w[:, None] * self._dpacked[i]
+        moved = np.flatnonzero(c > 0)
+        if moved.size:
+            rot, off, yq = self._cycle_arrays(int(c.max()))
+            cm = c[moved]
+            h, e = self._n_pack_head, self._n_ee
+            v3 = vec[moved, h:].reshape(len(moved), -1, 3)
+            v3 = np.matmul(v3, rot[cm].transpose(0, 2, 1))
+            v3[:, e] += off[cm]  # root position
+            v3[:, e + 3] += off[cm]  # com
+            vec[moved, h:] = v3.reshape(len(moved), -1)
+            p, q = yq[cm], quats[moved, 0]
+            pw, px, py, pz = p.T
+            qw, qx, qy, qz = q.T
+            quats[moved, 0] = np.stack([pw * qw - px * qx - py * qy - pz * qz,
+                                        pw * qx + px * qw + py * qz - pz * qy,
+                                        pw * qy - px * qz + py * qw + pz * qx,
+                                        pw * qz + px * qy - py * qx + pz * qw], axis=-1)
+        return quats, vec
+
     def __repr__(self) -> str:
         return (f"MotionClip({self.name!r}, frames={self.num_frames}, duration={self.duration:.3f}s, "
                 f"loop={self.loop!r})")

@@ -1,0 +1,126 @@
+"""Run directories, TensorBoard scalars, videos, evaluation statistics and plots (issue 4)."""
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from deepmimic_util import motions_dir
+
+FAST = ["--num_envs", "2", "--steps_per_env", "64", "--vf_epochs", "2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def pendulum_run(tmp_path_factory):
+    from conftest import run_cli
+    root = tmp_path_factory.mktemp("runs")
+    r = run_cli("train", "--env_id", "Pendulum-v1", "--num_timesteps", "256", "--save_per_iter", "1",
+                "--eval_freq", "1", "--eval_episodes", "2", "--checkpoint_dir", str(root), "--seed", "3",
+                "--max_episode_steps", "50", *FAST)
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if l.startswith("run directory: "))
+    return Path(line.split(": ", 1)[1]), r
+
+
+def test_run_directory_holds_expected_files(pendulum_run):
+    run, r = pendulum_run
+    assert run.name.startswith("Pendulum-v1-trpo-3-")
+    names = {p.name for p in run.iterdir()}
+    for f in ("config.json", "progress.csv", "iter_1.pt", "iter_2.pt", "latest.pt", "learning_curve.png"):
+        assert f in names
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    assert sorted(p.name for p in (run / "videos").iterdir()) == ["final.mp4", "iter_1.mp4", "iter_2.mp4"]
+    assert "final eval: return" in r.stdout
+
+
+def test_tensorboard_holds_named_scalars(pendulum_run):
+    run, _ = pendulum_run
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    for tag in ("Loss/Surrogate", "Loss/Value", "Policy/KL", "Policy/Entropy", "Policy/Improvement",
+                "Policy/LineSearchSteps", "Rollout/EpisodeReturn", "Rollout/EpisodeLength",
+                "Perf/SamplesPerSecond", "Eval/Return"):
+        assert tag in tags, tag
+    kl = [e.value for e in acc.Scalars("Policy/KL")]
+    assert len(kl) == 2 and all(0 < v <= 0.01 * (1 + 1e-6) for v in kl)
+    assert [e.step for e in acc.Scalars("Eval/Return")] == [128, 256, 256]
+    assert "hyperparameters/text_summary" in acc.Tags()["tensors"]
+
+
+def test_training_video_decodes(pendulum_run):
+    run, _ = pendulum_run
+    frames = [f for f in imageio.get_reader(run / "videos" / "final.mp4")]
+    assert len(frames) == 51 and frames[0].shape == (500, 500, 3)  # reset frame + 50 steps
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "avi"])
+def test_evaluate_records_video(cli, pendulum_run, tmp_path, fmt):
+    run, _ = pendulum_run
+    r = cli("evaluate", "--load_model_path", str(run), "--num_eval_episodes", "1", "--max_episode_steps", "30",
+            "--record_video", "--video_format", fmt, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    videos = list((tmp_path / "render").glob(f"Pendulum-v1-*.{fmt}"))
+    assert len(videos) == 1
+    frames = [f for f in imageio.get_reader(videos[0])]
+    assert len(frames) == 31 and frames[0].shape == (500, 500, 3)
+
+
+def test_printed_statistics_equal_hand_computation(cli, pendulum_run):
+    run, _ = pendulum_run
+    r = cli("evaluate", "--load_model_path", str(run), "--num_eval_episodes", "4",
+            "--stochastic_policy", "--save_sample", "--seed", "11")
+    assert r.returncode == 0, r.stderr
+    data = np.load(run / "samples_Pendulum-v1.npz")
+    assert data["obs"].shape == (200, 3) and data["actions"].shape == (200, 1)
+    returns = np.array([data["rewards"][data["episode"] == e].sum() for e in range(4)])
+    line = next(l for l in r.stdout.splitlines() if l.startswith("return:"))
+    expected = (f"return:   {returns.mean():.3f} ± {returns.std():.3f}  "
+                f"(min {returns.min():.3f}, max {returns.max():.3f})")
+    assert line == expected
+
+
+def test_render_without_display_is_a_clear_error(cli, pendulum_run):
+    run, _ = pendulum_run
+    r = cli("evaluate", "--load_model_path", str(run), "--render", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert r.returncode == 2 and "--render needs a display" in r.stderr
+
+
+def test_plot_from_two_runs(cli, pendulum_run, tmp_path):
+    run, _ = pendulum_run
+    r = cli("train", "--env_id", "Pendulum-v1", "--num_timesteps", "256", "--seed", "4", "--eval_freq", "0",
+            "--no-eval_video", "--checkpoint_dir", str(tmp_path), "--run_name", "second", *FAST)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "curve.png"
+    r = cli("plot", str(run), str(tmp_path / "second"), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    img = imageio.imread(out)
+    assert img.shape[0] > 200 and img.shape[1] > 300 and img.std() > 5
+
+
+def test_wandb_missing_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+    from trpo_mimic.logger import RunLogger
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if it were not installed
+    with pytest.raises(ValueError, match="--wandb needs the wandb package"):
+        RunLogger(tmp_path, {}, tensorboard=False, wandb_project="p")
+
+
+def test_deepmimic_evaluation_reports_terms_falls_and_poses(cli, tmp_path):
+    motions = motions_dir()
+    r = cli("train", "--env_id", "DeepMimicWalk-v0", "--motion_dir", str(motions), "--num_timesteps", "64",
+            "--num_envs", "2", "--steps_per_env", "32", "--vf_epochs", "1", "--eval_freq", "0", "--no-eval_video",
+            "--eval_episodes", "1", "--checkpoint_dir", str(tmp_path), "--run_name", "dm", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    acc = EventAccumulator(str(tmp_path / "dm"))
+    acc.Reload()
+    for term in ("pose", "velocity", "end_effector", "root", "com_vel"):
+        assert f"DeepMimic/reward_{term}" in acc.Tags()["scalars"]
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "dm"), "--num_eval_episodes", "2",
+            "--max_episode_steps", "15", "--save_sample", "--record_video")
+    assert r.returncode == 0, r.stderr
+    assert "falls:" in r.stdout and "reward_pose" in r.stdout and "mean reward per step" in r.stdout
+    data = np.load(tmp_path / "dm" / "samples_DeepMimicWalk-v0.npz")
+    n = len(data["rewards"])
+    assert data["sim_qpos"].shape == (n, 35) and data["ref_qpos"].shape == (n, 35)
