@@ -27,6 +27,8 @@ class Config:
     motion_file: str | None = _f(None, "DeepMimic motion clip (path, or builtin:NAME).")
     motion_dir: str | None = _f(None, "Directory searched for DeepMimic shortcut clips.")
     obs_mode: str | None = _f(None, "DeepMimic observation mode (deepmimic or compact).")
+    nonfinite: str = _f("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
+                        "or terminate that episode and count it.", choices=["raise", "terminate"])
 
     # networks
     policy_hidden_size: list = _f([64, 64], "Hidden layer sizes of the policy; one number means two layers.",
@@ -53,6 +55,7 @@ class Config:
     checkpoint_dir: str = _f("runs", "Parent directory of run directories (logs and checkpoints).")
     run_name: str | None = _f(None, "Run directory name (default <env>-<algo>-<seed>-<timestamp>).")
     save_per_iter: int = _f(10, "Write iter_<N>.pt and latest.pt every this many iterations.")
+    keep_checkpoints: int = _f(5, "Keep the last K iter_<N>.pt files (0 keeps all); latest.pt is always kept.")
     pretrained_weight_path: str | None = _f(None, "Checkpoint whose weights initialise the networks.")
     resume: str | None = _f(None, "Continue a run: a checkpoint file or run directory.")
     device: str = _f("auto", "Device for networks and updates.", choices=["auto", "cpu", "cuda"])

@@ -59,6 +59,8 @@ class Trainer:
             path = self._find_resume(cfg)
             resume_ckpt = load_checkpoint(path)
             self.run_dir = path.parent
+            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
+                stale.unlink(missing_ok=True)
         else:
             self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
         self.cfg = cfg
@@ -114,10 +116,17 @@ class Trainer:
         }
 
     def save(self, numbered: bool = True) -> Path:
+        """iter_<N>.pt (pruned to the last --keep_checkpoints) and latest.pt, each written atomically."""
         payload = self.checkpoint_payload()
         if numbered:
             save_checkpoint(self.run_dir / f"iter_{self.iteration}.pt", payload)
-        return save_checkpoint(self.run_dir / "latest.pt", payload)
+        latest = save_checkpoint(self.run_dir / "latest.pt", payload)
+        if numbered and self.cfg.keep_checkpoints > 0:
+            numbered_files = sorted((p for p in self.run_dir.glob("iter_*.pt") if p.stem[5:].isdigit()),
+                                    key=lambda p: int(p.stem[5:]))
+            for old in numbered_files[:-self.cfg.keep_checkpoints]:
+                old.unlink(missing_ok=True)
+        return latest
 
     def iterate(self) -> dict[str, float]:
         """Collect one rollout and update the agent; returns the iteration's scalars."""
@@ -150,6 +159,8 @@ class Trainer:
             "Policy/LineSearchSteps": pstats["line_search_steps"],
             "Policy/LineSearchAccepted": pstats["line_search_accepted"],
             "Policy/UpdateRejected": pstats["update_rejected"],
+            "Rollout/NonFiniteEpisodes": float(roll.nonfinite_episodes),
+            "Rollout/SimUnstableEpisodes": float(roll.unstable_episodes),
             "Perf/SamplesPerSecond": roll.num_samples / max(t2 - t0, 1e-9),
             "Perf/EnvTime": roll.env_time,
             "Perf/InferenceTime": roll.inference_time,

@@ -6,6 +6,8 @@ from typing import Any, Callable
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
+from .wrappers import NonFiniteError, NonFiniteGuard
+
 DEEPMIMIC_PREFIX = "DeepMimic"
 
 
@@ -24,7 +26,7 @@ def is_deepmimic(env_id: str) -> bool:
 
 def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids)."""
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"nonfinite": cfg.nonfinite}
     dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
@@ -45,8 +47,9 @@ def check_env_id(env_id: str) -> None:
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str | None = None,
-             **kwargs: Any) -> gym.Env:
-    """Create one environment (time limits come from the registration unless overridden)."""
+             nonfinite: str = "raise", **kwargs: Any) -> gym.Env:
+    """Create one environment (time limits come from the registration unless overridden),
+    guarded against non-finite observations and rewards (see NonFiniteGuard)."""
     check_env_id(env_id)
     make_kwargs: dict[str, Any] = dict(kwargs)
     if max_episode_steps is not None:
@@ -56,16 +59,16 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
     env = gym.make(env_id, **make_kwargs)
     if not isinstance(env.action_space, (gym.spaces.Box, gym.spaces.Discrete)):
         raise EnvError(f"{env_id}: action space {env.action_space} is neither Box nor Discrete")
-    return env
+    return NonFiniteGuard(env, env_id, nonfinite)
 
 
 def make_vector_env(env_id: str, num_envs: int, vec_env: str = "sync", max_episode_steps: int | None = None,
-                    **kwargs: Any) -> gym.vector.VectorEnv:
+                    nonfinite: str = "raise", **kwargs: Any) -> gym.vector.VectorEnv:
     """Vectorised environments that reset in the same step an episode ends (final obs in info)."""
     check_env_id(env_id)
 
     def thunk() -> gym.Env:
-        return make_env(env_id, max_episode_steps=max_episode_steps, **kwargs)
+        return make_env(env_id, max_episode_steps=max_episode_steps, nonfinite=nonfinite, **kwargs)
 
     fns: list[Callable[[], gym.Env]] = [thunk for _ in range(num_envs)]
     if vec_env == "async":

@@ -1,5 +1,6 @@
 """Rollout storage, collection and advantage estimation."""
-from .collect import NonFiniteError, Rollout, RolloutCollector
+from ..envs.wrappers import NonFiniteError
+from .collect import Rollout, RolloutCollector
 from .gae import compute_gae
 
 __all__ = ["NonFiniteError", "Rollout", "RolloutCollector", "compute_gae"]

@@ -8,11 +8,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ..envs.wrappers import NonFiniteError
 from ..policies.agent import Agent
-
-
-class NonFiniteError(RuntimeError):
-    """An environment produced a non-finite observation or reward."""
 
 
 @dataclass
@@ -31,6 +28,8 @@ class Rollout:
     episode_lengths: list[int] = field(default_factory=list)
     episode_infos: list[dict] = field(default_factory=list)
     step_info_means: dict[str, float] = field(default_factory=dict)
+    nonfinite_episodes: int = 0
+    unstable_episodes: int = 0
     env_time: float = 0.0
     inference_time: float = 0.0
 
@@ -112,7 +111,10 @@ class RolloutCollector:
                 for i in np.flatnonzero(done):
                     roll.episode_returns.append(float(self.ep_return[i]))
                     roll.episode_lengths.append(int(self.ep_length[i]))
-                    roll.episode_infos.append(_env_slice(final_info, i))
+                    end_info = _env_slice(final_info, i)
+                    roll.episode_infos.append(end_info)
+                    roll.nonfinite_episodes += bool(end_info.get("nonfinite", False))
+                    roll.unstable_episodes += bool(end_info.get("sim_unstable", False))
                 self.ep_return[done] = 0.0
                 self.ep_length[done] = 0
             self.obs = next_obs

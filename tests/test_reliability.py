@@ -1,0 +1,151 @@
+"""Nothing lost when a run is killed; resume is exact; numerical faults are contained (issue 5)."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from trpo_mimic.checkpoint import load_checkpoint
+from trpo_mimic.config import Config
+from trpo_mimic.envs import make_env, make_vector_env
+from trpo_mimic.envs.wrappers import NonFiniteError
+from trpo_mimic.evaluate import evaluate_policy, load_agent
+from trpo_mimic.train import Trainer
+
+FAST = ["--num_envs", "2", "--steps_per_env", "32", "--vf_epochs", "1", "--no-progress", "--eval_freq", "0",
+        "--no-eval_video"]
+
+
+def start_training(run_root: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "trpo_mimic", "train", "--env_id", "Pendulum-v1",
+                             "--num_timesteps", "10000000", "--save_per_iter", "1", "--keep_checkpoints", "3",
+                             "--checkpoint_dir", str(run_root), "--run_name", "r", *FAST, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    t0 = time.time()
+    while not path.exists():
+        if time.time() - t0 > timeout:
+            raise TimeoutError(path)
+        time.sleep(0.05)
+
+
+def test_sigkill_at_random_points_never_corrupts_latest(tmp_path, cli):
+    rng = random.Random(1234)
+    latest = tmp_path / "r" / "latest.pt"
+    last_iter = 0
+    for attempt in range(4):
+        extra = ["--resume", str(tmp_path / "r")] if attempt else []
+        proc = start_training(tmp_path, *extra)
+        try:
+            wait_for(latest)
+            time.sleep(rng.uniform(0.2, 1.5))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+        assert proc.returncode == -signal.SIGKILL
+        ckpt = load_checkpoint(latest)  # always loads
+        assert ckpt["iteration"] >= last_iter
+        last_iter = ckpt["iteration"]
+        assert len(list((tmp_path / "r").glob("iter_*.pt"))) <= 4  # --keep_checkpoints 3 (+1 being written)
+    r = cli("train", "--resume", str(tmp_path / "r"), "--num_timesteps", str(ckpt["timesteps"] + 64), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(latest)["iteration"] == last_iter + 1
+    assert not list((tmp_path / "r").glob(".*.tmp"))  # temp files of interrupted saves are cleaned up
+
+
+def test_sigterm_saves_a_checkpoint(tmp_path):
+    proc = start_training(tmp_path)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("iter 3 "):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "SIGTERM: saving" in err
+    ckpt = load_checkpoint(tmp_path / "r" / "latest.pt")
+    assert ckpt["iteration"] >= 3
+
+
+def test_resume_restores_normaliser_and_evaluation_exactly(tmp_path):
+    cfg = Config(env_id="Pendulum-v1", num_timesteps=256, num_envs=2, steps_per_env=64, vf_epochs=1,
+                 checkpoint_dir=str(tmp_path), run_name="x", progress=False, eval_freq=0, eval_video=False)
+    Trainer(cfg).run()
+    agent, saved_cfg, ckpt = load_agent(tmp_path / "x")
+    before, _ = evaluate_policy(agent, saved_cfg, 2, seed=99, progress=False)
+    assert ckpt["obs_normalizer"]["count"].item() == 256
+    resumed = Trainer(Config.from_dict({**ckpt["config"], "resume": str(tmp_path / "x")}))
+    assert torch.equal(resumed.agent.obs_normalizer.mean, ckpt["obs_normalizer"]["mean"])
+    after, _ = evaluate_policy(resumed.agent, resumed.cfg, 2, seed=99, progress=False)
+    resumed.envs.close()
+    resumed.logger.close()
+    assert after.returns == before.returns  # exactly, not approximately
+    assert resumed.iteration == 2 and resumed.timesteps == 256
+    assert resumed.critic_opt.state_dict()["state"][0]["step"].item() > 0
+
+
+def test_keep_checkpoints_prunes_old_numbered_files(tmp_path, cli):
+    r = cli("train", "--env_id", "CartPole-v1", "--num_timesteps", "384", "--save_per_iter", "1",
+            "--keep_checkpoints", "2", "--checkpoint_dir", str(tmp_path), "--run_name", "k", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "k").glob("*.pt")) == ["iter_5.pt", "iter_6.pt", "latest.pt"]
+
+
+class NaNAfter(gym.Wrapper):
+    """Produces a NaN observation at the 5th step of every episode."""
+
+    def reset(self, *, seed=None, options=None):
+        self.n = 0
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, a):
+        obs, r, term, trunc, info = self.env.step(a)
+        self.n += 1
+        if self.n == 5:
+            obs = obs * np.nan
+        return obs, r, term, trunc, info
+
+
+@pytest.fixture
+def nan_env_id():
+    env_id = "NaNPendulum-v0"
+    if env_id not in gym.envs.registration.registry:
+        gym.register(env_id, entry_point=lambda **kw: NaNAfter(gym.make("Pendulum-v1", **kw).unwrapped),
+                     max_episode_steps=200)
+    return env_id
+
+
+def test_non_finite_observation_raises_naming_env_and_step(nan_env_id):
+    env = make_env(nan_env_id)
+    env.reset(seed=0)
+    with pytest.raises(NonFiniteError, match=r"NaNPendulum-v0: non-finite observation at step 5 of the episode"):
+        for _ in range(10):
+            env.step(env.action_space.sample())
+
+
+def test_non_finite_episodes_can_be_terminated_and_counted(nan_env_id, tmp_path):
+    cfg = Config(env_id=nan_env_id, num_timesteps=64, num_envs=2, steps_per_env=32, vf_epochs=1, nonfinite="terminate",
+                 checkpoint_dir=str(tmp_path), run_name="n", progress=False, eval_freq=0, eval_video=False)
+    tr = Trainer(cfg)
+    scalars = tr.iterate()
+    tr.envs.close()
+    tr.logger.close()
+    assert scalars["Rollout/NonFiniteEpisodes"] == 2 * 6  # each env: episodes of 5 steps in 32 steps
+    assert scalars["Rollout/EpisodeLength"] == 5
+    assert np.isfinite(scalars["Loss/Value"])
