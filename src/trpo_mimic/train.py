@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import distributed as D
 from .algos.trpo import PolicyBatch, TRPOSettings, update_critic, update_policy
 from .checkpoint import (CheckpointError, load_checkpoint, load_module_state, resolve_checkpoint, rng_state,
                          save_checkpoint, set_rng_state)
@@ -65,6 +66,7 @@ class Trainer:
             self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
         self.cfg = cfg
         self.device = torch.device(cfg.resolved_device())
+        D.init(self.device.type)
         seed_everything(cfg.seed)
         self.iteration = 0
         self.timesteps = 0
@@ -85,9 +87,14 @@ class Trainer:
         self.settings = TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping,
                                      cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size)
         # Environments are reset with a seed derived from the iteration, so a resumed run is reproducible.
-        self.collector = RolloutCollector(self.envs, self.agent, cfg.env_id,
-                                          seed=cfg.seed + 100_003 * self.iteration)
-        self.logger = RunLogger(self.run_dir, cfg.to_dict(), wandb_project=cfg.wandb_project if cfg.wandb else None)
+        # Every rank starts from rank 0's weights and statistics.
+        D.broadcast_parameters(list(self.agent.parameters()) + list(self.agent.obs_normalizer.buffers()))
+        # Environments are reset with a seed derived from the iteration (and the rank), so a resumed
+        # run is reproducible and ranks see different episodes.
+        env_seed = cfg.seed + 100_003 * self.iteration + 1_000_003 * D.rank()
+        self.collector = RolloutCollector(self.envs, self.agent, cfg.env_id, seed=env_seed)
+        self.logger = (RunLogger(self.run_dir, cfg.to_dict(), wandb_project=cfg.wandb_project if cfg.wandb else None)
+                       if D.is_main() else None)
         self.recent_returns: list[float] = []
         self.recent_lengths: list[int] = []
 
@@ -147,7 +154,7 @@ class Trainer:
                                cfg.vf_epochs, cfg.vf_batch_size)
         t2 = time.perf_counter()
         self.iteration += 1
-        self.timesteps += roll.num_samples
+        self.timesteps += roll.num_samples * D.world_size()
         self.recent_returns = (self.recent_returns + roll.episode_returns)[-100:]
         self.recent_lengths = (self.recent_lengths + roll.episode_lengths)[-100:]
         scalars = {
@@ -161,7 +168,7 @@ class Trainer:
             "Policy/UpdateRejected": pstats["update_rejected"],
             "Rollout/NonFiniteEpisodes": float(roll.nonfinite_episodes),
             "Rollout/SimUnstableEpisodes": float(roll.unstable_episodes),
-            "Perf/SamplesPerSecond": roll.num_samples / max(t2 - t0, 1e-9),
+            "Perf/SamplesPerSecond": roll.num_samples * D.world_size() / max(t2 - t0, 1e-9),
             "Perf/EnvTime": roll.env_time,
             "Perf/InferenceTime": roll.inference_time,
             "Perf/UpdateTime": t2 - t1,
@@ -196,10 +203,27 @@ class Trainer:
         self.logger.log(scalars, self.timesteps)
         return scalars
 
+    def _format(self, scalars: dict[str, float]) -> str:
+        return (f"iter {self.iteration} | steps {self.timesteps} | "
+                f"return {scalars.get('Rollout/EpisodeReturn', float('nan')):.2f} | "
+                f"len {scalars.get('Rollout/EpisodeLength', float('nan')):.1f} | "
+                f"surr {scalars['Loss/Surrogate']:.4f} | kl {scalars['Policy/KL']:.5f} | "
+                f"ent {scalars['Policy/Entropy']:.3f} | vloss {scalars['Loss/Value']:.4g} | "
+                f"ls {int(scalars['Policy/LineSearchSteps'])}"
+                f"{'' if scalars['Policy/LineSearchAccepted'] else ' (rejected)'} | "
+                f"{scalars['Perf/SamplesPerSecond']:.0f} samples/s")
+
+    def check_ranks_agree(self) -> None:
+        """Every rank must hold rank 0's parameters; a divergence is a bug, so stop loudly."""
+        div = D.max_divergence(list(self.agent.parameters()) + list(self.agent.obs_normalizer.buffers()))
+        if div > 1e-5:
+            raise RuntimeError(f"ranks' parameters diverged (max difference {div:.3g}) at iteration {self.iteration}")
+
     def run(self) -> Path:
-        """Train until num_timesteps; SIGINT/SIGTERM write latest.pt before exiting."""
-        cfg = self.cfg
-        print(f"run directory: {self.run_dir}", flush=True)
+        """Train until num_timesteps; SIGINT/SIGTERM write latest.pt before exiting. Rank 0 logs and saves."""
+        cfg, main = self.cfg, D.is_main()
+        if main:
+            print(f"run directory: {self.run_dir}" + (f" ({D.world_size()} ranks)" if D.active() else ""), flush=True)
         handlers = {}
 
         def on_signal(signum: int, frame: Any) -> None:
@@ -212,23 +236,19 @@ class Trainer:
                 pass
         from tqdm import tqdm
         bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
-                   disable=not cfg.progress, dynamic_ncols=True, file=sys.stderr)
+                   disable=not (cfg.progress and main), dynamic_ncols=True, file=sys.stderr)
         last_saved = self.iteration
         try:
             while self.timesteps < cfg.num_timesteps:
                 before = self.timesteps
                 scalars = self.iterate()
-                self.logger.log(scalars, self.timesteps)
                 bar.update(min(self.timesteps, cfg.num_timesteps) - min(before, cfg.num_timesteps))
-                ret = scalars.get("Rollout/EpisodeReturn", float("nan"))
-                line = (f"iter {self.iteration} | steps {self.timesteps} | return {ret:.2f} | "
-                        f"len {scalars.get('Rollout/EpisodeLength', float('nan')):.1f} | "
-                        f"surr {scalars['Loss/Surrogate']:.4f} | kl {scalars['Policy/KL']:.5f} | "
-                        f"ent {scalars['Policy/Entropy']:.3f} | vloss {scalars['Loss/Value']:.4g} | "
-                        f"ls {int(scalars['Policy/LineSearchSteps'])}"
-                        f"{'' if scalars['Policy/LineSearchAccepted'] else ' (rejected)'} | "
-                        f"{scalars['Perf/SamplesPerSecond']:.0f} samples/s")
-                bar.write(line, file=sys.stdout)
+                if self.iteration % 10 == 0:
+                    self.check_ranks_agree()
+                if not main:
+                    continue
+                self.logger.log(scalars, self.timesteps)
+                bar.write(self._format(scalars), file=sys.stdout)
                 if self.iteration % max(1, cfg.save_per_iter) == 0:
                     self.save()
                     last_saved = self.iteration
@@ -236,24 +256,28 @@ class Trainer:
                     ev = self.evaluate(f"iter_{self.iteration}")
                     bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
                               f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
-            if last_saved != self.iteration:
-                self.save()
-            ev = self.evaluate("final")
-            bar.write(f"final eval: return {ev['Eval/Return']:.2f} ± {ev['Eval/ReturnStd']:.2f}, "
-                      f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
-            self.logger.flush()
-            from .plot import plot_runs
-            try:
-                plot_runs([self.run_dir], self.run_dir / "learning_curve.png")
-            except ValueError as exc:
-                print(f"no learning curve written: {exc}", file=sys.stderr)
+            self.check_ranks_agree()
+            if main:
+                if last_saved != self.iteration:
+                    self.save()
+                ev = self.evaluate("final")
+                bar.write(f"final eval: return {ev['Eval/Return']:.2f} ± {ev['Eval/ReturnStd']:.2f}, "
+                          f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
+                self.logger.flush()
+                from .plot import plot_runs
+                try:
+                    plot_runs([self.run_dir], self.run_dir / "learning_curve.png")
+                except ValueError as exc:
+                    print(f"no learning curve written: {exc}", file=sys.stderr)
         except Interrupted as exc:
-            bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
-            self.save()
+            if main:
+                bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
+                self.save()
             raise
         finally:
             bar.close()
-            self.logger.close()
+            if self.logger is not None:
+                self.logger.close()
             self.envs.close()
             for sig, h in handlers.items():
                 signal.signal(sig, h)
@@ -261,4 +285,7 @@ class Trainer:
 
 
 def train(cfg: Config) -> Path:
-    return Trainer(cfg).run()
+    try:
+        return Trainer(cfg).run()
+    finally:
+        D.shutdown()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, kl_divergence
 
+from .. import distributed as D
 from ..policies.networks import Actor
 from .linalg import conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params, set_flat_params
 
@@ -43,7 +44,15 @@ class PolicyBatch:
 
 
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
-    return (adv - adv.mean()) / (adv.std() + 1e-8)
+    """Zero mean, unit (unbiased) std over the whole batch, across ranks when distributed."""
+    if not D.active():
+        return (adv - adv.mean()) / (adv.std() + 1e-8)
+    a = adv.double()
+    n, s1, s2 = D.sum_(torch.stack([torch.tensor(float(a.numel()), dtype=torch.float64, device=a.device),
+                                   a.sum(), (a * a).sum()]))
+    m = s1 / n
+    std = torch.sqrt(torch.clamp((s2 - n * m * m) / (n - 1), min=0.0))
+    return ((a - m) / (std + 1e-8)).to(adv.dtype)
 
 
 def surrogate_loss(actor: Actor, batch: PolicyBatch, old_logp: torch.Tensor, adv: torch.Tensor,
@@ -88,11 +97,12 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
     with torch.no_grad():
         old_dist = actor.distribution(batch.obs)
         old_logp = old_dist.log_prob(batch.actions)
-        entropy = float(old_dist.entropy().mean())
+        entropy = D.scalar_mean(float(old_dist.entropy().mean()))
 
+    # Everything below is a batch mean; across ranks, the mean of the ranks' means (equal batches).
     surr, new_dist = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
-    g = flat_grad(surr, params, retain_graph=True)
-    surr_value = float(surr.detach())
+    g = D.mean(flat_grad(surr, params, retain_graph=True))
+    surr_value = D.scalar_mean(float(surr.detach()))
     stats = {"surrogate": surr_value, "entropy": entropy, "kl": 0.0, "improvement": 0.0,
              "line_search_steps": 0, "line_search_accepted": 0.0, "update_rejected": 0.0}
     if not torch.isfinite(g).all() or not math.isfinite(surr_value):
@@ -100,7 +110,11 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
         return stats
 
     kl = mean_kl(old_dist, new_dist)
-    fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
+    local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
+
+    def fvp(v: torch.Tensor) -> torch.Tensor:
+        return D.mean(local_fvp(v))
+
     step_dir = conjugate_gradient(fvp, g, cfg.cg_iters)
     shs = torch.dot(step_dir, fvp(step_dir))
     if not torch.isfinite(step_dir).all() or not torch.isfinite(shs) or shs <= 0:
@@ -111,7 +125,7 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
     def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
             s, d = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
-            return s, mean_kl(old_dist, d)
+            return D.mean(s), D.mean(mean_kl(old_dist, d))
 
     old_flat = flat_params(params)
     accepted, steps, new_surr, new_kl = line_search(actor, params, old_flat, full_step, evaluate, surr_value,
@@ -134,6 +148,8 @@ def update_critic(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: torc
             loss = (critic(obs[idx]) - returns[idx]).pow(2).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            D.average_gradients(critic.parameters())
+            loss = D.mean(loss.detach())
             grads_ok = all(p.grad is None or torch.isfinite(p.grad).all() for p in critic.parameters())
             if not torch.isfinite(loss) or not grads_ok:
                 skipped += 1

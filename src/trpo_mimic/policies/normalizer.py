@@ -27,12 +27,14 @@ class RunningNormalizer(nn.Module):
         """Merge the statistics of a batch of shape (N, *shape)."""
         if not self.enabled:
             return
+        from .. import distributed as D
         batch = batch.to(self.mean.device, torch.float64).reshape(-1, *self.mean.shape)
-        n = batch.shape[0]
+        # count, sum and sum of squares: summed across ranks when training is distributed
+        n = D.sum_(torch.tensor(float(batch.shape[0]), dtype=torch.float64, device=batch.device))
         if n == 0:
             return
-        b_mean = batch.mean(dim=0)
-        b_var = batch.var(dim=0, unbiased=False)
+        b_mean = D.sum_(batch.sum(dim=0)) / n
+        b_var = torch.clamp(D.sum_((batch - b_mean).pow(2).sum(dim=0)) / n, min=0.0)
         total = self.count + n
         delta = b_mean - self.mean
         new_mean = self.mean + delta * n / total

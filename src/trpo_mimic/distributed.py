@@ -1,0 +1,96 @@
+"""Multi-process and multi-machine training on torch.distributed, launched by torchrun.
+
+`torchrun --nproc_per_node=N -m trpo_mimic train ...` starts N ranks; each collects its own
+rollouts, and every quantity the update needs is averaged across ranks with all-reduce: the policy
+gradient, each Fisher-vector product inside CG, the line search's surrogate and KL, the critic's
+gradients, the advantage statistics and the observation normaliser's moments. With equal per-rank
+batches this is exactly the update a single process would make on the combined batch.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import torch
+import torch.distributed as dist
+
+
+def launched_by_torchrun() -> bool:
+    return "WORLD_SIZE" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init(device: str) -> None:
+    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA); no-op when alone."""
+    if launched_by_torchrun() and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
+        if device == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def mean(t: torch.Tensor) -> torch.Tensor:
+    """All-reduce average across ranks (identity when alone). Returns a new tensor."""
+    if not active():
+        return t
+    out = t.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out / dist.get_world_size()
+
+
+def sum_(t: torch.Tensor) -> torch.Tensor:
+    if not active():
+        return t
+    out = t.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
+def scalar_mean(x: float, device: torch.device | str = "cpu") -> float:
+    return float(mean(torch.tensor([x], dtype=torch.float64, device=device))[0])
+
+
+def broadcast_parameters(tensors: Iterable[torch.Tensor]) -> None:
+    """Copy rank 0's values into every rank's tensors (parameters and buffers)."""
+    if active():
+        for t in tensors:
+            dist.broadcast(t.data, src=0)
+
+
+def average_gradients(params: Iterable[torch.nn.Parameter]) -> None:
+    if active():
+        for p in params:
+            if p.grad is not None:
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                p.grad /= dist.get_world_size()
+
+
+def max_divergence(tensors: Iterable[torch.Tensor]) -> float:
+    """Largest absolute difference between this rank's values and rank 0's (0.0 when alone)."""
+    if not active():
+        return 0.0
+    flat = torch.cat([t.detach().reshape(-1).double() for t in tensors])
+    ref = flat.clone()
+    dist.broadcast(ref, src=0)
+    diff = (flat - ref).abs().max()
+    dist.all_reduce(diff, op=dist.ReduceOp.MAX)
+    return float(diff)
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
