@@ -51,3 +51,18 @@ def test_gaussian_entropy_and_kl_by_hand():
     # KL(N(0, .5^2) || N(1, 1)) per dim = log(1/.5) + (.25 + 1) / 2 - .5
     kl = 2 * (math.log(2) + 1.25 / 2 - 0.5)
     assert abs(kl_divergence(d0, d1).item() - kl) < 1e-5
+
+
+def test_critic_handwritten_gradient_equals_autograd():
+    torch.manual_seed(0)
+    obs_space = gym.spaces.Box(-1, 1, (7,), np.float32)
+    critic = Critic(obs_space, [16, 8, 5]).double()
+    x, y = torch.randn(33, 7, dtype=torch.float64), torch.randn(33, dtype=torch.float64)
+    loss = critic.mse_and_grad(x, y)
+    manual = [p.grad.clone() for p in critic.parameters()]
+    critic.zero_grad()
+    ref = (critic(x) - y).pow(2).mean()
+    ref.backward()
+    assert abs(loss.item() - ref.item()) < 1e-12
+    for a, p in zip(manual, critic.parameters()):
+        assert torch.allclose(a, p.grad, atol=1e-12)

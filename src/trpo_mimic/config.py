@@ -63,7 +63,7 @@ class Config:
     torch_threads: int = _f(1, "torch intra-op threads per process.")
     progress: bool = _f(True, "Show a progress bar.")
     eval_freq: int = _f(50, "Evaluate (deterministic) every this many iterations during training; 0 turns it off.")
-    eval_episodes: int = _f(5, "Episodes of each evaluation during training (and at its end).")
+    eval_episodes: int = _f(5, "Episodes of each evaluation during training (and at its end); 0 turns them off.")
     eval_video: bool = _f(True, "Record a video of the first episode of each evaluation during training.")
     wandb: bool = _f(False, "Also log to Weights & Biases (offline unless WANDB_MODE says otherwise).")
     wandb_project: str = _f("trpo-mimic", "Weights & Biases project name.")

@@ -43,6 +43,11 @@ def build_agent(cfg: Config, obs_space: Any, action_space: Any) -> Agent:
                  cfg.init_log_std, cfg.normalize_obs)
 
 
+def make_critic_optimizer(agent: Agent, lr: float) -> torch.optim.Adam:
+    """Adam for the critic; the fused kernel where torch has one for the device (same maths, faster)."""
+    return torch.optim.Adam(agent.critic.parameters(), lr=lr, fused=True)
+
+
 def load_weights(agent: Agent, ckpt: dict[str, Any], source: str | Path) -> None:
     """Actor, critic and normaliser from a checkpoint, with errors that name mismatched sizes."""
     load_module_state(agent.actor, ckpt["actor"], "actor", source)
@@ -74,7 +79,7 @@ class Trainer:
         self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vec_env, cfg.max_episode_steps, **kwargs)
         self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space)
         self.agent.to(self.device)
-        self.critic_opt = torch.optim.Adam(self.agent.critic.parameters(), lr=cfg.vf_lr)
+        self.critic_opt = make_critic_optimizer(self.agent, cfg.vf_lr)
         if cfg.pretrained_weight_path and resume_ckpt is None:
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
@@ -252,7 +257,7 @@ class Trainer:
                 if self.iteration % max(1, cfg.save_per_iter) == 0:
                     self.save()
                     last_saved = self.iteration
-                if cfg.eval_freq and self.iteration % cfg.eval_freq == 0:
+                if cfg.eval_freq and cfg.eval_episodes > 0 and self.iteration % cfg.eval_freq == 0:
                     ev = self.evaluate(f"iter_{self.iteration}")
                     bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
                               f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
@@ -260,9 +265,10 @@ class Trainer:
             if main:
                 if last_saved != self.iteration:
                     self.save()
-                ev = self.evaluate("final")
-                bar.write(f"final eval: return {ev['Eval/Return']:.2f} ± {ev['Eval/ReturnStd']:.2f}, "
-                          f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
+                if cfg.eval_episodes > 0:
+                    ev = self.evaluate("final")
+                    bar.write(f"final eval: return {ev['Eval/Return']:.2f} ± {ev['Eval/ReturnStd']:.2f}, "
+                              f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
                 self.logger.flush()
                 from .plot import plot_runs
                 try:

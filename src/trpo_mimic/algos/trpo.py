@@ -9,6 +9,7 @@ The trust region covers exactly `actor.parameters()`: the critic is a separate m
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from torch import nn
 from torch.distributions import Distribution, kl_divergence
 
 from .. import distributed as D
-from ..policies.networks import Actor
+from ..policies.networks import Actor, Critic
 from .linalg import conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params, set_flat_params
 
 
@@ -135,26 +136,35 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
     return stats
 
 
-def update_critic(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: torch.Tensor, returns: torch.Tensor,
+def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.Tensor, returns: torch.Tensor,
                   epochs: int, batch_size: int, generator: torch.Generator | None = None) -> dict[str, float]:
-    """Fit V(s) to the returns by Adam on shuffled minibatches; non-finite steps are skipped."""
+    """Fit V(s) to the returns by Adam on shuffled minibatches.
+
+    A minibatch with a non-finite loss is skipped; if the parameters or optimiser state still end up
+    non-finite, the whole fit is undone (parameters and Adam state restored)."""
+    params = list(critic.parameters())
+    saved_params = [p.detach().clone() for p in params]
+    saved_opt = copy.deepcopy(optimizer.state_dict())
     n = obs.shape[0]
     losses = []
     skipped = 0
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator).to(obs.device)
+        obs_perm, ret_perm = obs[perm], returns[perm]
         for start in range(0, n, batch_size):
-            idx = perm[start:start + batch_size]
-            loss = (critic(obs[idx]) - returns[idx]).pow(2).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            D.average_gradients(critic.parameters())
+            loss = critic.mse_and_grad(obs_perm[start:start + batch_size], ret_perm[start:start + batch_size])
+            D.average_gradients(params)
             loss = D.mean(loss.detach())
-            grads_ok = all(p.grad is None or torch.isfinite(p.grad).all() for p in critic.parameters())
-            if not torch.isfinite(loss) or not grads_ok:
+            if not torch.isfinite(loss):
                 skipped += 1
                 continue
             optimizer.step()
-            losses.append(loss.detach())
+            losses.append(loss)
+    finite = all(bool(torch.isfinite(p).all()) for p in params)
+    if not finite:
+        with torch.no_grad():
+            for p, s in zip(params, saved_params):
+                p.copy_(s)
+        optimizer.load_state_dict(saved_opt)
     value_loss = float(torch.stack(losses).mean()) if losses else float("nan")
-    return {"value_loss": value_loss, "value_steps_skipped": float(skipped)}
+    return {"value_loss": value_loss, "value_steps_skipped": float(skipped), "value_fit_undone": float(not finite)}

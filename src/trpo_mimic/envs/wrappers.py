@@ -1,6 +1,7 @@
 """Wrappers the factory applies to every environment."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -29,8 +30,11 @@ class NonFiniteGuard(gym.Wrapper):
 
     @staticmethod
     def _finite(x: Any) -> bool:
-        a = np.asarray(x)
-        return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+        if isinstance(x, float):
+            return math.isfinite(x)
+        if isinstance(x, np.ndarray) and x.dtype.kind not in "fc":
+            return True  # integer observations (e.g. uint8 frames) cannot be NaN
+        return bool(np.isfinite(x).all())
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)

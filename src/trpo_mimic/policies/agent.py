@@ -34,7 +34,8 @@ class Agent(nn.Module):
 
     def obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
         """Raw observations (numpy) -> normalised tensor on the agent's device."""
-        t = torch.as_tensor(obs, device=self.device)
+        t = torch.from_numpy(obs) if isinstance(obs, np.ndarray) else torch.as_tensor(obs)
+        t = t.to(self.obs_normalizer.mean32.device)
         return self.obs_normalizer(t) if self.obs_normalizer.enabled else t
 
     def to_env_action(self, action: torch.Tensor) -> np.ndarray:
@@ -43,9 +44,9 @@ class Agent(nn.Module):
             return action.cpu().numpy()
         return torch.maximum(torch.minimum(action, self.action_high), self.action_low).cpu().numpy()
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Environment actions for a batch of raw observations (no statistics are updated)."""
         x = self.obs_tensor(obs)
-        action = self.actor(x) if deterministic else self.actor.distribution(x).sample()
+        action = self.actor(x) if deterministic else self.actor.sample(x)
         return self.to_env_action(action)

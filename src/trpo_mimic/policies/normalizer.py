@@ -18,9 +18,19 @@ class RunningNormalizer(nn.Module):
         self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
         self.register_buffer("count", torch.tensor(0.0, dtype=torch.float64))
+        # float32 copies used on the hot path, refreshed whenever the statistics change
+        self.register_buffer("mean32", torch.zeros(shape), persistent=False)
+        self.register_buffer("inv_std32", torch.ones(shape), persistent=False)
         self.clip = clip
         self.epsilon = epsilon
         self.enabled = enabled
+        self._refresh()
+        self.register_load_state_dict_post_hook(lambda module, keys: module._refresh())
+
+    @torch.no_grad()
+    def _refresh(self) -> None:
+        self.mean32.copy_(self.mean.float())
+        self.inv_std32.copy_(torch.rsqrt(self.var + self.epsilon).float())
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
@@ -42,10 +52,9 @@ class RunningNormalizer(nn.Module):
         self.mean.copy_(new_mean)
         self.var.copy_(m2 / total)
         self.count.copy_(total)
+        self._refresh()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x.float()
-        mean = self.mean.to(x.device, torch.float32)
-        std = torch.sqrt(self.var.to(x.device, torch.float32) + self.epsilon)
-        return torch.clamp((x.float() - mean) / std, -self.clip, self.clip)
+        return torch.clamp((x.float() - self.mean32) * self.inv_std32, -self.clip, self.clip)

@@ -60,7 +60,7 @@ class RolloutCollector:
             bad = np.argwhere(~np.isfinite(reward)).ravel().tolist()
             raise NonFiniteError(f"{self.env_id}: non-finite reward from env(s) {bad} at step {step}")
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def collect(self, steps: int) -> Rollout:
         n = self.num_envs
         obs_buf = np.zeros((steps, *self.obs.shape), dtype=self.obs.dtype)
@@ -80,8 +80,7 @@ class RolloutCollector:
         for t in range(steps):
             t0 = time.perf_counter()
             x = agent.obs_tensor(self.obs)
-            dist = agent.actor.distribution(x)
-            action = dist.sample()
+            action = agent.actor.sample(x)
             value = agent.critic(x)
             env_action = agent.to_env_action(action)
             obs_buf[t] = self.obs

@@ -1,0 +1,129 @@
+"""Side by side with sb3-contrib TRPO: samples per second and evaluation return, in one run.
+
+    pip install -e ".[bench]"
+    python benchmarks/compare_sb3.py --envs Pendulum-v1 Hopper-v5 --seeds 0 1 2
+
+Same settings for both (docs/benchmarks.md): 2048 samples per update (num_envs x n_steps), 64x64 tanh
+networks, 10 CG iterations, CG damping 0.1, max KL 0.01, gamma 0.99, GAE lambda 0.95, 10 critic
+epochs of minibatch 128 with Adam 1e-3, one process, torch with one thread. Runs alternate (ours,
+then sb3, per seed) so machine load affects both alike. Timing covers learning only (model
+construction and the final evaluation are excluded for both). Each trained policy is evaluated
+deterministically for 10 episodes with the same loop. Prints per-run figures and median ratios, and
+writes JSON beside the runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+EVAL_EPISODES = 10
+TIMESTEPS = {"Pendulum-v1": 100_000, "Hopper-v5": 200_000, "HalfCheetah-v5": 200_000, "CartPole-v1": 100_000}
+
+
+def eval_policy(act, env_id: str, episodes: int, seed: int) -> float:
+    import gymnasium as gym
+    env = gym.make(env_id)
+    returns = []
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed + ep)
+        done, total = False, 0.0
+        while not done:
+            obs, r, term, trunc, _ = env.step(act(obs))
+            total += float(r)
+            done = term or trunc
+        returns.append(total)
+    env.close()
+    return float(np.mean(returns))
+
+
+def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, out: Path) -> dict:
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import Trainer
+    cfg = Config(env_id=env_id, seed=seed, num_timesteps=timesteps, num_envs=args.num_envs,
+                 steps_per_env=2048 // args.num_envs, policy_hidden_size=[64, 64], max_kl=0.01, cg_iters=10,
+                 cg_damping=0.1, gamma=0.99, lam=0.95, vf_epochs=10, vf_batch_size=128, vf_lr=1e-3,
+                 checkpoint_dir=str(out), run_name=f"ours-{env_id}-{seed}", progress=False, eval_freq=0,
+                 eval_episodes=0, save_per_iter=1000, torch_threads=1)
+    trainer = Trainer(cfg)
+    t0 = time.perf_counter()
+    trainer.run()
+    wall = time.perf_counter() - t0
+    agent = trainer.agent
+    ret = eval_policy(lambda o: agent.act(o[None], deterministic=True)[0], env_id, args.eval_episodes, 10_000 + seed)
+    return {"impl": "trpo-mimic", "env": env_id, "seed": seed, "samples": trainer.timesteps, "wall_s": wall,
+            "samples_per_s": trainer.timesteps / wall, "eval_return": ret}
+
+
+def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int) -> dict:
+    from sb3_contrib import TRPO
+    from stable_baselines3.common.env_util import make_vec_env
+    venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    model = TRPO("MlpPolicy", venv, n_steps=2048 // n_envs, batch_size=128, n_critic_updates=10,
+                 cg_max_steps=10, cg_damping=0.1, target_kl=0.01, gamma=0.99, gae_lambda=0.95, learning_rate=1e-3,
+                 policy_kwargs={"net_arch": [64, 64]}, seed=seed, verbose=0, device="cpu")
+    t0 = time.perf_counter()
+    model.learn(total_timesteps=timesteps)
+    wall = time.perf_counter() - t0
+    samples = model.num_timesteps
+    venv.close()
+    ret = eval_policy(lambda o: model.predict(o, deterministic=True)[0], env_id, EVAL_EPISODES, 10_000 + seed)
+    return {"impl": f"sb3-contrib/{n_envs}env", "env": env_id, "seed": seed, "samples": samples, "wall_s": wall,
+            "samples_per_s": samples / wall, "eval_return": ret}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--timesteps", type=int, default=None, help="override the per-env defaults")
+    p.add_argument("--num_envs", type=int, default=8, help="our vectorised envs (2048 / num_envs steps each)")
+    p.add_argument("--sb3_num_envs", type=int, nargs="+", default=[1, 8],
+                   help="sb3-contrib configurations: 1 env is its documented reference; 8 matches our batching")
+    p.add_argument("--eval_episodes", type=int, default=10)
+    p.add_argument("--out", default="runs/compare_sb3")
+    args = p.parse_args()
+    global EVAL_EPISODES
+    EVAL_EPISODES = args.eval_episodes
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for env_id in args.envs:
+        steps = args.timesteps or TIMESTEPS.get(env_id, 200_000)
+        for seed in args.seeds:
+            for runner in ["ours"] + list(args.sb3_num_envs):
+                r = run_ours(env_id, seed, steps, args, out) if runner == "ours" else run_sb3(env_id, seed, steps, runner)
+                results.append(r)
+                print(f"{r['impl']:>11} {env_id} seed {seed}: {r['samples']} samples in {r['wall_s']:.1f} s = "
+                      f"{r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)
+                (out / "compare_sb3.json").write_text(json.dumps(results, indent=2))
+    print("\nsummary (medians over seeds)")
+    summary = []
+    for env_id in args.envs:
+        ours = [r for r in results if r["env"] == env_id and r["impl"] == "trpo-mimic"]
+        ret_o = statistics.median(r["eval_return"] for r in ours)
+        for n in args.sb3_num_envs:
+            ref = [r for r in results if r["env"] == env_id and r["impl"] == f"sb3-contrib/{n}env"]
+            speed = statistics.median(a["samples_per_s"] / b["samples_per_s"] for a, b in zip(ours, ref))
+            ret_r = statistics.median(r["eval_return"] for r in ref)
+            line = (f"{env_id}: trpo-mimic {statistics.median(r['samples_per_s'] for r in ours):.0f} samples/s vs "
+                    f"sb3-contrib ({n} env{'s' if n > 1 else ''}) {statistics.median(r['samples_per_s'] for r in ref):.0f}"
+                    f" -> speed ratio {speed:.2f}x; eval return {ret_o:.1f} vs {ret_r:.1f} "
+                    f"({'not worse' if ret_o >= ret_r else 'WORSE'})")
+            summary.append(line)
+            print(line)
+    (out / "compare_sb3_summary.txt").write_text("\n".join(summary) + "\n")
+
+
+if __name__ == "__main__":
+    main()
