@@ -5,6 +5,10 @@ import torch
 from torch import nn
 
 
+def _refresh_after_load(module: "RunningNormalizer", incompatible_keys: object) -> None:
+    module._refresh()
+
+
 class RunningNormalizer(nn.Module):
     """Normalises inputs by running statistics (parallel Welford update), then clips.
 
@@ -25,7 +29,7 @@ class RunningNormalizer(nn.Module):
         self.epsilon = epsilon
         self.enabled = enabled
         self._refresh()
-        self.register_load_state_dict_post_hook(lambda module, keys: module._refresh())
+        self.register_load_state_dict_post_hook(_refresh_after_load)
 
     @torch.no_grad()
     def _refresh(self) -> None:
