@@ -124,3 +124,13 @@ def test_deepmimic_evaluation_reports_terms_falls_and_poses(cli, tmp_path):
     data = np.load(tmp_path / "dm" / "samples_DeepMimicWalk-v0.npz")
     n = len(data["rewards"])
     assert data["sim_qpos"].shape == (n, 35) and data["ref_qpos"].shape == (n, 35)
+
+
+def test_live_render_mode_choice(monkeypatch):
+    from trpo_mimic.envs import check_env_id
+    from trpo_mimic.evaluate import render_mode_for
+    monkeypatch.setenv("DISPLAY", ":99")
+    check_env_id("DeepMimicWalk-v0")
+    assert render_mode_for("Pendulum-v1", True, False) == "human"
+    assert render_mode_for("DeepMimicWalk-v0", True, False) is None  # MuJoCo passive viewer instead
+    assert render_mode_for("Pendulum-v1", False, True) == "rgb_array"

@@ -73,7 +73,8 @@ def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, di
 
 
 def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,
-                 frames: list | None = None, progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+                 frames: list | None = None, progress: bool = True,
+                 on_step: Any = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Play whole episodes with the normaliser frozen. `frames` collects the first episode's renders;
     `record` keeps the trajectories (and, for DeepMimic, simulated and reference poses)."""
     from tqdm import tqdm
@@ -93,6 +94,8 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
         while not done:
             action = agent.act(obs[None], deterministic=deterministic)[0]
             next_obs, reward, terminated, truncated, info = env.step(action)
+            if on_step is not None:
+                on_step()
             if frames is not None and ep == 0:
                 frames.append(env.render())
             if record:
@@ -121,26 +124,57 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     return result, arrays
 
 
-def render_mode_for(live: bool, video: bool) -> str | None:
+def render_mode_for(env_id: str, live: bool, video: bool) -> str | None:
+    """"human" for a live window (checked for a display first), "rgb_array" for a video."""
     if live:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise NoDisplayError("--render needs a display, and none is set (DISPLAY/WAYLAND_DISPLAY); "
                                  "use --record_video to write a video instead")
+        import gymnasium as gym
+        modes = gym.spec(env_id).entry_point
+        env_cls = gym.envs.registration.load_env_creator(modes) if isinstance(modes, str) else None
+        if env_cls is not None and "human" not in getattr(env_cls, "metadata", {}).get("render_modes", []):
+            return None  # shown with MuJoCo's passive viewer instead (see LiveViewer)
         return "human"
     return "rgb_array" if video else None
+
+
+class LiveViewer:
+    """MuJoCo's passive viewer for environments without a "human" render mode (the DeepMimic humanoid)."""
+
+    def __init__(self, env: Any) -> None:
+        u = env.unwrapped
+        if not (hasattr(u, "model") and hasattr(u, "data")):
+            raise NoDisplayError(f"{env.spec.id if env.spec else env}: this environment cannot be shown live")
+        import mujoco.viewer
+        self.handle = mujoco.viewer.launch_passive(u.model, u.data)
+        self.dt = 1.0 / (env.metadata.get("render_fps") or 30)
+
+    def sync(self) -> None:
+        import time
+        self.handle.sync()
+        time.sleep(self.dt)
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool = True,
                     video_file: Path | None = None, live: bool = False, record: bool = False,
                     progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video."""
-    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps,
-                   render_mode=render_mode_for(live, video_file is not None), **env_kwargs_from_config(cfg))
+    mode = render_mode_for(cfg.env_id, live, video_file is not None)
+    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, render_mode=mode,
+                   **env_kwargs_from_config(cfg))
+    viewer = LiveViewer(env) if live and mode is None else None
     frames: list | None = [] if video_file is not None and not live else None
     try:
-        result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, frames, progress)
+        result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, frames, progress,
+                                      on_step=viewer.sync if viewer else None)
         fps = env.metadata.get("render_fps") or 30
     finally:
+        if viewer:
+            viewer.close()
         env.close()
     if frames:
         result.video = write_video(frames, video_file, fps=fps)
