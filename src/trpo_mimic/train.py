@@ -216,7 +216,8 @@ class Trainer:
                 f"ent {scalars['Policy/Entropy']:.3f} | vloss {scalars['Loss/Value']:.4g} | "
                 f"ls {int(scalars['Policy/LineSearchSteps'])}"
                 f"{'' if scalars['Policy/LineSearchAccepted'] else ' (rejected)'} | "
-                f"{scalars['Perf/SamplesPerSecond']:.0f} samples/s")
+                f"{scalars['Perf/SamplesPerSecond']:.0f} samples/s (env {scalars['Perf/EnvTime']:.2f}s, "
+                f"policy {scalars['Perf/InferenceTime']:.2f}s, update {scalars['Perf/UpdateTime']:.2f}s)")
 
     def check_ranks_agree(self) -> None:
         """Every rank must hold rank 0's parameters; a divergence is a bug, so stop loudly."""
