@@ -7,12 +7,19 @@ Speed: env steps/s with random actions (unwrapped env and the registered, wrappe
 one) against the physics limit measured in the same process: 1 / (time of
 ``mujoco.mj_step`` alone x substeps per control step), on states from the same
 rollouts.  Prints both and the ratio (goal >= 85%).  Not a test: it never fails.
+
+Vector env (``--vector-sizes 8 16``): ``DeepMimicVectorEnv`` steps/s (sub-env steps,
+random actions, autoresets included) against (a) the single-thread physics limit and
+(b) the two-core physics limit: ``--threads`` threads (default 2) each running
+``physics_rate``'s loop on its own MjData at the same time in this process, the
+limit being the sum of their rates with only ``mj_step`` timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 import warnings
 
@@ -22,6 +29,7 @@ import numpy as np
 
 from trpo_mimic.envs.deepmimic import MotionWarning, register_envs
 from trpo_mimic.envs.deepmimic.env import DeepMimicEnv
+from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
 
 
 def env_rate(env, steps: int, seed: int = 0) -> float:
@@ -55,6 +63,36 @@ def physics_rate(env: DeepMimicEnv, steps: int, seed: int = 0) -> float:
     return steps / total
 
 
+def threaded_physics_rate(envs: list[DeepMimicEnv], steps: int) -> float:
+    """Sum over threads of physics_rate, all threads running at once (mj_step releases the GIL)."""
+    rates = [0.0] * len(envs)
+    start = threading.Barrier(len(envs))
+
+    def run(k):
+        start.wait()
+        rates[k] = physics_rate(envs[k], steps, seed=k)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(envs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(rates)
+
+
+def vector_rate(venv: DeepMimicVectorEnv, steps: int, seed: int = 0) -> float:
+    """Sub-env steps per second of a vector env with uniform random actions."""
+    rng = np.random.default_rng(seed)
+    n = venv.num_envs
+    batches = max(1, steps // n)
+    actions = rng.uniform(-1, 1, size=(batches, n, venv.single_action_space.shape[0])).astype(np.float32)
+    venv.reset(seed=seed)
+    t = time.perf_counter()
+    for a in actions:
+        venv.step(a)
+    return batches * n / (time.perf_counter() - t)
+
+
 def speed(args) -> dict:
     register_envs()
     raw = DeepMimicEnv(motion_file=args.motion, sim_hz=args.sim_hz, obs_mode=args.obs_mode)
@@ -71,6 +109,30 @@ def speed(args) -> dict:
     print(f"env.step (unwrapped):         {res['env_steps_per_s']:8.0f} steps/s  ratio {res['ratio']:.1%}")
     print(f"env.step (gymnasium.make):    {res['wrapped_env_steps_per_s']:8.0f} steps/s  "
           f"ratio {res['wrapped_ratio']:.1%}")
+    if args.vector_sizes:
+        # The limit is re-measured right before each vector run and the pair repeated
+        # (--rounds), since a shared machine's background load changes within seconds;
+        # the reported ratio is the median over rounds of (rate / limit of that round).
+        envs = [DeepMimicEnv(motion_file=args.motion, sim_hz=args.sim_hz) for _ in range(args.threads)]
+        for e in envs:
+            physics_rate(e, 200)  # warm up
+        one = res["physics_limit_steps_per_s"]
+        for n in args.vector_sizes:
+            venv = DeepMimicVectorEnv(n, motion_file=args.motion, sim_hz=args.sim_hz, obs_mode=args.obs_mode,
+                                      nthread=args.threads)
+            vector_rate(venv, 20 * n)  # warm up
+            rounds = []
+            for _ in range(args.rounds):
+                limit = threaded_physics_rate(envs, args.steps // 2)
+                rate = vector_rate(venv, args.steps)
+                rounds.append((rate, limit))
+            venv.close()
+            rate, limit = sorted(rounds, key=lambda r: r[0] / r[1])[len(rounds) // 2]
+            res[f"vector_{n}"] = {"steps_per_s": rate, f"physics_limit_{args.threads}_threads": limit,
+                                  "rounds": rounds}
+            print(f"vector env N={n:<3d} ({args.threads} threads): {rate:8.0f} steps/s; {args.threads}-thread "
+                  f"physics limit {limit:6.0f} ({limit / one:.2f}x one thread); ratio {rate / one:.1%} of "
+                  f"1-thread limit, {rate / limit:.1%} of {args.threads}-thread limit (median of {len(rounds)})")
     return res
 
 
@@ -124,6 +186,10 @@ def main() -> None:
     p.add_argument("--stability", action="store_true")
     p.add_argument("--rates", type=int, nargs="+", default=[120, 180, 240, 300, 480, 600])
     p.add_argument("--episodes", type=int, default=10)
+    p.add_argument("--vector-sizes", type=int, nargs="*", default=[8, 16],
+                   help="num_envs of the DeepMimicVectorEnv runs (none: skip)")
+    p.add_argument("--threads", type=int, default=2, help="threads of the vector env and physics limit")
+    p.add_argument("--rounds", type=int, default=3, help="(limit, vector env) measurement pairs per N")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
     warnings.simplefilter("ignore", MotionWarning)

@@ -50,3 +50,22 @@ def test_play_motion_writes_a_decodable_video(cli, tmp_path):
     # walk: 1.27 s at 30 fps
     assert abs(len(frames) - round(1.27 * 30)) <= 1
     assert frames[0].shape == (480, 640, 3) and frames[0].std() > 1
+
+
+def test_factory_picks_native_vector_env_for_deepmimic():
+    from trpo_mimic.envs import EnvError, make_vector_env
+    from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+    import gymnasium as gym
+    import pytest
+    envs = make_vector_env("DeepMimicWalk-v0", 3, motion_dir=str(motions_dir()), max_episode_steps=7)
+    assert isinstance(envs, DeepMimicVectorEnv)
+    envs.reset(seed=0)
+    for _ in range(7):
+        _, _, term, trunc, _ = envs.step(envs.action_space.sample() * 0)
+    assert (term | trunc).all()  # time limit of 7 steps (if nothing fell first)
+    envs.close()
+    sync = make_vector_env("DeepMimicWalk-v0", 2, vec_env="sync", motion_dir=str(motions_dir()))
+    assert isinstance(sync, gym.vector.SyncVectorEnv)
+    sync.close()
+    with pytest.raises(EnvError, match="DeepMimic environments only"):
+        make_vector_env("Pendulum-v1", 2, vec_env="native")

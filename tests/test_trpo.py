@@ -26,15 +26,15 @@ def real_batch(env_id: str = "Pendulum-v1", steps: int = 128, seed: int = 0):
     return agent, batch
 
 
-@pytest.mark.parametrize("env_id", ["Pendulum-v1", "CartPole-v1"])
-def test_update_respects_trust_region_and_leaves_critic_alone(env_id):
+@pytest.mark.parametrize("env_id,fvp_subsample", [("Pendulum-v1", 1.0), ("CartPole-v1", 1.0), ("Pendulum-v1", 0.25)])
+def test_update_respects_trust_region_and_leaves_critic_alone(env_id, fvp_subsample):
     agent, batch = real_batch(env_id)
     max_kl = 0.01
     critic_before = [p.detach().clone() for p in agent.critic.parameters()]
     actor_before = flat_params(agent.actor.parameters())
     with torch.no_grad():
         old = agent.actor.distribution(batch.obs)
-    stats = update_policy(agent.actor, batch, TRPOSettings(max_kl=max_kl))
+    stats = update_policy(agent.actor, batch, TRPOSettings(max_kl=max_kl, fvp_subsample=fvp_subsample))
     with torch.no_grad():
         kl = mean_kl(old, agent.actor.distribution(batch.obs)).item()
     assert stats["line_search_accepted"] == 1.0

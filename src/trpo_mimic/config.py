@@ -21,7 +21,9 @@ class Config:
     seed: int = _f(0, "Random seed for torch, numpy, python and the environments.")
     num_timesteps: int = _f(1_000_000, "Total environment steps to train for.")
     num_envs: int = _f(8, "Number of vectorised environments.")
-    vec_env: str = _f("sync", "Vector environment type.", choices=["sync", "async"])
+    vec_env: str = _f("auto", "Vector environment: sync, async (a process per env), native (DeepMimic's batched "
+                      "env) or auto (native for DeepMimic, sync otherwise).", choices=["auto", "sync", "async", "native"])
+    env_threads: int | None = _f(None, "Threads stepping the native DeepMimic vector env (default: all cores).")
     steps_per_env: int = _f(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
     max_episode_steps: int | None = _f(None, "Override the environment's time limit (a truncation).")
     motion_file: str | None = _f(None, "DeepMimic motion clip (path, or builtin:NAME).")
@@ -45,6 +47,8 @@ class Config:
     lam: float = _f(0.95, "GAE lambda.")
     cg_iters: int = _f(10, "Conjugate-gradient iterations.")
     cg_damping: float = _f(0.1, "Damping added to the Fisher-vector product.")
+    fvp_subsample: float = _f(1.0, "Fraction of the batch used for Fisher-vector products in CG (as the original "
+                              "TRPO's subsampling; the gradient and line search use the whole batch).")
     ls_max_steps: int = _f(10, "Maximum backtracking line-search steps.")
     ls_backtrack: float = _f(0.5, "Step shrink factor of the line search.")
     vf_lr: float = _f(1e-3, "Critic Adam learning rate.")

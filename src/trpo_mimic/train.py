@@ -76,7 +76,8 @@ class Trainer:
         self.iteration = 0
         self.timesteps = 0
         kwargs = env_kwargs_from_config(cfg)
-        self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vec_env, cfg.max_episode_steps, **kwargs)
+        self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vec_env, cfg.max_episode_steps,
+                                    env_threads=cfg.env_threads, **kwargs)
         self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space)
         self.agent.to(self.device)
         self.critic_opt = make_critic_optimizer(self.agent, cfg.vf_lr)
@@ -90,7 +91,8 @@ class Trainer:
             self.timesteps = int(resume_ckpt["timesteps"])
             set_rng_state(resume_ckpt["rng"])
         self.settings = TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping,
-                                     cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size)
+                                     cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size,
+                                     cfg.fvp_subsample)
         # Environments are reset with a seed derived from the iteration, so a resumed run is reproducible.
         # Every rank starts from rank 0's weights and statistics.
         D.broadcast_parameters(list(self.agent.parameters()) + list(self.agent.obs_normalizer.buffers()))

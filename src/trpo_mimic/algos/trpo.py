@@ -32,6 +32,7 @@ class TRPOSettings:
     ls_backtrack: float = 0.5
     vf_epochs: int = 10
     vf_batch_size: int = 128
+    fvp_subsample: float = 1.0
 
 
 @dataclass
@@ -110,7 +111,14 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
         stats["update_rejected"] = 1.0
         return stats
 
-    kl = mean_kl(old_dist, new_dist)
+    if cfg.fvp_subsample < 1.0:  # estimate the Fisher matrix on a random part of the batch (cheaper CG)
+        n = batch.obs.shape[0]
+        idx = torch.randperm(n)[:max(1, int(round(n * cfg.fvp_subsample)))].to(batch.obs.device)
+        with torch.no_grad():
+            old_sub = actor.distribution(batch.obs[idx])
+        kl = mean_kl(old_sub, actor.distribution(batch.obs[idx]))
+    else:
+        kl = mean_kl(old_dist, new_dist)
     local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
 
     def fvp(v: torch.Tensor) -> torch.Tensor:

@@ -62,10 +62,30 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
     return NonFiniteGuard(env, env_id, nonfinite)
 
 
-def make_vector_env(env_id: str, num_envs: int, vec_env: str = "sync", max_episode_steps: int | None = None,
-                    nonfinite: str = "raise", **kwargs: Any) -> gym.vector.VectorEnv:
-    """Vectorised environments that reset in the same step an episode ends (final obs in info)."""
+def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episode_steps: int | None = None,
+                    nonfinite: str = "raise", env_threads: int | None = None,
+                    **kwargs: Any) -> gym.vector.VectorEnv:
+    """Vectorised environments that reset in the same step an episode ends (final obs in info).
+
+    vec_env: "sync" (gymnasium SyncVectorEnv), "async" (AsyncVectorEnv, one process per env),
+    "native" (the DeepMimic humanoid's own batched env: one MjModel, N MjData stepped by
+    `env_threads` threads, observations and rewards computed for all at once), or "auto":
+    native for DeepMimic ids, sync otherwise.
+    """
     check_env_id(env_id)
+    if vec_env == "auto":
+        vec_env = "native" if is_deepmimic(env_id) else "sync"
+    if vec_env == "native":
+        if not is_deepmimic(env_id):
+            raise EnvError(f"--vec_env native exists for the DeepMimic environments only, not {env_id!r}")
+        if nonfinite != "raise":
+            raise EnvError("--nonfinite terminate needs --vec_env sync or async (the native DeepMimic vector env "
+                           "ends unstable episodes itself)")
+        from .deepmimic.vector import DeepMimicVectorEnv
+        spec = gym.spec(env_id)
+        dm_kwargs = {**spec.kwargs, **kwargs}
+        steps = max_episode_steps if max_episode_steps is not None else spec.max_episode_steps
+        return DeepMimicVectorEnv(num_envs, max_episode_steps=steps, nthread=env_threads, **dm_kwargs)
 
     def thunk() -> gym.Env:
         return make_env(env_id, max_episode_steps=max_episode_steps, nonfinite=nonfinite, **kwargs)

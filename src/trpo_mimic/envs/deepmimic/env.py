@@ -25,7 +25,9 @@ rate     unstable (ref     unstable          max |qvel|      mean pose reward,  
 =======  ================  ================  ==============  ===================  ===========
 
 (steps/s there are from before the hot loop was optimised; now about 3000 at 240 Hz
-and 2100 at 480 Hz.)  120 Hz blows up under random actions (the light feet with
+and 2100 at 480 Hz, ~48 % of the physics limit: the rest is ~100 us of numpy per step.
+``vector.DeepMimicVectorEnv`` steps N humanoids with worker threads and computes
+observations and rewards for all at once; see ``benchmarks/deepmimic/PROFILE.md``.)  120 Hz blows up under random actions (the light feet with
 kp = 400 pass the explicit limit of the position gain); 240 Hz is the lowest rate
 with no instability and tracks the reference almost as well as 480 Hz (pose reward
 0.763 vs 0.778) at about 1.4x the speed, so it is the default.

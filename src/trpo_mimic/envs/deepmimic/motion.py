@@ -130,11 +130,18 @@ def yaw_quat(angle: float) -> np.ndarray:
 
 def euler_xyz_from_quat(q: np.ndarray) -> np.ndarray:
     """Angles (a, b, c) with R(q) = Rx(a) Ry(b) Rz(c); q in the frame of the axes."""
-    r = quat_to_mat(q)
-    a = np.arctan2(-r[..., 1, 2], r[..., 2, 2])
-    b = np.arcsin(np.clip(r[..., 0, 2], -1.0, 1.0))
-    c = np.arctan2(-r[..., 0, 1], r[..., 0, 0])
-    return np.stack([a, b, c], axis=-1)
+    # only the five entries of quat_to_mat(q) needed, by the same expressions (same bits)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    r00 = 1 - 2 * (y * y + z * z)
+    r01 = 2 * (x * y - w * z)
+    r02 = 2 * (x * z + w * y)
+    r12 = 2 * (y * z - w * x)
+    r22 = 1 - 2 * (x * x + y * y)
+    out = np.empty(np.shape(q)[:-1] + (3,))
+    out[..., 0] = np.arctan2(-r12, r22)
+    out[..., 1] = np.arcsin(np.clip(r02, -1.0, 1.0))
+    out[..., 2] = np.arctan2(-r01, r00)
+    return out
 
 
 def yup_to_zup_vec(v: np.ndarray) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""DeepMimicVectorEnv: per-sub-env equivalence with DeepMimicEnv, SAME_STEP autoreset, time limit."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+from deepmimic_util import clip_path
+from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
+from trpo_mimic.envs.deepmimic.env import INFO_KEYS
+from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MotionWarning)
+        yield
+
+
+@pytest.mark.parametrize("obs_mode,nthread", [("deepmimic", 2), ("compact", 1)])
+def test_sub_envs_match_single_env(obs_mode, nthread):
+    """Sub-env i == DeepMimicEnv reset with seed+i under TimeLimit, through autoresets."""
+    n, steps, limit, seed = 3, 50, 12, 7
+    path = str(clip_path("jump"))
+    venv = DeepMimicVectorEnv(n, motion_file=path, obs_mode=obs_mode, max_episode_steps=limit, nthread=nthread)
+    singles = [DeepMimicEnv(motion_file=path, obs_mode=obs_mode) for _ in range(n)]
+    vobs, vinfo = venv.reset(seed=seed)
+    sobs = [e.reset(seed=seed + i) for i, e in enumerate(singles)]
+    for i, (o, info) in enumerate(sobs):
+        np.testing.assert_allclose(vobs[i], o, rtol=0, atol=1e-8)
+        assert vinfo["time"][i] == info["time"] and vinfo["_reward"][i]
+    elapsed = [0] * n
+    actions = np.random.default_rng(0).uniform(-1, 1, (steps, n, 28)).astype(np.float32)
+    ends = {"terminated": 0, "truncated": 0}
+    for t in range(steps):
+        vobs, vrew, vterm, vtrunc, vinfo = venv.step(actions[t])
+        assert vobs.shape == (n, venv.single_observation_space.shape[0]) and vrew.dtype == np.float64
+        for i, e in enumerate(singles):
+            o, r, term, trunc, info = e.step(actions[t, i])
+            elapsed[i] += 1
+            trunc = trunc or elapsed[i] >= limit
+            assert (vterm[i], vtrunc[i]) == (term, trunc), (t, i)
+            assert vrew[i] == pytest.approx(r, abs=1e-8)
+            src = vinfo["final_info"] if term or trunc else vinfo
+            for k in INFO_KEYS:
+                assert src[k][i] == pytest.approx(info[k], abs=1e-8) and src["_" + k][i]
+            assert src["time"][i] == pytest.approx(info["time"], abs=1e-12)
+            assert bool(src["sim_unstable"][i]) == info["sim_unstable"]
+            if term or trunc:
+                ends["terminated" if term else "truncated"] += 1
+                assert vinfo["_final_obs"][i] and vinfo["_final_info"][i]
+                np.testing.assert_allclose(vinfo["final_obs"][i], o, rtol=0, atol=1e-8)
+                o, rinfo = e.reset()
+                elapsed[i] = 0
+                assert vinfo["_reward"][i] and vinfo["reward"][i] == pytest.approx(rinfo["reward"], abs=1e-8)
+                assert vinfo["time"][i] == rinfo["time"]  # top-level info is the reset's
+            elif "_final_obs" in vinfo:
+                assert not vinfo["_final_obs"][i]
+            np.testing.assert_allclose(vobs[i], o, rtol=0, atol=1e-8)
+    assert ends["terminated"] >= 1 and ends["truncated"] >= 1, ends
+    venv.close()
+
+
+def test_time_limit_and_spaces():
+    venv = DeepMimicVectorEnv(2, motion_file="builtin:walk", early_termination=False, max_episode_steps=3)
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert venv.num_envs == 2 and venv.nthread >= 1
+    assert venv.observation_space.shape == (2, 197) and venv.action_space.shape == (2, 28)
+    assert venv.single_observation_space.shape == (197,) and venv.single_action_space.shape == (28,)
+    obs, info = venv.reset(seed=0)
+    assert venv.observation_space.contains(obs)
+    assert set(INFO_KEYS) <= set(info) and info["_time"].all()
+    for k in range(3):
+        obs, rew, term, trunc, info = venv.step(venv.action_space.sample())
+        assert not term.any()
+        assert trunc.all() == (k == 2) and ("final_obs" in info) == (k == 2)
+    assert info["_final_obs"].all() and info["final_obs"].shape == (2, 197)
+    assert (info["time"] != info["final_info"]["time"]).all()  # obs and top-level info: next episode
+    # the episode counter restarted: three more steps to the next truncation
+    for k in range(3):
+        _, _, _, trunc, _ = venv.step(venv.action_space.sample())
+        assert trunc.all() == (k == 2)
+    venv.close()
+
+
+def test_reset_options_and_seeding():
+    venv = DeepMimicVectorEnv(2, motion_file="builtin:walk", nthread=1)
+    _, info = venv.reset(seed=3, options={"time": 0.25})
+    assert np.all(info["time"] == 0.25)
+    a, _ = venv.reset(seed=3)
+    b, _ = venv.reset(seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a[0], a[1])  # seeds 3 and 4 differ
+    c, _ = venv.reset(seed=[4, 3])
+    np.testing.assert_array_equal(c[::-1], a)
+    with pytest.raises(RuntimeError):
+        DeepMimicVectorEnv(1, motion_file="builtin:walk").step(np.zeros((1, 28)))
+    venv.close()
+
+
+def test_unstable_sub_env_terminates_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo appends its warnings to ./MUJOCO_LOG.TXT
+    venv = DeepMimicVectorEnv(2, motion_file="builtin:walk")
+    venv.reset(seed=0)
+    venv.datas[1].qvel[:] = 1e9
+    obs, rew, term, trunc, info = venv.step(np.zeros((2, 28)))
+    assert list(term) == [False, True] and rew[1] == 0.0 and np.all(np.isfinite(obs))
+    fi = info["final_info"]
+    assert fi["sim_unstable"][1] and fi["_phase"][1] and not fi["_phase"][0]
+    assert all(fi[k][1] == 0.0 for k in INFO_KEYS) and np.all(np.isfinite(info["final_obs"]))
+    venv.close()
