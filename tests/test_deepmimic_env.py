@@ -200,3 +200,27 @@ def test_fast_reward_and_observation_match_reference_maths():
         mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_XBODY, b, v, 0)
         np.testing.assert_allclose(obs[2 + 7 * nb + 3 * k:2 + 7 * nb + 3 * k + 3], v[3:] @ rot, atol=1e-9)
         np.testing.assert_allclose(obs[2 + 10 * nb + 3 * k:2 + 10 * nb + 3 * k + 3], v[:3] @ rot, atol=1e-9)
+
+
+def test_residual_zero_action_tracks_the_reference_longer_than_absolute_zero():
+    """Residual mode: a zero action holds the clip's pose as PD target, so the character follows it."""
+    from deepmimic_util import clip_path
+    path = str(clip_path("walk"))
+    lengths = {}
+    rewards = {}
+    for mode in ("absolute", "residual"):
+        env = DeepMimicEnv(motion_file=path, action_mode=mode)
+        total, steps = 0.0, 0
+        for ep in range(4):
+            env.reset(seed=ep, options={"time": 0.1 * ep})
+            for _ in range(60):
+                _, r, term, _, _ = env.step(np.zeros(28))
+                total += r
+                steps += 1
+                if term:
+                    break
+        lengths[mode], rewards[mode] = steps, total / steps
+    assert lengths["residual"] > lengths["absolute"]
+    assert rewards["residual"] > rewards["absolute"] + 0.1
+    with pytest.raises(ValueError, match="action_mode"):
+        DeepMimicEnv(motion_file=path, action_mode="torque")

@@ -21,13 +21,15 @@ def _quiet():
         yield
 
 
-@pytest.mark.parametrize("obs_mode,nthread", [("deepmimic", 2), ("compact", 1)])
-def test_sub_envs_match_single_env(obs_mode, nthread):
+@pytest.mark.parametrize("obs_mode,nthread,action_mode", [("deepmimic", 2, "absolute"), ("compact", 1, "absolute"),
+                                                          ("deepmimic", 2, "residual")])
+def test_sub_envs_match_single_env(obs_mode, nthread, action_mode):
     """Sub-env i == DeepMimicEnv reset with seed+i under TimeLimit, through autoresets."""
     n, steps, limit, seed = 3, 50, 12, 7
     path = str(clip_path("jump"))
-    venv = DeepMimicVectorEnv(n, motion_file=path, obs_mode=obs_mode, max_episode_steps=limit, nthread=nthread)
-    singles = [DeepMimicEnv(motion_file=path, obs_mode=obs_mode) for _ in range(n)]
+    venv = DeepMimicVectorEnv(n, motion_file=path, obs_mode=obs_mode, max_episode_steps=limit, nthread=nthread,
+                              action_mode=action_mode)
+    singles = [DeepMimicEnv(motion_file=path, obs_mode=obs_mode, action_mode=action_mode) for _ in range(n)]
     vobs, vinfo = venv.reset(seed=seed)
     sobs = [e.reset(seed=seed + i) for i, e in enumerate(singles)]
     for i, (o, info) in enumerate(sobs):
@@ -35,6 +37,8 @@ def test_sub_envs_match_single_env(obs_mode, nthread):
         assert vinfo["time"][i] == info["time"] and vinfo["_reward"][i]
     elapsed = [0] * n
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, n, 28)).astype(np.float32)
+    if action_mode == "residual":  # make the residual big enough to knock the character over
+        actions *= 4.0
     ends = {"terminated": 0, "truncated": 0}
     for t in range(steps):
         vobs, vrew, vterm, vtrunc, vinfo = venv.step(actions[t])

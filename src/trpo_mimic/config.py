@@ -29,6 +29,10 @@ class Config:
     motion_file: str | None = _f(None, "DeepMimic motion clip (path, or builtin:NAME).")
     motion_dir: str | None = _f(None, "Directory searched for DeepMimic shortcut clips.")
     obs_mode: str | None = _f(None, "DeepMimic observation mode (deepmimic or compact).")
+    action_mode: str | None = _f(None, "DeepMimic action: absolute (PD target on the joint range, the default) or "
+                                 "residual (reference pose + correction).", choices=["absolute", "residual"])
+    residual_scale: float | None = _f(None, "DeepMimic residual actions: fraction of each joint's half range "
+                                      "(default 0.25).")
     nonfinite: str = _f("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
                         "or terminate that episode and count it.", choices=["raise", "terminate"])
 

@@ -27,7 +27,8 @@ def is_deepmimic(env_id: str) -> bool:
 def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids)."""
     kwargs: dict[str, Any] = {"nonfinite": cfg.nonfinite}
-    dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode}
+    dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
+               "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
     else:

@@ -85,7 +85,8 @@ class DeepMimicEnv(gym.Env):
                  sim_hz: int | None = None, frame_skip: int | None = None,
                  reward_weights: RewardWeights | dict | None = None,
                  early_termination: bool = True, render_mode: str | None = None,
-                 width: int = 640, height: int = 480, cycle_heading: bool = True):
+                 width: int = 640, height: int = 480, cycle_heading: bool = True,
+                 action_mode: str = "absolute", residual_scale: float = 0.25):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
@@ -95,7 +96,14 @@ class DeepMimicEnv(gym.Env):
         reward_weights: :class:`RewardWeights` or a dict of its fields.
         early_termination: end the episode when a non-foot body touches the ground.
         cycle_heading: a looping clip also turns by its per-cycle heading change.
+        action_mode: ``"absolute"``: the PD target is the action scaled onto the joint's
+        range; ``"residual"``: the PD target is the reference's hinge angle at the end of
+        the step plus ``residual_scale`` x the joint's half range x the action (the policy
+        learns corrections to the clip instead of the whole pose).
         """
+        if action_mode not in ("absolute", "residual"):
+            raise ValueError(f"action_mode must be 'absolute' or 'residual', got {action_mode!r}")
+        self.action_mode, self.residual_scale = action_mode, float(residual_scale)
         if motion_file is None and clip_name is None:
             raise ValueError("DeepMimic-v0 needs motion_file=<clip path or builtin:walk>")
         if obs_mode not in ("deepmimic", "compact"):
@@ -309,7 +317,11 @@ class DeepMimicEnv(gym.Env):
     def step(self, action):
         """Apply a PD target per hinge for one 30 Hz step."""
         m, d = self.model, self.data
-        d.ctrl[:] = self._act_center + self._act_half * np.asarray(action, dtype=np.float64)
+        if self.action_mode == "residual":
+            d.ctrl[:] = (self.clip.hinge_targets(self._t + self.control_dt)
+                         + self.residual_scale * self._act_half * np.asarray(action, dtype=np.float64))
+        else:
+            d.ctrl[:] = self._act_center + self._act_half * np.asarray(action, dtype=np.float64)
         mujoco.mj_step(m, d, nstep=self.frame_skip)
         self._t += self.control_dt
         self._refresh_kinematics()

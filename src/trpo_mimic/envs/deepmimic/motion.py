@@ -553,6 +553,19 @@ class MotionClip:
             q = self._transform_qpos(q, rot, off, yq)
         return q
 
+    def hinge_targets(self, t: float) -> np.ndarray:
+        """The reference's hinge angles (actuator order) at time t, linear between frames.
+
+        Hinge angles do not depend on the cycle, so this is the feed-forward target of the
+        residual action mode."""
+        _, i, w = self._locate(t)
+        h = self.index.hinge_qpos
+        return self.qpos[i, h] + w * (self.qpos[i + 1, h] - self.qpos[i, h])
+
+    def hinge_targets_batch(self, t: np.ndarray) -> np.ndarray:
+        """hinge_targets for each time in t, shape (len(t), hinges)."""
+        return np.stack([self.hinge_targets(float(x)) for x in np.asarray(t).ravel()])
+
     def qvel_at(self, t: float) -> np.ndarray:
         """MJCF qvel at time t (linear interpolation of per-frame finite differences)."""
         c, i, w = self._locate(t)

@@ -56,14 +56,14 @@ class DeepMimicVectorEnv(VectorEnv):
                  clip_name: str | None = None, obs_mode: str = "deepmimic", sim_hz: int | None = None,
                  frame_skip: int | None = None, reward_weights=None, early_termination: bool = True,
                  max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS, nthread: int | None = None,
-                 cycle_heading: bool = True):
+                 cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         # One single env supplies the clip, model, indices and constants, and runs resets.
         env = DeepMimicEnv(motion_file=motion_file, motion_dir=motion_dir, clip_name=clip_name,
                            obs_mode=obs_mode, sim_hz=sim_hz, frame_skip=frame_skip,
                            reward_weights=reward_weights, early_termination=early_termination,
-                           cycle_heading=cycle_heading)
+                           cycle_heading=cycle_heading, action_mode=action_mode, residual_scale=residual_scale)
         self._env = env
         self.num_envs = n = int(num_envs)
         self.clip, self.model = env.clip, env.model
@@ -324,7 +324,11 @@ class DeepMimicVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         env, n = self._env, self.num_envs
         a = np.asarray(actions, dtype=np.float64).reshape(n, -1)
-        np.add(env._act_center, env._act_half * a, out=self._ctrl)
+        if env.action_mode == "residual":
+            np.add(env.clip.hinge_targets_batch(self._t + self.control_dt), env.residual_scale * env._act_half * a,
+                   out=self._ctrl)
+        else:
+            np.add(env._act_center, env._act_half * a, out=self._ctrl)
         self._t += self.control_dt
         self._elapsed += 1
         t_step = self._t_step
