@@ -109,3 +109,33 @@ def test_same_seed_same_parameters(cli, tmp_path):
         assert torch.equal(outs[0]["actor"][k], outs[1]["actor"][k])
     for k in outs[0]["critic"]:
         assert torch.equal(outs[0]["critic"][k], outs[1]["critic"][k])
+
+
+def test_ppo_from_cli_logs_its_diagnostics_and_resumes(cli, tmp_path):
+    r = cli("train", "--algo", "ppo", "--env_id", "Pendulum-v1", "--num_timesteps", "256", "--checkpoint_dir",
+            str(tmp_path), "--run_name", "ppo", "--eval_episodes", "0", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "clip " in r.stdout and "ev " in r.stdout
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "ppo" / "progress.csv")))
+    for key in ("Policy/ApproxKL", "Policy/ClipFraction", "Policy/ExplainedVariance"):
+        assert rows[-1][key] != ""
+    first = load_checkpoint(tmp_path / "ppo")
+    assert any(k.startswith("log_std") for k in first["actor"]) and first["critic_optimizer"]["state"]
+    r = cli("train", "--resume", str(tmp_path / "ppo"), "--num_timesteps", "384", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(tmp_path / "ppo")["config"]["algo"] == "ppo"
+
+
+def test_export_and_convert_bvh_commands(cli, tmp_path):
+    r = cli("train", "--env_id", "CartPole-v1", "--num_timesteps", "128", "--checkpoint_dir", str(tmp_path),
+            "--run_name", "e", "--eval_episodes", "0", *FAST)
+    assert r.returncode == 0, r.stderr
+    r = cli("export", str(tmp_path / "e"), "--out", str(tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"agent0_model_anet.pth", "agent0_model_cnet.pth", "actor.pt", "actor.onnx"} <= names
+    bad = tmp_path / "bad.bvh"
+    bad.write_text("HIERARCHY\nROOT Hips\nOFFSET 0 0 0\n")
+    r = cli("convert-bvh", str(bad), "--out", str(tmp_path / "x.txt"))
+    assert r.returncode == 2 and "bad.bvh:3" in r.stderr and "Traceback" not in r.stderr

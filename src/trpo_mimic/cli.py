@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from .config import Config
 
-COMMANDS = ("train", "evaluate", "play-motion", "plot")
+COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export")
 
 
 class UsageError(Exception):
@@ -57,7 +57,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion,plot}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion,plot,convert-bvh,export}")
     for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", help="run directories (each with progress.csv)")
     p.add_argument("--out", default="learning_curve.png", help="output PNG")
     p.add_argument("--title", default=None)
+    p = sub.add_parser("convert-bvh", help="retarget a BVH file onto the humanoid as a DeepMimic clip")
+    p.add_argument("bvh", help="input .bvh (Y up)")
+    p.add_argument("--out", required=True, help="output DeepMimic clip (.txt, JSON)")
+    p.add_argument("--map", default=None, help="JSON joint map (BVH joint -> humanoid joint); CMU names by default")
+    p.add_argument("--scale", type=float, default=None, help="BVH units to metres (default: from leg lengths)")
+    p.add_argument("--loop", choices=["none", "wrap"], default="none")
+    p = sub.add_parser("export", help="write actor/critic state dicts, TorchScript and ONNX actors")
+    p.add_argument("checkpoint", help="checkpoint file or run directory")
+    p.add_argument("--out", default="export", help="output directory")
+    p.add_argument("--no-onnx", action="store_true", help="skip the ONNX file")
     return parser
 
 
@@ -201,6 +211,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .envs.deepmimic.render import play_motion
             out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"])
             print(f"wrote {out}")
+        elif command == "convert-bvh":
+            from .envs.deepmimic.bvh import convert_bvh
+            out = convert_bvh(opts["bvh"], opts["out"], opts["map"], scale=opts["scale"], loop=opts["loop"])
+            print(f"wrote {out}")
+        elif command == "export":
+            from .export import export_checkpoint
+            for path in export_checkpoint(opts["checkpoint"], opts["out"], onnx=not opts["no_onnx"]).values():
+                print(f"wrote {path}")
         elif command == "plot":
             from .plot import plot_runs
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")

@@ -17,7 +17,8 @@ class Config:
 
     # what to train
     env_id: str = _f("Pendulum-v1", "Gymnasium environment id (any id with Box or Discrete actions).")
-    algo: str = _f("trpo", "Algorithm.", choices=["trpo"])
+    algo: str = _f("trpo", "Algorithm: trpo, or ppo on the same rollouts, policies and checkpoints.",
+                   choices=["trpo", "ppo"])
     seed: int = _f(0, "Random seed for torch, numpy, python and the environments.")
     num_timesteps: int = _f(1_000_000, "Total environment steps to train for.")
     num_envs: int = _f(8, "Number of vectorised environments.")
@@ -58,6 +59,16 @@ class Config:
     vf_lr: float = _f(1e-3, "Critic Adam learning rate.")
     vf_epochs: int = _f(10, "Critic epochs per iteration.")
     vf_batch_size: int = _f(128, "Critic minibatch size.")
+
+    # PPO (--algo ppo)
+    lr: float = _f(3e-4, "PPO: Adam learning rate of actor and critic together.")
+    clip_range: float = _f(0.2, "PPO: clipping of the probability ratio.")
+    clip_range_vf: float | None = _f(None, "PPO: clipping of the value change (off by default).")
+    ppo_epochs: int = _f(10, "PPO: epochs over the batch per iteration.")
+    minibatch_size: int = _f(64, "PPO: minibatch size.")
+    target_kl: float | None = _f(0.015, "PPO: stop the epochs early once the approximate KL exceeds this.")
+    vf_coef: float = _f(0.5, "PPO: weight of the value loss.")
+    max_grad_norm: float = _f(0.5, "PPO: gradient-norm clipping over actor and critic.")
 
     # runs, checkpoints, devices
     checkpoint_dir: str = _f("runs", "Parent directory of run directories (logs and checkpoints).")

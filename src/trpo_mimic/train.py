@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from . import distributed as D
+from .algos.ppo import PPOSettings, make_ppo_optimizer, update_ppo
 from .algos.trpo import PolicyBatch, TRPOSettings, update_critic, update_policy
 from .checkpoint import (CheckpointError, load_checkpoint, load_module_state, resolve_checkpoint, rng_state,
                          save_checkpoint, set_rng_state)
@@ -80,7 +81,12 @@ class Trainer:
                                     env_threads=cfg.env_threads, **kwargs)
         self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space)
         self.agent.to(self.device)
-        self.critic_opt = make_critic_optimizer(self.agent, cfg.vf_lr)
+        if cfg.algo == "ppo":  # one Adam over actor and critic (saved under the same checkpoint key)
+            self.critic_opt = make_ppo_optimizer(self.agent, cfg.lr)
+            self.ppo = PPOSettings(cfg.clip_range, cfg.clip_range_vf, cfg.ppo_epochs, cfg.minibatch_size, cfg.target_kl,
+                                   cfg.policy_entcoeff, cfg.vf_coef, cfg.max_grad_norm, cfg.lr)
+        else:
+            self.critic_opt = make_critic_optimizer(self.agent, cfg.vf_lr)
         if cfg.pretrained_weight_path and resume_ckpt is None:
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
@@ -156,9 +162,14 @@ class Trainer:
         actions = torch.as_tensor(roll.actions.reshape(-1, *roll.actions.shape[2:]), device=dev)
         batch = PolicyBatch(nobs, actions, torch.as_tensor(adv.reshape(-1), device=dev),
                             torch.as_tensor(ret.reshape(-1), device=dev))
-        pstats = update_policy(agent.actor, batch, self.settings)
-        vstats = update_critic(agent.critic, self.critic_opt, batch.obs, batch.returns,
-                               cfg.vf_epochs, cfg.vf_batch_size)
+        if cfg.algo == "ppo":
+            pstats = update_ppo(agent.actor, agent.critic, self.critic_opt, batch,
+                                torch.as_tensor(roll.values.reshape(-1), device=dev), self.ppo)
+            vstats = {"value_loss": pstats["value_loss"]}
+        else:
+            pstats = update_policy(agent.actor, batch, self.settings)
+            vstats = update_critic(agent.critic, self.critic_opt, batch.obs, batch.returns,
+                                   cfg.vf_epochs, cfg.vf_batch_size)
         t2 = time.perf_counter()
         self.iteration += 1
         self.timesteps += roll.num_samples * D.world_size()
@@ -170,9 +181,16 @@ class Trainer:
             "Policy/KL": pstats["kl"],
             "Policy/Entropy": pstats["entropy"],
             "Policy/Improvement": pstats["improvement"],
-            "Policy/LineSearchSteps": pstats["line_search_steps"],
-            "Policy/LineSearchAccepted": pstats["line_search_accepted"],
-            "Policy/UpdateRejected": pstats["update_rejected"],
+        }
+        if cfg.algo == "ppo":
+            scalars.update({"Policy/ApproxKL": pstats["approx_kl"], "Policy/ClipFraction": pstats["clip_fraction"],
+                            "Policy/ExplainedVariance": pstats["explained_variance"],
+                            "Policy/EpochsDone": pstats["epochs_done"]})
+        else:
+            scalars.update({"Policy/LineSearchSteps": pstats["line_search_steps"],
+                            "Policy/LineSearchAccepted": pstats["line_search_accepted"],
+                            "Policy/UpdateRejected": pstats["update_rejected"]})
+        scalars.update({
             "Rollout/NonFiniteEpisodes": float(roll.nonfinite_episodes),
             "Rollout/SimUnstableEpisodes": float(roll.unstable_episodes),
             "Perf/SamplesPerSecond": roll.num_samples * D.world_size() / max(t2 - t0, 1e-9),
@@ -180,7 +198,7 @@ class Trainer:
             "Perf/InferenceTime": roll.inference_time,
             "Perf/UpdateTime": t2 - t1,
             "iteration": self.iteration,
-        }
+        })
         if self.recent_returns:
             scalars["Rollout/EpisodeReturn"] = float(np.mean(self.recent_returns))
             scalars["Rollout/EpisodeLength"] = float(np.mean(self.recent_lengths))
@@ -216,8 +234,11 @@ class Trainer:
                 f"len {scalars.get('Rollout/EpisodeLength', float('nan')):.1f} | "
                 f"surr {scalars['Loss/Surrogate']:.4f} | kl {scalars['Policy/KL']:.5f} | "
                 f"ent {scalars['Policy/Entropy']:.3f} | vloss {scalars['Loss/Value']:.4g} | "
-                f"ls {int(scalars['Policy/LineSearchSteps'])}"
-                f"{'' if scalars['Policy/LineSearchAccepted'] else ' (rejected)'} | "
+                + (f"ls {int(scalars['Policy/LineSearchSteps'])}"
+                   f"{'' if scalars['Policy/LineSearchAccepted'] else ' (rejected)'} | "
+                   if "Policy/LineSearchSteps" in scalars else
+                   f"clip {scalars['Policy/ClipFraction']:.3f} | ev {scalars['Policy/ExplainedVariance']:.3f} | "
+                   f"epochs {scalars['Policy/EpochsDone']:.1f} | ") +
                 f"{scalars['Perf/SamplesPerSecond']:.0f} samples/s (env {scalars['Perf/EnvTime']:.2f}s, "
                 f"policy {scalars['Perf/InferenceTime']:.2f}s, update {scalars['Perf/UpdateTime']:.2f}s)")
 
