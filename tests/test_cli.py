@@ -139,3 +139,16 @@ def test_export_and_convert_bvh_commands(cli, tmp_path):
     bad.write_text("HIERARCHY\nROOT Hips\nOFFSET 0 0 0\n")
     r = cli("convert-bvh", str(bad), "--out", str(tmp_path / "x.txt"))
     assert r.returncode == 2 and "bad.bvh:3" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_yaml_config_sets_fields_and_names_unknown_keys(cli, tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("env_id: CartPole-v1\nmax_kl: 0.02\npolicy_hidden_size: [32, 16]\nnormalize_obs: false\n"
+                 "stochastic_policy: true\n")
+    cmd, opts = parse(["train", "--config", str(f), "--max_kl", "0.03"])
+    assert opts["env_id"] == "CartPole-v1" and opts["max_kl"] == 0.03 and opts["policy_hidden_size"] == [32, 16]
+    assert opts["normalize_obs"] is False and opts["stochastic_policy"] is True
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("env_id: CartPole-v1\n\nmax_kll: 0.1\n")
+    r = cli("train", "--config", str(bad))
+    assert r.returncode == 2 and f"{bad}:3: unknown key 'max_kll'" in r.stderr

@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
+        p.add_argument("--config", help="read the same fields from a YAML mapping (command-line flags override it)")
         add_config_arguments(p)
     p = sub.add_parser("play-motion", help="render a motion clip kinematically to a video")
     p.add_argument("clip", help="DeepMimic clip file (or builtin:NAME)")
@@ -104,9 +105,51 @@ def read_arg_file(path: str, parser: argparse.ArgumentParser) -> list[str]:
         for w in words:
             if w.startswith("--"):
                 key = w.split("=", 1)[0]
-                if key not in known or key == "--arg_file":
+                if key not in known or key in ("--arg_file", "--config"):
                     raise UsageError(f"{path}:{lineno}: unknown key {key}")
         tokens += words
+    return tokens
+
+
+def read_yaml_config(path: str, parser: argparse.ArgumentParser) -> list[str]:
+    """A YAML mapping of Config fields -> the equivalent flags; an unknown key names file and line."""
+    import yaml
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if root is None:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        raise UsageError(f"{path}:{root.start_mark.line + 1}: expected a mapping of flag names to values")
+    actions = {a.dest: a for a in parser._actions}
+    tokens: list[str] = []
+    for key_node, value_node in root.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        action = actions.get(key)
+        if action is None or key in ("arg_file", "config", "help"):
+            raise UsageError(f"{path}:{line}: unknown key {key!r}")
+        value = yaml.safe_load(yaml.serialize(value_node))
+        flag = f"--{key}"
+        if isinstance(action, argparse.BooleanOptionalAction) or action.nargs == 0:
+            if not isinstance(value, bool):
+                raise UsageError(f"{path}:{line}: {key} must be true or false, got {value!r}")
+            if isinstance(action, argparse.BooleanOptionalAction):
+                tokens.append(flag if value else f"--no-{key}")
+            elif value:
+                tokens.append(flag)
+        elif value is None:
+            continue
+        elif isinstance(value, list):
+            tokens += [flag, *map(str, value)]
+        else:
+            tokens += [flag, str(value)]
     return tokens
 
 
@@ -141,12 +184,18 @@ def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
             elif rest[i].startswith("--arg_file="):
                 file_tokens += read_arg_file(rest[i].split("=", 1)[1], sub)
                 i += 1
+            elif rest[i] == "--config" and i + 1 < len(rest):
+                file_tokens += read_yaml_config(rest[i + 1], sub)
+                i += 2
+            elif rest[i].startswith("--config="):
+                file_tokens += read_yaml_config(rest[i].split("=", 1)[1], sub)
+                i += 1
             else:
                 cli_tokens.append(rest[i])
                 i += 1
         argv = expanded + file_tokens + cli_tokens
     ns = parser.parse_args(argv)
-    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file")}
+    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config")}
     return ns.command, opts
 
 
