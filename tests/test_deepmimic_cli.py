@@ -69,3 +69,37 @@ def test_factory_picks_native_vector_env_for_deepmimic():
     sync.close()
     with pytest.raises(EnvError, match="DeepMimic environments only"):
         make_vector_env("Pendulum-v1", 2, vec_env="native")
+
+
+def test_several_clips_sampled_per_episode_with_clip_id_and_per_clip_evaluation(cli, tmp_path):
+    import json
+    import numpy as np
+    from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionError
+    walk, run = clip_path("walk"), clip_path("run")
+    env = DeepMimicEnv(motion_file=[str(walk), str(run)], clip_id_obs=True)
+    assert env.observation_space.shape == (199,)
+    seen = set()
+    for s in range(12):
+        obs, info = env.reset(seed=s)
+        seen.add(info["clip"])
+        assert obs[-2:].tolist() == ([1.0, 0.0] if info["clip"] == 0 else [0.0, 1.0])
+        _, _, _, _, step_info = env.step(np.zeros(28))
+        assert step_info["clip"] == info["clip"]
+    assert seen == {0, 1}
+    motion_set = tmp_path / "set.json"
+    motion_set.write_text(json.dumps({"Motions": [{"File": str(walk), "Weight": 0.0}, {"File": str(run), "Weight": 2}]}))
+    env = DeepMimicEnv(motion_file=str(motion_set))
+    assert {env.reset(seed=s)[1]["clip"] for s in range(6)} == {1}  # weight 0 is never sampled
+    bad = tmp_path / "bad_set.json"
+    bad.write_text(json.dumps({"Motions": [{"File": str(walk), "Weight": -1}]}))
+    import pytest
+    with pytest.raises(MotionError, match="bad_set.json: motion 0, field 'Weight'"):
+        DeepMimicEnv(motion_file=str(bad))
+    r = cli("train", "--env_id", "DeepMimic-v0", "--motion_file", str(walk), str(run), "--clip_id_obs",
+            "--num_timesteps", "64", "--num_envs", "2", "--steps_per_env", "32", "--vf_epochs", "1",
+            "--eval_episodes", "0", "--checkpoint_dir", str(tmp_path), "--run_name", "multi", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "multi"), "--num_eval_episodes", "6",
+            "--max_episode_steps", "10")
+    assert r.returncode == 0, r.stderr
+    assert "clip humanoid3d_walk" in r.stdout and "clip humanoid3d_run" in r.stdout

@@ -111,3 +111,13 @@ def test_truncated_steps_are_bootstrapped_in_rollouts():
     assert not roll.terminated.any()
     assert np.all(roll.final_values[9] != 0) and np.all(roll.final_values[0] == 0)
     assert roll.episode_lengths == [10, 10, 10, 10]
+
+
+def test_chunked_gradient_gives_the_same_update():
+    agent, batch = real_batch()
+    import copy
+    other = copy.deepcopy(agent)
+    update_policy(agent.actor, batch, TRPOSettings())
+    update_policy(other.actor, batch, TRPOSettings(grad_chunk=100))
+    a, b = flat_params(agent.actor.parameters()), flat_params(other.actor.parameters())
+    assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)

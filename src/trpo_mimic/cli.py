@@ -220,6 +220,9 @@ def make_train_config(opts: dict[str, Any]) -> Config:
         probe = Config(**{k: v for k, v in opts.items() if k in ("resume", "env_id", "checkpoint_dir", "algo")})
         base = load_checkpoint(Trainer._find_resume(probe))["config"]
         base = {k: v for k, v in base.items() if k not in ("resume", "pretrained_weight_path")}
+    from .envs import ATARI_DEFAULTS, is_atari
+    if not base and is_atari(opts.get("env_id", Config.env_id)):
+        opts = {**ATARI_DEFAULTS, **opts}  # e.g. policy_entcoeff 0.01 unless given
     cfg = Config.from_dict({**base, **opts})
     validate(cfg)
     return cfg

@@ -23,11 +23,15 @@ class Config:
     num_timesteps: int = _f(1_000_000, "Total environment steps to train for.")
     num_envs: int = _f(8, "Number of vectorised environments.")
     vec_env: str = _f("auto", "Vector environment: sync, async (a process per env), native (DeepMimic's batched "
-                      "env) or auto (native for DeepMimic, sync otherwise).", choices=["auto", "sync", "async", "native"])
+                      "env) or auto (native for DeepMimic, async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
     env_threads: int | None = _f(None, "Threads stepping the native DeepMimic vector env (default: all cores).")
     steps_per_env: int = _f(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
     max_episode_steps: int | None = _f(None, "Override the environment's time limit (a truncation).")
-    motion_file: str | None = _f(None, "DeepMimic motion clip (path, or builtin:NAME).")
+    motion_file: list | None = _f(None, "DeepMimic motion clip(s): a path, builtin:NAME, several paths (one "
+                                  "sampled per episode) or a motion-set JSON with a weight per clip.",
+                                  nargs="+", type=str)
+    clip_id_obs: bool = _f(False, "DeepMimic with several clips: append a one-hot clip identifier to the "
+                           "observation, so one policy can hold several skills.")
     motion_dir: str | None = _f(None, "Directory searched for DeepMimic shortcut clips.")
     obs_mode: str | None = _f(None, "DeepMimic observation mode (deepmimic or compact).")
     action_mode: str | None = _f(None, "DeepMimic action: absolute (PD target on the joint range, the default) or "
@@ -47,13 +51,15 @@ class Config:
 
     # TRPO
     max_kl: float = _f(0.01, "Trust-region bound on the mean KL(old || new).")
-    policy_entcoeff: float = _f(0.0, "Entropy bonus coefficient in the surrogate objective.")
+    policy_entcoeff: float = _f(0.0, "Entropy bonus coefficient in the surrogate objective (0.01 for Atari ids).")
     gamma: float = _f(0.99, "Discount factor.")
     lam: float = _f(0.95, "GAE lambda.")
     cg_iters: int = _f(10, "Conjugate-gradient iterations.")
     cg_damping: float = _f(0.1, "Damping added to the Fisher-vector product.")
     fvp_subsample: float = _f(1.0, "Fraction of the batch used for Fisher-vector products in CG (as the original "
                               "TRPO's subsampling; the gradient and line search use the whole batch).")
+    grad_chunk: int = _f(0, "Accumulate the policy gradient over chunks of this many samples to save memory "
+                         "(0: the whole batch; image policies use 1024).")
     ls_max_steps: int = _f(10, "Maximum backtracking line-search steps.")
     ls_backtrack: float = _f(0.5, "Step shrink factor of the line search.")
     vf_lr: float = _f(1e-3, "Critic Adam learning rate.")

@@ -30,6 +30,17 @@ class EvalResult:
     term_means: dict[str, float] = field(default_factory=dict)
     deepmimic: bool = False
     video: Path | None = None
+    clips: list[str] = field(default_factory=list)  # clip of each episode (several-clip DeepMimic)
+
+    def per_clip(self) -> dict[str, dict[str, float]]:
+        """Mean return and length, episodes and falls for each clip."""
+        out: dict[str, dict[str, float]] = {}
+        for name in sorted(set(self.clips)):
+            idx = [i for i, c in enumerate(self.clips) if c == name]
+            out[name] = {"episodes": len(idx), "return_mean": float(np.mean([self.returns[i] for i in idx])),
+                         "length_mean": float(np.mean([self.lengths[i] for i in idx])),
+                         "falls": int(sum(self.terminated[i] for i in idx))}
+        return out
 
     def summary(self) -> dict[str, float]:
         r, l = np.asarray(self.returns, dtype=np.float64), np.asarray(self.lengths, dtype=np.float64)
@@ -54,6 +65,9 @@ class EvalResult:
                          + (" (none fell)" if s["terminated"] == 0 else ""))
             for k, v in sorted(self.term_means.items()):
                 lines.append(f"  {k}: {v:.4f}")
+            for name, c in self.per_clip().items():
+                lines.append(f"clip {name}: return {c['return_mean']:.3f}, length {c['length_mean']:.1f}, "
+                             f"falls {c['falls']} of {c['episodes']}")
         else:
             lines.append(f"terminated: {s['terminated']} of {s['episodes']} episodes")
         return "\n".join(lines)
@@ -86,8 +100,11 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     dm = hasattr(unwrapped, "clip") and hasattr(unwrapped, "data")
     if record and dm:
         traj.update(sim_qpos=[], ref_qpos=[], time=[])
+    clip_names: list[str] = []
     for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
-        obs, _ = env.reset(seed=seed + ep)
+        obs, reset_info = env.reset(seed=seed + ep)
+        if dm and len(getattr(unwrapped, "clips", ())) > 1:
+            clip_names.append(unwrapped.clips[int(reset_info["clip"])].name)
         if frames is not None and ep == 0:
             frames.append(env.render())
         done, total, length, terminated = False, 0.0, 0, False
@@ -119,7 +136,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
         lengths.append(length)
         terms.append(bool(terminated))
     result = EvalResult(returns, lengths, terms, {k: v / max(term_steps, 1) for k, v in term_sums.items()},
-                        deepmimic=dm)
+                        deepmimic=dm, clips=clip_names)
     arrays = {k: np.asarray(v) for k, v in traj.items()} if record else None
     return result, arrays
 

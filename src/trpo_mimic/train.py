@@ -98,7 +98,7 @@ class Trainer:
             set_rng_state(resume_ckpt["rng"])
         self.settings = TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping,
                                      cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size,
-                                     cfg.fvp_subsample)
+                                     cfg.fvp_subsample, cfg.grad_chunk or (1024 if self.agent.actor.image else 0))
         # Environments are reset with a seed derived from the iteration, so a resumed run is reproducible.
         # Every rank starts from rank 0's weights and statistics.
         D.broadcast_parameters(list(self.agent.parameters()) + list(self.agent.obs_normalizer.buffers()))
@@ -202,6 +202,9 @@ class Trainer:
         if self.recent_returns:
             scalars["Rollout/EpisodeReturn"] = float(np.mean(self.recent_returns))
             scalars["Rollout/EpisodeLength"] = float(np.mean(self.recent_lengths))
+        games = [i["game_return"] for i in roll.episode_infos if "game_return" in i]
+        if games:  # Atari with life loss as terminal: returns of whole games
+            scalars["Rollout/GameReturn"] = float(np.mean(games))
         for k, v in sorted(roll.step_info_means.items()):  # DeepMimic reward terms, mean per step
             scalars[f"DeepMimic/{k}"] = v
         return scalars

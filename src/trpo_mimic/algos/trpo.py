@@ -33,6 +33,7 @@ class TRPOSettings:
     vf_epochs: int = 10
     vf_batch_size: int = 128
     fvp_subsample: float = 1.0
+    grad_chunk: int = 0  # > 0: the policy gradient is accumulated over chunks of this many samples (memory)
 
 
 @dataclass
@@ -102,9 +103,24 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
         entropy = D.scalar_mean(float(old_dist.entropy().mean()))
 
     # Everything below is a batch mean; across ranks, the mean of the ranks' means (equal batches).
-    surr, new_dist = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
-    g = D.mean(flat_grad(surr, params, retain_graph=True))
-    surr_value = D.scalar_mean(float(surr.detach()))
+    n = batch.obs.shape[0]
+    new_dist = None
+    if 0 < cfg.grad_chunk < n:  # sum of chunk gradients weighted by chunk size: no graph of the whole batch
+        g_local = torch.zeros(sum(p.numel() for p in params), device=batch.obs.device)
+        surr_local = 0.0
+        for start in range(0, n, cfg.grad_chunk):
+            sl = slice(start, start + cfg.grad_chunk)
+            part = PolicyBatch(batch.obs[sl], batch.actions[sl], batch.advantages[sl], batch.returns[sl])
+            s_part, _ = surrogate_loss(actor, part, old_logp[sl], adv[sl], cfg.entcoeff)
+            w = part.obs.shape[0] / n
+            g_local += w * flat_grad(s_part, params)
+            surr_local += w * float(s_part.detach())
+        g = D.mean(g_local)
+        surr_value = D.scalar_mean(surr_local)
+    else:
+        surr, new_dist = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
+        g = D.mean(flat_grad(surr, params, retain_graph=cfg.fvp_subsample >= 1.0))
+        surr_value = D.scalar_mean(float(surr.detach()))
     stats = {"surrogate": surr_value, "entropy": entropy, "kl": 0.0, "improvement": 0.0,
              "line_search_steps": 0, "line_search_accepted": 0.0, "update_rejected": 0.0}
     if not torch.isfinite(g).all() or not math.isfinite(surr_value):
@@ -118,7 +134,7 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
             old_sub = actor.distribution(batch.obs[idx])
         kl = mean_kl(old_sub, actor.distribution(batch.obs[idx]))
     else:
-        kl = mean_kl(old_dist, new_dist)
+        kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.distribution(batch.obs))
     local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
 
     def fvp(v: torch.Tensor) -> torch.Tensor:

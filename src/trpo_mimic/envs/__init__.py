@@ -6,6 +6,7 @@ from typing import Any, Callable
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
+from .atari import ATARI_DEFAULTS, AtariUnavailable, ale_installed, is_atari, looks_like_atari, register_atari_envs
 from .wrappers import NonFiniteError, NonFiniteGuard
 
 DEEPMIMIC_PREFIX = "DeepMimic"
@@ -28,7 +29,8 @@ def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids)."""
     kwargs: dict[str, Any] = {"nonfinite": cfg.nonfinite}
     dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
-               "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale}
+               "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
+               "clip_id_obs": cfg.clip_id_obs or None}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
     else:
@@ -39,19 +41,43 @@ def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
 
 
 def check_env_id(env_id: str) -> None:
-    """Raise EnvError with a one-line message if the id is not registered."""
+    """Raise EnvError with a one-line message if the id is not registered.
+
+    Atari ids register ale_py's environments lazily (only when such an id is asked for): ids that
+    are Atari by name (ALE/..., ...NoFrameskip-v4) need ale-py; any other unknown id is looked up
+    again after registering ale_py if it is installed (e.g. Pong-v4)."""
     _register_project_envs()
+    if looks_like_atari(env_id):
+        try:
+            register_atari_envs(env_id)
+        except AtariUnavailable as exc:
+            raise EnvError(str(exc)) from None
+    elif env_id not in gym.registry and ale_installed():
+        register_atari_envs(env_id)
     try:
         gym.spec(env_id)
     except gym.error.Error as exc:
-        raise EnvError(f"unknown environment id {env_id!r}: {exc}") from None
+        hint = "" if ale_installed() else " (Atari games need the ale-py package: pip install ale-py)"
+        raise EnvError(f"unknown environment id {env_id!r}: {exc}{hint}") from None
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str | None = None,
-             nonfinite: str = "raise", **kwargs: Any) -> gym.Env:
+             nonfinite: str = "raise", training: bool = False, **kwargs: Any) -> gym.Env:
     """Create one environment (time limits come from the registration unless overridden),
-    guarded against non-finite observations and rewards (see NonFiniteGuard)."""
+    guarded against non-finite observations and rewards (see NonFiniteGuard).
+
+    Atari ids get the preprocessing of envs/atari.py: (4, 84, 84) uint8 stacked frames, newest
+    last; `training=True` (the trainer's rollouts) makes a lost life terminal, evaluation keeps
+    the default False. Other environments ignore `training`. max_episode_steps counts agent steps."""
     check_env_id(env_id)
+    if is_atari(env_id):
+        from .atari import make_atari_env
+        try:
+            env = make_atari_env(env_id, training=training, max_episode_steps=max_episode_steps,
+                                 render_mode=render_mode, **kwargs)
+        except AtariUnavailable as exc:
+            raise EnvError(str(exc)) from None
+        return NonFiniteGuard(env, env_id, nonfinite)
     make_kwargs: dict[str, Any] = dict(kwargs)
     if max_episode_steps is not None:
         make_kwargs["max_episode_steps"] = int(max_episode_steps)
@@ -63,19 +89,38 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
     return NonFiniteGuard(env, env_id, nonfinite)
 
 
+def _several_clips(env_id: str, kwargs: dict[str, Any]) -> bool:
+    """A DeepMimic env asked for with several clips (a list or a motion set) or a clip identifier."""
+    from .deepmimic.motion import resolve_motion_set
+    spec_kwargs = {**gym.spec(env_id).kwargs, **kwargs}
+    if spec_kwargs.get("clip_id_obs"):
+        return True
+    mf = spec_kwargs.get("motion_file")
+    if mf is None:
+        return False
+    paths, _ = resolve_motion_set(mf, spec_kwargs.get("clip_name"), spec_kwargs.get("motion_dir"))
+    return len(paths) > 1
+
+
 def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episode_steps: int | None = None,
-                    nonfinite: str = "raise", env_threads: int | None = None,
+                    nonfinite: str = "raise", env_threads: int | None = None, training: bool = True,
                     **kwargs: Any) -> gym.vector.VectorEnv:
     """Vectorised environments that reset in the same step an episode ends (final obs in info).
 
     vec_env: "sync" (gymnasium SyncVectorEnv), "async" (AsyncVectorEnv, one process per env),
     "native" (the DeepMimic humanoid's own batched env: one MjModel, N MjData stepped by
     `env_threads` threads, observations and rewards computed for all at once), or "auto":
-    native for DeepMimic ids, sync otherwise.
+    native for DeepMimic ids, async for Atari ids, sync otherwise.
+
+    training: passed to make_env (True by default: vector envs feed the trainer; for Atari a lost
+    life is then terminal).
     """
     check_env_id(env_id)
     if vec_env == "auto":
-        vec_env = "native" if is_deepmimic(env_id) else "sync"
+        if is_atari(env_id):
+            vec_env = "async"
+        else:
+            vec_env = "native" if is_deepmimic(env_id) and not _several_clips(env_id, kwargs) else "sync"
     if vec_env == "native":
         if not is_deepmimic(env_id):
             raise EnvError(f"--vec_env native exists for the DeepMimic environments only, not {env_id!r}")
@@ -89,7 +134,8 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
         return DeepMimicVectorEnv(num_envs, max_episode_steps=steps, nthread=env_threads, **dm_kwargs)
 
     def thunk() -> gym.Env:
-        return make_env(env_id, max_episode_steps=max_episode_steps, nonfinite=nonfinite, **kwargs)
+        return make_env(env_id, max_episode_steps=max_episode_steps, nonfinite=nonfinite, training=training,
+                        **kwargs)
 
     fns: list[Callable[[], gym.Env]] = [thunk for _ in range(num_envs)]
     if vec_env == "async":

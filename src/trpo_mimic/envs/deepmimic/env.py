@@ -50,7 +50,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .motion import (ASSET_XML, CharacterIndex, MotionClip, find_motion_file, quat_conj,
-                     quat_mul)
+                     quat_mul, resolve_motion_set)
 from .reward import (TERMS, KinematicState, PackedImitationReward, RewardWeights,
                      imitation_reward, pose_weight_vector, velocity_weight_vector)
 
@@ -86,7 +86,7 @@ class DeepMimicEnv(gym.Env):
                  reward_weights: RewardWeights | dict | None = None,
                  early_termination: bool = True, render_mode: str | None = None,
                  width: int = 640, height: int = 480, cycle_heading: bool = True,
-                 action_mode: str = "absolute", residual_scale: float = 0.25):
+                 action_mode: str = "absolute", residual_scale: float = 0.25, clip_id_obs: bool = False):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
@@ -100,6 +100,10 @@ class DeepMimicEnv(gym.Env):
         range; ``"residual"``: the PD target is the reference's hinge angle at the end of
         the step plus ``residual_scale`` x the joint's half range x the action (the policy
         learns corrections to the clip instead of the whole pose).
+        Several clips: ``motion_file`` may be a list of clips, or a motion-set JSON
+        ``{"Motions": [{"File": path, "Weight": w}, ...]}`` (paths relative to the JSON);
+        each episode samples a clip by weight (``options["clip"]`` picks one), ``info["clip"]``
+        says which, and ``clip_id_obs`` appends a one-hot clip identifier to the observation.
         """
         if action_mode not in ("absolute", "residual"):
             raise ValueError(f"action_mode must be 'absolute' or 'residual', got {action_mode!r}")
@@ -116,9 +120,13 @@ class DeepMimicEnv(gym.Env):
             frame_skip = max(1, round((sim_hz or DEFAULT_SIM_HZ) / CONTROL_HZ))
         if frame_skip < 1:
             raise ValueError(f"frame_skip must be >= 1, got {frame_skip}")
-        path = find_motion_file(clip_name or str(motion_file), motion_file, motion_dir)
-        self.clip = MotionClip.load(path, cycle_heading=cycle_heading) \
-            if not path.startswith("builtin:") else MotionClip.load(path)
+        paths, weights = resolve_motion_set(motion_file, clip_name, motion_dir)
+        self.clips = [MotionClip.load(p, cycle_heading=cycle_heading) if not p.startswith("builtin:")
+                      else MotionClip.load(p) for p in paths]
+        self.clip_weights = np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+        self.clip_index = 0
+        self.clip = self.clips[0]
+        self.clip_id_obs = bool(clip_id_obs)
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self.early_termination = early_termination
@@ -158,7 +166,8 @@ class DeepMimicEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(m.nu,), dtype=np.float32)
         nb = len(self._bodies)
         self._obs_dim = 2 + nb * (3 + 4 + 3 + 3) if obs_mode == "deepmimic" else (m.nq - 7) + (m.nv - 6)
-        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self._obs_dim,), dtype=np.float64)
+        n_id = len(self.clips) if self.clip_id_obs else 0
+        self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self._obs_dim + n_id,), dtype=np.float64)
         self._obs = np.zeros(self._obs_dim)
         self._t = 0.0
         self._quats = np.zeros((self._nq_pose, 4))
@@ -249,6 +258,14 @@ class DeepMimicEnv(gym.Env):
         np.matmul(vel, rot, out=self._o_vel)
         return obs.copy()
 
+    def _with_clip_id(self, obs: np.ndarray) -> np.ndarray:
+        """Append the one-hot identifier of the episode's clip (when clip_id_obs)."""
+        if not self.clip_id_obs:
+            return obs
+        one_hot = np.zeros(len(self.clips))
+        one_hot[self.clip_index] = 1.0
+        return np.concatenate([obs, one_hot])
+
     def _fast_step_reward(self) -> tuple[float, np.ndarray]:
         """Reward of the current state against the reference at ``self._t`` (packed maths)."""
         d = self.data
@@ -289,6 +306,11 @@ class DeepMimicEnv(gym.Env):
         super().reset(seed=seed)
         m, d = self.model, self.data
         mujoco.mj_resetData(m, d)
+        if len(self.clips) > 1:
+            k = None if options is None else options.get("clip")
+            if k is None:
+                k = int(self.np_random.choice(len(self.clips), p=self.clip_weights))
+            self.clip_index, self.clip = int(k), self.clips[int(k)]
         t0 = None if options is None else options.get("time")
         if t0 is None:
             t0 = float(self.np_random.uniform(0.0, self.clip.duration))
@@ -312,7 +334,9 @@ class DeepMimicEnv(gym.Env):
             raise RuntimeError(f"reference state initialisation failed: pose term {terms['pose']:.4f} at t={t0}")
         info = {f"reward_{k}": v for k, v in terms.items()}
         info.update(reward=reward, time=self._t, phase=self.clip.phase(self._t), sim_unstable=False)
-        return self._observation(), info
+        if len(self.clips) > 1:
+            info["clip"] = self.clip_index
+        return self._with_clip_id(self._observation()), info
 
     def step(self, action):
         """Apply a PD target per hinge for one 30 Hz step."""
@@ -341,8 +365,10 @@ class DeepMimicEnv(gym.Env):
         truncated = self.clip.loop == "none" and self._t >= self.clip.duration
         info = dict(zip(INFO_KEYS, terms.tolist()))
         info["time"] = self._t
+        if len(self.clips) > 1:
+            info["clip"] = self.clip_index
         info["sim_unstable"] = False
-        return self._observation(), reward, terminated, truncated, info
+        return self._with_clip_id(self._observation()), reward, terminated, truncated, info
 
     def render(self):
         """RGB frame (height, width, 3) from a camera tracking the root."""

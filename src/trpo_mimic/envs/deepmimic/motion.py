@@ -30,7 +30,7 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import mujoco
 import numpy as np
@@ -742,6 +742,46 @@ def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
     raise MotionNotFoundError(
         f"{clip}: motion clip not found; pass motion_file=... or motion_dir=..., or set "
         f"TRPO_MIMIC_MOTION_DIR. Looked in: motion_file (not given); " + "; ".join(looked))
+
+
+def resolve_motion_set(motion_file: Any, clip_name: str | None = None,
+                       motion_dir: str | os.PathLike | None = None) -> tuple[list[str], list[float]]:
+    """Clip paths and sampling weights from one clip, a list of clips, or a motion-set JSON
+    (``{"Motions": [{"File": path, "Weight": w}, ...]}``, paths relative to the JSON file)."""
+    if isinstance(motion_file, (list, tuple)):
+        if not motion_file:
+            raise MotionError("motion_file: an empty list of clips")
+        if len(motion_file) == 1:
+            motion_file = motion_file[0]
+        else:
+            return [find_motion_file(str(f), f, motion_dir) for f in motion_file], [1.0] * len(motion_file)
+    path = find_motion_file(clip_name or str(motion_file), motion_file, motion_dir)
+    if path.startswith("builtin:"):
+        return [path], [1.0]
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return [path], [1.0]  # not a motion set; the clip loader reports what is wrong with it
+    if not (isinstance(doc, dict) and "Motions" in doc):
+        return [path], [1.0]
+    name = Path(path).name
+    motions = doc["Motions"]
+    if not isinstance(motions, list) or not motions:
+        raise MotionError(f"{name}: motion set, field 'Motions' must be a non-empty list")
+    paths, weights = [], []
+    for k, entry in enumerate(motions):
+        if not isinstance(entry, dict) or not isinstance(entry.get("File"), str):
+            raise MotionError(f"{name}: motion {k}, field 'File' must be a string")
+        w = entry.get("Weight", 1.0)
+        if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise MotionError(f"{name}: motion {k}, field 'Weight' must be a finite number >= 0, got {w!r}")
+        f = Path(entry["File"])
+        f = f if f.is_absolute() else Path(path).parent / f
+        paths.append(find_motion_file(f.name, f, None))
+        weights.append(float(w))
+    if sum(weights) <= 0:
+        raise MotionError(f"{name}: motion set, field 'Weight' sums to 0")
+    return paths, weights
 
 
 def load_motion(path: str | os.PathLike) -> MotionClip:

@@ -64,6 +64,8 @@ class DeepMimicVectorEnv(VectorEnv):
                            obs_mode=obs_mode, sim_hz=sim_hz, frame_skip=frame_skip,
                            reward_weights=reward_weights, early_termination=early_termination,
                            cycle_heading=cycle_heading, action_mode=action_mode, residual_scale=residual_scale)
+        if len(env.clips) > 1:
+            raise ValueError("DeepMimicVectorEnv steps one clip; for several clips use a sync or async vector env")
         self._env = env
         self.num_envs = n = int(num_envs)
         self.clip, self.model = env.clip, env.model
