@@ -10,9 +10,8 @@ from trpo_mimic.algos.linalg import flat_params
 from trpo_mimic.algos.ppo import (PPOSettings, approx_kl_from_log_ratio, explained_variance, make_ppo_optimizer,
                                   ppo_losses, update_ppo)
 from trpo_mimic.algos.trpo import PolicyBatch, normalize_advantages
-from trpo_mimic.envs import make_vector_env
-from trpo_mimic.policies.agent import Agent
-from trpo_mimic.rollout import RolloutCollector, compute_gae
+
+from rollout_util import real_batch as shared_real_batch
 
 
 def real_batch(env_id: str = "Pendulum-v1", steps: int = 128, seed: int = 0):
@@ -22,18 +21,7 @@ def real_batch(env_id: str = "Pendulum-v1", steps: int = 128, seed: int = 0):
 
 @functools.lru_cache(maxsize=None)
 def _real_batch(env_id: str, steps: int, seed: int):
-    torch.manual_seed(seed)
-    envs = make_vector_env(env_id, 4)
-    agent = Agent(envs.single_observation_space, envs.single_action_space, [32, 32])
-    roll = RolloutCollector(envs, agent, env_id, seed=seed).collect(steps)
-    envs.close()
-    obs = torch.as_tensor(roll.obs.reshape(-1, *roll.obs.shape[2:]))
-    agent.obs_normalizer.update(obs)
-    adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
-                           roll.final_values, 0.99, 0.95)
-    acts = torch.as_tensor(roll.actions.reshape(-1, *roll.actions.shape[2:]))
-    batch = PolicyBatch(agent.obs_normalizer(obs), acts, torch.as_tensor(adv.reshape(-1)),
-                        torch.as_tensor(ret.reshape(-1)))
+    agent, batch = shared_real_batch(env_id, steps, seed)
     # the rollout's values were computed before the normaliser update; recompute for these obs
     with torch.no_grad():
         old_values = agent.critic(batch.obs)

@@ -9,21 +9,7 @@ from trpo_mimic.envs import make_vector_env
 from trpo_mimic.policies.agent import Agent
 from trpo_mimic.rollout import RolloutCollector, compute_gae
 
-
-def real_batch(env_id: str = "Pendulum-v1", steps: int = 128, seed: int = 0):
-    torch.manual_seed(seed)
-    envs = make_vector_env(env_id, 4)
-    agent = Agent(envs.single_observation_space, envs.single_action_space, [32, 32])
-    roll = RolloutCollector(envs, agent, env_id, seed=seed).collect(steps)
-    envs.close()
-    obs = torch.as_tensor(roll.obs.reshape(-1, *roll.obs.shape[2:]))
-    agent.obs_normalizer.update(obs)
-    adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
-                           roll.final_values, 0.99, 0.95)
-    acts = torch.as_tensor(roll.actions.reshape(-1, *roll.actions.shape[2:]))
-    batch = PolicyBatch(agent.obs_normalizer(obs), acts, torch.as_tensor(adv.reshape(-1)),
-                        torch.as_tensor(ret.reshape(-1)))
-    return agent, batch
+from rollout_util import real_batch
 
 
 @pytest.mark.parametrize("env_id,fvp_subsample", [("Pendulum-v1", 1.0), ("CartPole-v1", 1.0), ("Pendulum-v1", 0.25)])
