@@ -71,12 +71,22 @@ def broadcast_parameters(tensors: Iterable[torch.Tensor]) -> None:
             dist.broadcast(t.data, src=0)
 
 
-def average_gradients(params: Iterable[torch.nn.Parameter]) -> None:
-    if active():
-        for p in params:
-            if p.grad is not None:
-                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-                p.grad /= dist.get_world_size()
+def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor | None = None) -> torch.Tensor | None:
+    """Average the parameters' gradients (and `extra`, e.g. the loss) across ranks in ONE all-reduce."""
+    if not active():
+        return extra
+    params = [p for p in params if p.grad is not None]
+    parts = [p.grad.reshape(-1) for p in params] + ([extra.detach().reshape(-1).to(params[0].grad)]
+                                                     if extra is not None else [])
+    flat = torch.cat(parts)
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= dist.get_world_size()
+    offset = 0
+    for p in params:
+        n = p.grad.numel()
+        p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+        offset += n
+    return flat[offset:].reshape(extra.shape) if extra is not None else None
 
 
 def max_divergence(tensors: Iterable[torch.Tensor]) -> float:

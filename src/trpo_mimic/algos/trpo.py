@@ -177,8 +177,7 @@ def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.T
         obs_perm, ret_perm = obs[perm], returns[perm]
         for start in range(0, n, batch_size):
             loss = critic.mse_and_grad(obs_perm[start:start + batch_size], ret_perm[start:start + batch_size])
-            D.average_gradients(params)
-            loss = D.mean(loss.detach())
+            loss = D.average_gradients(params, extra=loss.detach())
             if not torch.isfinite(loss):
                 skipped += 1
                 continue
