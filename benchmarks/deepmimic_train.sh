@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Reproduce a DeepMimic imitation run end to end and print the evaluation figures.
+#   benchmarks/deepmimic_train.sh SKILL [SAMPLES] [extra train flags...]
+# SKILL: walk | run | jump | backflip (preset configs/deepmimic_SKILL.txt, clip ../shared/motions/humanoid3d_SKILL.txt)
+# Writes runs/deepmimic-SKILL-<time>/ (checkpoints, logs, learning_curve.png, videos) and prints: samples,
+# wall time, mean reward per step and falls over 10 deterministic 10-second episodes from random phases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+skill=${1:?usage: benchmarks/deepmimic_train.sh SKILL [SAMPLES] [flags...]}
+samples=${2:-20000000}
+shift $(( $# >= 2 ? 2 : 1 ))
+motions=${TRPO_MIMIC_MOTION_DIR:-../shared/motions}
+run=deepmimic-$skill-$(date +%Y%m%d-%H%M%S)
+bin=${TRPO_MIMIC_BIN:-.venv/bin/trpo-mimic}
+py=${TRPO_MIMIC_PYTHON:-.venv/bin/python}
+export MUJOCO_GL=${MUJOCO_GL:-egl}
+start=$(date +%s)
+"$bin" train --arg_file "configs/deepmimic_$skill.txt" --motion_file "$motions/humanoid3d_$skill.txt" \
+  --num_timesteps "$samples" --run_name "$run" --no-progress "$@" | tee "runs/$run.log"
+end=$(date +%s)
+"$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 10 --max_episode_steps 300 \
+  --record_video --video_dir "runs/$run/videos" --no-progress | tee "runs/$run/eval.txt"
+echo "skill $skill: $("$py" -c "import torch;c=torch.load('runs/$run/latest.pt',weights_only=True);print(c['timesteps'])") samples," \
+     "wall $(( (end - start) / 60 )) min; $(grep 'mean reward per step' "runs/$run/eval.txt"); $(grep '^falls' "runs/$run/eval.txt")"
