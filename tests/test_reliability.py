@@ -149,3 +149,25 @@ def test_non_finite_episodes_can_be_terminated_and_counted(nan_env_id, tmp_path)
     assert scalars["Rollout/NonFiniteEpisodes"] == 2 * 6  # each env: episodes of 5 steps in 32 steps
     assert scalars["Rollout/EpisodeLength"] == 5
     assert np.isfinite(scalars["Loss/Value"])
+
+
+def test_interrupt_during_evaluation_is_not_swallowed(tmp_path, monkeypatch):
+    import trpo_mimic.evaluate as ev
+    from trpo_mimic.train import Interrupted
+    cfg = Config(env_id="Pendulum-v1", num_timesteps=64, num_envs=2, steps_per_env=32, vf_epochs=1,
+                 checkpoint_dir=str(tmp_path), run_name="i", progress=False, eval_freq=1, eval_episodes=1)
+
+    real = ev.evaluate_policy
+    calls = []
+
+    def interrupted_once(*args, **kwargs):  # a signal arriving while the first evaluation runs
+        calls.append(1)
+        if len(calls) == 1:
+            raise Interrupted("SIGTERM")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ev, "evaluate_policy", interrupted_once)
+    with pytest.raises(Interrupted):
+        Trainer(cfg).run()
+    assert len(calls) == 1  # not retried as if it were a video problem
+    assert load_checkpoint(tmp_path / "i")["iteration"] == 1  # saved on the way out

@@ -24,8 +24,10 @@ from .policies.agent import Agent
 from .rollout import RolloutCollector, compute_gae
 
 
-class Interrupted(Exception):
-    """Raised inside the loop when SIGINT or SIGTERM arrives, so a checkpoint is written first."""
+class Interrupted(BaseException):
+    """Raised inside the loop when SIGINT or SIGTERM arrives, so a checkpoint is written first.
+
+    A BaseException (like KeyboardInterrupt), so that no `except Exception` on the way swallows it."""
 
 
 def seed_everything(seed: int) -> None:
