@@ -575,11 +575,8 @@ class MotionClip:
             v[rv:rv + 3] = self._cycle(c)[0] @ v[rv:rv + 3]
         return v
 
-    def reference(self, t: float) -> ReferenceState:
-        """Everything the reward needs at time t, in world coordinates.
-
-        Reads the resampled tables: slerp for rotations, linear for the rest.
-        """
+    def _locate_sample(self, t: float) -> tuple[int, int, float]:
+        """(cycle, segment, weight) of time t in the resampled tables."""
         if self.loop == "wrap":
             c = math.floor(t / self.duration)
             tau = t - c * self.duration
@@ -589,7 +586,14 @@ class MotionClip:
         i = bisect.bisect_right(times, tau) - 1
         i = 0 if i < 0 else (len(times) - 2 if i > len(times) - 2 else i)
         t0 = times[i]
-        w = (tau - t0) / (times[i + 1] - t0)
+        return c, i, (tau - t0) / (times[i + 1] - t0)
+
+    def reference(self, t: float) -> ReferenceState:
+        """Everything the reward needs at time t, in world coordinates.
+
+        Reads the resampled tables: slerp for rotations, linear for the rest.
+        """
+        c, i, w = self._locate_sample(t)
         th = self._slerp_theta[i]
         ab = np.sin(np.multiply.outer((1.0 - w, w), th)) * self._slerp_inv_sin[i]
         quats = ab[0, :, None] * self._slerp_q[i, 0] + ab[1, :, None] * self._slerp_q[i, 1]
@@ -607,16 +611,7 @@ class MotionClip:
     def reference_packed(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(quats (13, 4), packed vector) at time t: :meth:`reference` in the layout of
         ``reward.PackedImitationReward.pack``, for the environment's hot loop."""
-        if self.loop == "wrap":
-            c = math.floor(t / self.duration)
-            tau = t - c * self.duration
-        else:
-            c, tau = 0, min(max(t, 0.0), self.duration)
-        times = self._stimes
-        i = bisect.bisect_right(times, tau) - 1
-        i = 0 if i < 0 else (len(times) - 2 if i > len(times) - 2 else i)
-        t0 = times[i]
-        w = (tau - t0) / (times[i + 1] - t0)
+        c, i, w = self._locate_sample(t)
         ab = np.sin(np.multiply.outer((1.0 - w, w), self._slerp_theta[i])) * self._slerp_inv_sin[i]
         quats = ab[0, :, None] * self._slerp_q[i, 0] + ab[1, :, None] * self._slerp_q[i, 1]
         vec = self._packed[i] + w * self._dpacked[i]
