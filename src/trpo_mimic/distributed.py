@@ -101,6 +101,12 @@ def max_divergence(tensors: Iterable[torch.Tensor]) -> float:
     return float(diff)
 
 
+def barrier() -> None:
+    """Wait until every rank gets here (no-op when alone)."""
+    if active():
+        dist.barrier()
+
+
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -304,6 +304,7 @@ class Trainer:
                     plot_runs([self.run_dir], self.run_dir / "learning_curve.png")
                 except ValueError as exc:
                     print(f"no learning curve written: {exc}", file=sys.stderr)
+            D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
         except Interrupted as exc:
             if main:
                 bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
