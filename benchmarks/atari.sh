@@ -27,11 +27,18 @@ RUN="$(basename "$CONFIG" .txt)-${STEPS}-s${SEED}"
 OUT=benchmarks/atari
 RUNS=${RUNS_DIR:-runs/atari}
 mkdir -p "$OUT" "$RUNS"
+# A run that was stopped (killed, or the session ended) continues from its latest.pt when the same command
+# is typed again: nothing is lost, and the run is the same run (the checkpoint holds every RNG state).
+RESUME=() TEE=(tee "$OUT/$RUN.log")
+if [ -f "$RUNS/$RUN/latest.pt" ]; then
+    RESUME=(--resume "$RUNS/$RUN") TEE=(tee -a "$OUT/$RUN.log")
+    echo "== resuming $RUNS/$RUN from its latest.pt"
+fi
 echo "== training $ENV_ID for $STEPS agent steps ($((STEPS * 4)) frames), run $RUNS/$RUN"
 START=$(date +%s)
 "$PY" -m trpo_mimic train --arg_file "$CONFIG" --num_timesteps "$STEPS" --seed "$SEED" \
-    --checkpoint_dir "$RUNS" --run_name "$RUN" --no-progress ${EXTRA:-} 2>&1 | grep -v -e '^A.L.E:' -e 'Powered by Stella' \
-    | tee "$OUT/$RUN.log"
+    --checkpoint_dir "$RUNS" --run_name "$RUN" --no-progress "${RESUME[@]}" ${EXTRA:-} 2>&1 \
+    | grep -v -e '^A.L.E:' -e 'Powered by Stella' | "${TEE[@]}"
 END=$(date +%s)
 cp "$RUNS/$RUN/progress.csv" "$OUT/$RUN.progress.csv"
 "$PY" -m trpo_mimic plot "$RUNS/$RUN" --out "$OUT/$RUN.png" --title "TRPO $ENV_ID ($STEPS steps, seed $SEED)"
@@ -58,7 +65,6 @@ for ep in range(episodes):
     rand.append(total)
 rows = list(csv.DictReader(open(f"{run}/progress.csv")))
 sps = [float(r["Perf/SamplesPerSecond"]) for r in rows if r.get("Perf/SamplesPerSecond")]
-steps = int(float(rows[-1]["timesteps"])) if rows and "timesteps" in rows[0] else None
 text = open(eval_txt).read()
 m = re.search(r"return:\s+(-?[\d.]+) ± ([\d.]+)", text)
 trained = f"{m.group(1)} ± {m.group(2)}" if m else "n/a"
@@ -67,7 +73,7 @@ print(f"| policy | episodes | return (mean ± std) |\n|---|---|---|")
 print(f"| trained (deterministic) | {episodes} | {trained} |")
 print(f"| uniformly random | {episodes} | {np.mean(rand):.2f} ± {np.std(rand):.2f} |\n")
 print(f"Training throughput: {np.mean(sps):.0f} samples/s (mean of iterations, agent steps incl. the TRPO update); "
-      f"wall clock {wall:.0f} s for the whole training command" + (f" ({steps / wall:.0f} steps/s)" if steps else "") + ".")
+      f"wall clock {wall:.0f} s for the last training command (a resumed run counts only its last part)" + ".")
 print(f"Learning curve: {run.split('/')[-1]}.png")
 PYEOF
 cat "$OUT/$RUN.md"

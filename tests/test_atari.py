@@ -128,8 +128,14 @@ def test_rollout_stores_uint8_and_auto_picks_async():
     finally:
         envs.close()
     assert roll.obs.dtype == np.uint8 and roll.obs.shape == (8, 2, 4, 84, 84)
-    assert roll.obs.nbytes == 8 * 2 * 4 * 84 * 84
-    np.testing.assert_array_equal(roll.obs[1:, :, :-1], roll.obs[:-1, :, 1:])  # no episode ended here
+    obs = np.asarray(roll.obs)
+    assert obs.dtype == np.uint8 and obs.shape == (8, 2, 4, 84, 84)
+    np.testing.assert_array_equal(obs[1:, :, :-1], obs[:-1, :, 1:])  # no episode ended here
+    # each frame stored once: the first (reset) stacks hold one frame four times, then one new frame
+    # per env and step
+    assert roll.obs.count == 8 * 2
+    assert roll.obs.frames.dtype == np.uint8
+    assert roll.obs.nbytes < 0.4 * obs.nbytes
 
 
 def test_missing_ale_py_is_a_clear_error(monkeypatch):

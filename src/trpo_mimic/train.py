@@ -22,6 +22,7 @@ from .envs import env_kwargs_from_config, make_vector_env
 from .logger import RunLogger
 from .policies.agent import Agent
 from .rollout import RolloutCollector, compute_gae
+from .rollout.frames import StackedFrames
 
 
 class Interrupted(BaseException):
@@ -156,11 +157,15 @@ class Trainer:
         t0 = time.perf_counter()
         roll = self.collector.collect(cfg.steps_per_env)
         t1 = time.perf_counter()
-        obs_flat = torch.as_tensor(roll.obs.reshape(-1, *roll.obs.shape[2:]), device=dev)
-        agent.obs_normalizer.update(obs_flat)
         adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
                                roll.final_values, cfg.gamma, cfg.lam)
-        nobs = agent.obs_normalizer(obs_flat) if agent.obs_normalizer.enabled else obs_flat
+        if isinstance(roll.obs, StackedFrames) and not agent.obs_normalizer.enabled:
+            nobs = roll.obs.flat(dev)  # image stacks: rebuilt chunk by chunk in the update
+        else:
+            obs_np = np.asarray(roll.obs)
+            obs_flat = torch.as_tensor(obs_np.reshape(-1, *obs_np.shape[2:]), device=dev)
+            agent.obs_normalizer.update(obs_flat)
+            nobs = agent.obs_normalizer(obs_flat) if agent.obs_normalizer.enabled else obs_flat
         actions = torch.as_tensor(roll.actions.reshape(-1, *roll.actions.shape[2:]), device=dev)
         batch = PolicyBatch(nobs, actions, torch.as_tensor(adv.reshape(-1), device=dev),
                             torch.as_tensor(ret.reshape(-1), device=dev))

@@ -141,7 +141,7 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
         raise ValueError(f"batch sizes differ: obs {n}, advantages {advantages.shape[0]}, "
                          f"returns {returns.shape[0]}, old_values {old_values.shape[0]}")
     with torch.no_grad():
-        old_logp = actor.distribution(obs).log_prob(actions)
+        old_logp = actor.batch_distribution(obs).log_prob(actions)
 
     mb = min(settings.minibatch_size, n)
     per_epoch = math.ceil(n / mb)
@@ -182,7 +182,7 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
     optimizer.zero_grad(set_to_none=True)
 
     with torch.no_grad():
-        dist = actor.distribution(obs)
+        dist = actor.batch_distribution(obs)
         log_ratio = dist.log_prob(actions) - old_logp
         full_kl = D.scalar_mean(float(approx_kl_from_log_ratio(log_ratio)))
         adv_all = normalize_advantages(advantages)

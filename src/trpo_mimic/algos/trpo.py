@@ -59,9 +59,11 @@ def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
 
 
 def surrogate_loss(actor: Actor, batch: PolicyBatch, old_logp: torch.Tensor, adv: torch.Tensor,
-                   entcoeff: float) -> tuple[torch.Tensor, Distribution]:
-    """Importance-weighted advantage plus entropy bonus (to be maximised), and the new distribution."""
-    dist = actor.distribution(batch.obs)
+                   entcoeff: float, chunk: int = 0) -> tuple[torch.Tensor, Distribution]:
+    """Importance-weighted advantage plus entropy bonus (to be maximised), and the new distribution.
+
+    chunk > 0 runs the network on chunks of that many samples (see `Actor.batch_distribution`)."""
+    dist = actor.batch_distribution(batch.obs, chunk)
     ratio = torch.exp(dist.log_prob(batch.actions) - old_logp)
     surr = (ratio * adv).mean()
     if entcoeff:
@@ -97,19 +99,21 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
     """One TRPO step on the actor. Returns diagnostics; never leaves non-finite parameters."""
     params = [p for p in actor.parameters() if p.requires_grad]
     adv = normalize_advantages(batch.advantages)
+    n = batch.obs.shape[0]
+    # Stored frame stacks (rollout.frames) are rebuilt a chunk at a time, never as one whole batch.
+    chunk = cfg.grad_chunk or (1024 if not isinstance(batch.obs, torch.Tensor) else 0)
     with torch.no_grad():
-        old_dist = actor.distribution(batch.obs)
+        old_dist = actor.batch_distribution(batch.obs, chunk)
         old_logp = old_dist.log_prob(batch.actions)
         entropy = D.scalar_mean(float(old_dist.entropy().mean()))
 
     # Everything below is a batch mean; across ranks, the mean of the ranks' means (equal batches).
-    n = batch.obs.shape[0]
     new_dist = None
-    if 0 < cfg.grad_chunk < n:  # sum of chunk gradients weighted by chunk size: no graph of the whole batch
+    if 0 < chunk < n:  # sum of chunk gradients weighted by chunk size: no graph of the whole batch
         g_local = torch.zeros(sum(p.numel() for p in params), device=batch.obs.device)
         surr_local = 0.0
-        for start in range(0, n, cfg.grad_chunk):
-            sl = slice(start, start + cfg.grad_chunk)
+        for start in range(0, n, chunk):
+            sl = slice(start, start + chunk)
             part = PolicyBatch(batch.obs[sl], batch.actions[sl], batch.advantages[sl], batch.returns[sl])
             s_part, _ = surrogate_loss(actor, part, old_logp[sl], adv[sl], cfg.entcoeff)
             w = part.obs.shape[0] / n
@@ -134,7 +138,7 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
             old_sub = actor.distribution(batch.obs[idx])
         kl = mean_kl(old_sub, actor.distribution(batch.obs[idx]))
     else:
-        kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.distribution(batch.obs))
+        kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.batch_distribution(batch.obs, chunk))
     local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
 
     def fvp(v: torch.Tensor) -> torch.Tensor:
@@ -149,7 +153,7 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
 
     def evaluate() -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            s, d = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
+            s, d = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff, chunk)
             return D.mean(s), D.mean(mean_kl(old_dist, d))
 
     old_flat = flat_params(params)
@@ -174,9 +178,9 @@ def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.T
     skipped = 0
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator).to(obs.device)
-        obs_perm, ret_perm = obs[perm], returns[perm]
         for start in range(0, n, batch_size):
-            loss = critic.mse_and_grad(obs_perm[start:start + batch_size], ret_perm[start:start + batch_size])
+            idx = perm[start:start + batch_size]  # obs may be stored frame stacks: index per minibatch
+            loss = critic.mse_and_grad(obs[idx], returns[idx])
             loss = D.average_gradients(params, extra=loss.detach())
             if not torch.isfinite(loss):
                 skipped += 1

@@ -1,7 +1,7 @@
 """Actor (Gaussian or categorical head on an MLP or Atari CNN trunk) and critic, as separate modules."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -92,8 +92,23 @@ class Actor(nn.Module):
         if not self.discrete:
             self.log_std = nn.Parameter(torch.full((out_dim,), float(init_log_std)))
 
+    def output(self, obs: torch.Tensor) -> torch.Tensor:
+        """The body's output: logits, or Gaussian means."""
+        return self.body(obs if self.image else obs.flatten(1))
+
     def distribution(self, obs: torch.Tensor) -> Distribution:
-        return self.distribution_from(self.body(obs if self.image else obs.flatten(1)))
+        return self.distribution_from(self.output(obs))
+
+    def batch_distribution(self, obs: Any, chunk: int = 0) -> Distribution:
+        """The distribution for a whole batch, the network run on chunks of `chunk` samples.
+
+        `obs` may be a tensor or lazily stored frame stacks (`rollout.frames.FlatStackedFrames`,
+        then chunks of 1024 unless `chunk` says otherwise), anything with `.shape` and slicing."""
+        n = obs.shape[0]
+        if isinstance(obs, torch.Tensor) and not 0 < chunk < n:
+            return self.distribution(obs)
+        chunk = chunk if chunk > 0 else 1024
+        return self.distribution_from(torch.cat([self.output(obs[s:s + chunk]) for s in range(0, n, chunk)]))
 
     def distribution_from(self, out: torch.Tensor, log_std: torch.Tensor | None = None) -> Distribution:
         """The action distribution for the body's output (logits, or Gaussian means)."""

@@ -10,13 +10,14 @@ import torch
 
 from ..envs.wrappers import NonFiniteError
 from ..policies.agent import Agent
+from .frames import StackedFrames
 
 
 @dataclass
 class Rollout:
     """One iteration's samples, time-major (T, num_envs, ...)."""
 
-    obs: np.ndarray
+    obs: np.ndarray | StackedFrames  # StackedFrames for uint8 frame stacks (each frame stored once)
     actions: np.ndarray
     rewards: np.ndarray
     terminated: np.ndarray
@@ -63,7 +64,12 @@ class RolloutCollector:
     @torch.inference_mode()
     def collect(self, steps: int) -> Rollout:
         n = self.num_envs
-        obs_buf = np.zeros((steps, *self.obs.shape), dtype=self.obs.dtype)
+        if StackedFrames.suits(self.obs):
+            obs_buf = StackedFrames(steps, n, self.obs.shape[1], self.obs.shape[2:], self.obs.dtype)
+            put_obs = obs_buf.put
+        else:
+            obs_buf = np.zeros((steps, *self.obs.shape), dtype=self.obs.dtype)
+            put_obs = obs_buf.__setitem__
         act_space = self.envs.single_action_space
         act_shape = () if isinstance(act_space, gym.spaces.Discrete) else act_space.shape
         act_dtype = np.int64 if isinstance(act_space, gym.spaces.Discrete) else np.float32
@@ -83,7 +89,7 @@ class RolloutCollector:
             action = agent.actor.sample(x)
             value = agent.critic(x)
             env_action = agent.to_env_action(action)
-            obs_buf[t] = self.obs
+            put_obs(t, self.obs)
             act_buf[t] = action.cpu().numpy()
             val_buf[t] = value.cpu().numpy()
             t1 = time.perf_counter()
