@@ -224,3 +224,25 @@ def test_residual_zero_action_tracks_the_reference_longer_than_absolute_zero():
     assert rewards["residual"] > rewards["absolute"] + 0.1
     with pytest.raises(ValueError, match="action_mode"):
         DeepMimicEnv(motion_file=path, action_mode="torque")
+
+
+def test_root_drift_terminates_only_past_the_threshold():
+    """max_root_drift: a root moved 0.6 m away from the reference ends the episode at 0.5 m, not at 1 m."""
+    import mujoco
+    path = str(clip_path("run"))
+    outcomes = {}
+    for drift in (None, 0.5, 1.0):
+        env = DeepMimicEnv(motion_file=path, action_mode="residual", max_root_drift=drift)
+        for shift in (0.0, 0.6):
+            env.reset(seed=0, options={"time": 0.3})
+            env.data.qpos[env.index.root_qpos + 1] += shift  # sideways, in metres
+            mujoco.mj_forward(env.model, env.data)
+            _, r, term, trunc, info = env.step(np.zeros(28))
+            outcomes[drift, shift] = term
+            assert not trunc and 0.0 < r <= 1.0  # the reward is still reported for the last step
+        env.close()
+    assert outcomes == {(None, 0.0): False, (None, 0.6): False, (0.5, 0.0): False, (0.5, 0.6): True,
+                        (1.0, 0.0): False, (1.0, 0.6): False}
+    for bad in (0.0, -1.0):
+        with pytest.raises(ValueError, match="max_root_drift"):
+            DeepMimicEnv(motion_file=path, max_root_drift=bad)

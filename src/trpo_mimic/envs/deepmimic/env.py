@@ -86,7 +86,8 @@ class DeepMimicEnv(gym.Env):
                  reward_weights: RewardWeights | dict | None = None,
                  early_termination: bool = True, render_mode: str | None = None,
                  width: int = 640, height: int = 480, cycle_heading: bool = True,
-                 action_mode: str = "absolute", residual_scale: float = 0.25, clip_id_obs: bool = False):
+                 action_mode: str = "absolute", residual_scale: float = 0.25, clip_id_obs: bool = False,
+                 max_root_drift: float | None = None):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
@@ -95,6 +96,10 @@ class DeepMimicEnv(gym.Env):
         frame_skip: simulation rate or substeps per 30 Hz action (give at most one).
         reward_weights: :class:`RewardWeights` or a dict of its fields.
         early_termination: end the episode when a non-foot body touches the ground.
+        max_root_drift: also end it (terminated) when the root is farther than this many metres
+            from the reference root, horizontally (None: never). A character that falls behind
+            the clip then loses the rest of the episode instead of drifting on with the root and
+            centre-of-mass terms near 0.
         cycle_heading: a looping clip also turns by its per-cycle heading change.
         action_mode: ``"absolute"``: the PD target is the action scaled onto the joint's
         range; ``"residual"``: the PD target is the reference's hinge angle at the end of
@@ -130,6 +135,9 @@ class DeepMimicEnv(gym.Env):
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self.early_termination = early_termination
+        if max_root_drift is not None and not max_root_drift > 0:
+            raise ValueError(f"max_root_drift must be > 0 metres or None, got {max_root_drift!r}")
+        self.max_root_drift = None if max_root_drift is None else float(max_root_drift)
         self.frame_skip = int(frame_skip)
         self.control_dt = 1.0 / CONTROL_HZ
         self.sim_hz = CONTROL_HZ * self.frame_skip
@@ -181,6 +189,8 @@ class DeepMimicEnv(gym.Env):
         self._sv_qvel, self._sv_ee = sv[:nv3], sv[nv3:nv3 + 3 * ne].reshape(ne, 3)
         k = nv3 + 3 * ne
         self._sv_root, self._sv_rootvel = sv[k:k + 3], sv[k + 3:k + 6]
+        self.root_diff_index = k  # the root position's place in the packed state vector
+        self._ref_vec = None
         self._sv_comvel, self._sv_com = sv[k + 6:k + 9], sv[k + 9:k + 12]
         nb = len(self._bodies)
         b0 = int(self._bodies[0])
@@ -274,6 +284,7 @@ class DeepMimicEnv(gym.Env):
         par[:, 1:] *= -1.0
         q = (par[:, :, None] * xq[self._rot_children][:, None, :]).reshape(-1, 16) @ _QMUL
         ref_q, ref_vec = self.clip.reference_packed(self._t)
+        self._ref_vec = ref_vec
         dot = np.abs(np.einsum("ij,ij->i", q, ref_q))
         ang = 2.0 * np.arccos(np.minimum(dot, 1.0))
         sv, root = self._simvec, self._root
@@ -362,6 +373,10 @@ class DeepMimicEnv(gym.Env):
             return obs, 0.0, True, False, info
         reward, terms = self._fast_step_reward()
         terminated = self.early_termination and self._touches_ground()
+        if self.max_root_drift is not None and not terminated:
+            k = self.root_diff_index
+            dx, dy = self._sv_root[:2] - self._ref_vec[k:k + 2]
+            terminated = bool(dx * dx + dy * dy > self.max_root_drift ** 2)
         truncated = self.clip.loop == "none" and self._t >= self.clip.duration
         info = dict(zip(INFO_KEYS, terms.tolist()))
         info["time"] = self._t

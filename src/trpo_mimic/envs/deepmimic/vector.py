@@ -56,14 +56,16 @@ class DeepMimicVectorEnv(VectorEnv):
                  clip_name: str | None = None, obs_mode: str = "deepmimic", sim_hz: int | None = None,
                  frame_skip: int | None = None, reward_weights=None, early_termination: bool = True,
                  max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS, nthread: int | None = None,
-                 cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25):
+                 cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25,
+                 max_root_drift: float | None = None):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         # One single env supplies the clip, model, indices and constants, and runs resets.
         env = DeepMimicEnv(motion_file=motion_file, motion_dir=motion_dir, clip_name=clip_name,
                            obs_mode=obs_mode, sim_hz=sim_hz, frame_skip=frame_skip,
                            reward_weights=reward_weights, early_termination=early_termination,
-                           cycle_heading=cycle_heading, action_mode=action_mode, residual_scale=residual_scale)
+                           cycle_heading=cycle_heading, action_mode=action_mode, residual_scale=residual_scale,
+                           max_root_drift=max_root_drift)
         if len(env.clips) > 1:
             raise ValueError("DeepMimicVectorEnv steps one clip; for several clips use a sync or async vector env")
         self._env = env
@@ -270,6 +272,8 @@ class DeepMimicVectorEnv(VectorEnv):
         sv = np.concatenate([qv[:, rv + 3:], ee.reshape(n, -1), root_pos, qv[:, rv:rv + 3],
                              self._slinvel, self._scom], axis=1)
         diff = sv - ref_vec
+        k = env.root_diff_index
+        self._drift_sq = diff[:, k] ** 2 + diff[:, k + 1] ** 2  # horizontal root distance to the reference, squared
         err = (ang * ang) @ fr.wa + (diff * diff) @ fr.wd
         terms = np.exp(fr.scales * err)
         total = terms @ fr.term_w
@@ -341,6 +345,13 @@ class DeepMimicVectorEnv(VectorEnv):
         with np.errstate(invalid="ignore", over="ignore"):
             obs = self._observations(t_step)
             reward, terms = self._rewards(t_step)
+        if env.max_root_drift is not None:  # drifted too far from the reference root: terminated
+            far = (self._drift_sq > env.max_root_drift ** 2) & ~unstable & ~terminated
+            for i in np.flatnonzero(far & ~truncated):  # not yet reset by the physics step
+                i = int(i)
+                with self._lock:
+                    self._reset_obs[i], self._reset_infos[i] = self._reset_one(i, None, None)
+            terminated |= far
         if unstable.any():
             obs[unstable] = self._unstable_obs[unstable]
             reward[unstable] = 0.0
