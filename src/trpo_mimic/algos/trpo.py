@@ -102,29 +102,42 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
     n = batch.obs.shape[0]
     # Stored frame stacks (rollout.frames) are rebuilt a chunk at a time, never as one whole batch.
     chunk = cfg.grad_chunk or (1024 if not isinstance(batch.obs, torch.Tensor) else 0)
-    with torch.no_grad():
-        old_dist = actor.batch_distribution(batch.obs, chunk)
-        old_logp = old_dist.log_prob(batch.actions)
-        entropy = D.scalar_mean(float(old_dist.entropy().mean()))
+
+    def first_pass(obs: torch.Tensor, actions: torch.Tensor, adv_part: torch.Tensor):
+        """At the old parameters one forward pass gives both the old distribution's outputs and the
+        surrogate's gradient: the ratio exp(logp - logp.detach()) is 1 with gradient grad(logp)."""
+        out = actor.output(obs)
+        dist = actor.distribution_from(out)
+        logp = dist.log_prob(actions)
+        surr = (torch.exp(logp - logp.detach()) * adv_part).mean()
+        if cfg.entcoeff:
+            surr = surr + cfg.entcoeff * dist.entropy().mean()
+        return surr, out.detach(), logp.detach(), dist
 
     # Everything below is a batch mean; across ranks, the mean of the ranks' means (equal batches).
     new_dist = None
     if 0 < chunk < n:  # sum of chunk gradients weighted by chunk size: no graph of the whole batch
         g_local = torch.zeros(sum(p.numel() for p in params), device=batch.obs.device)
         surr_local = 0.0
+        outs, logps = [], []
         for start in range(0, n, chunk):
             sl = slice(start, start + chunk)
-            part = PolicyBatch(batch.obs[sl], batch.actions[sl], batch.advantages[sl], batch.returns[sl])
-            s_part, _ = surrogate_loss(actor, part, old_logp[sl], adv[sl], cfg.entcoeff)
-            w = part.obs.shape[0] / n
+            s_part, out, logp, _ = first_pass(batch.obs[sl], batch.actions[sl], adv[sl])
+            w = out.shape[0] / n
             g_local += w * flat_grad(s_part, params)
             surr_local += w * float(s_part.detach())
+            outs.append(out)
+            logps.append(logp)
+        out, old_logp = torch.cat(outs), torch.cat(logps)
         g = D.mean(g_local)
         surr_value = D.scalar_mean(surr_local)
     else:
-        surr, new_dist = surrogate_loss(actor, batch, old_logp, adv, cfg.entcoeff)
+        obs = batch.obs if isinstance(batch.obs, torch.Tensor) else batch.obs[:]
+        surr, out, old_logp, new_dist = first_pass(obs, batch.actions, adv)
         g = D.mean(flat_grad(surr, params, retain_graph=cfg.fvp_subsample >= 1.0))
         surr_value = D.scalar_mean(float(surr.detach()))
+    old_dist = actor.distribution_from(out, None if actor.discrete else actor.log_std.detach().clone())
+    entropy = D.scalar_mean(float(old_dist.entropy().mean()))
     stats = {"surrogate": surr_value, "entropy": entropy, "kl": 0.0, "improvement": 0.0,
              "line_search_steps": 0, "line_search_accepted": 0.0, "update_rejected": 0.0}
     if not torch.isfinite(g).all() or not math.isfinite(surr_value):
