@@ -2,6 +2,7 @@ import math
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from torch.distributions import kl_divergence
 
@@ -66,3 +67,45 @@ def test_critic_handwritten_gradient_equals_autograd():
     assert abs(loss.item() - ref.item()) < 1e-12
     for a, p in zip(manual, critic.parameters()):
         assert torch.allclose(a, p.grad, atol=1e-12)
+
+
+@pytest.mark.parametrize("discrete", [False, True])
+def test_numpy_rollout_path_equals_the_torch_policy(discrete):
+    """The collector's numpy path: same actions (same torch noise), values and clipping as Actor/Critic."""
+    import gymnasium as gym
+    from trpo_mimic.policies.agent import Agent, NumpyActorCritic
+    obs_space = gym.spaces.Box(-np.inf, np.inf, (5,), np.float64)
+    act_space = gym.spaces.Discrete(4) if discrete else gym.spaces.Box(-0.5, 0.5, (3,), np.float32)
+    torch.manual_seed(0)
+    agent = Agent(obs_space, act_space, (32, 16), init_log_std=0.3)
+    rng = np.random.default_rng(0)
+    agent.obs_normalizer.update(torch.as_tensor(rng.normal(3.0, 2.0, (100, 5))))
+    with torch.no_grad():
+        for p in agent.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    fast = NumpyActorCritic.build(agent)
+    assert fast is not None
+    obs = rng.normal(3.0, 4.0, (7, 5)) * np.array([1, 1, 1, 1, 100.0])  # the last one hits the clip
+    torch.manual_seed(1)
+    env_a, a, v = fast(obs)
+    torch.manual_seed(1)
+    with torch.inference_mode():
+        x = agent.obs_tensor(obs)
+        want_a = agent.actor.sample(x)
+        want_env = agent.to_env_action(want_a)
+        want_v = agent.critic(x).numpy()
+    np.testing.assert_allclose(v, want_v, rtol=1e-5, atol=1e-5)
+    if discrete:
+        np.testing.assert_array_equal(a, want_a.numpy())
+        np.testing.assert_array_equal(env_a, want_env)
+    else:
+        np.testing.assert_allclose(a, want_a.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(env_a, want_env, rtol=1e-5, atol=1e-5)
+        assert (np.abs(env_a) <= 0.5).all() and (np.abs(a) > 0.5).any()  # clipped for the env, kept raw
+
+
+def test_numpy_rollout_path_is_not_used_for_images():
+    import gymnasium as gym
+    from trpo_mimic.policies.agent import Agent, NumpyActorCritic
+    agent = Agent(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(4))
+    assert NumpyActorCritic.build(agent) is None

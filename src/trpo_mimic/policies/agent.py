@@ -50,3 +50,65 @@ class Agent(nn.Module):
         x = self.obs_tensor(obs)
         action = self.actor(x) if deterministic else self.actor.sample(x)
         return self.to_env_action(action)
+
+
+def _numpy_mlp(body: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(W^T, b) numpy views of a Linear/Tanh/.../Linear stack's parameters, or None for other bodies."""
+    mods = list(body)
+    if not mods or len(mods) % 2 != 1 or not all(
+            isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh) for i, m in enumerate(mods)):
+        return None
+    return [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in mods[::2]]
+
+
+class NumpyActorCritic:
+    """The rollout's hot path for small MLP agents on the CPU, in numpy.
+
+    A batched call of a 64x64 actor and critic on a few observations is dominated by torch's
+    per-operation overhead; numpy on views of the same parameters (no copies) does the same maths
+    about three times faster. The noise still comes from torch's generator (`torch.randn`,
+    `torch.multinomial`), so a seed gives the same actions as `Actor.sample`. Build one per rollout:
+    the views follow in-place parameter updates but not replaced tensors.
+    """
+
+    def __init__(self, agent: "Agent", actor_layers, critic_layers) -> None:
+        norm = agent.obs_normalizer
+        self.normalize = norm.enabled
+        self.mean, self.inv_std, self.clip = norm.mean32.numpy(), norm.inv_std32.numpy(), norm.clip
+        self.actor_layers, self.critic_layers = actor_layers, critic_layers
+        self.discrete = agent.actor.discrete
+        if not self.discrete:
+            self.std = agent.actor.log_std.detach().exp().numpy()
+            self.low, self.high = agent.action_low.numpy(), agent.action_high.numpy()
+
+    @staticmethod
+    def build(agent: "Agent") -> "NumpyActorCritic | None":
+        """The numpy path for `agent`, or None where it does not apply (images, GPU)."""
+        if agent.device.type != "cpu" or agent.actor.image or agent.critic.image:
+            return None
+        actor_layers, critic_layers = _numpy_mlp(agent.actor.body), _numpy_mlp(agent.critic.body)
+        if actor_layers is None or critic_layers is None:
+            return None
+        return NumpyActorCritic(agent, actor_layers, critic_layers)
+
+    @staticmethod
+    def _forward(x: np.ndarray, layers) -> np.ndarray:
+        for w, b in layers[:-1]:
+            x = np.tanh(x @ w + b)
+        w, b = layers[-1]
+        return x @ w + b
+
+    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(environment action, sampled action, value) for a batch of raw observations."""
+        x = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
+        if self.normalize:
+            x = np.clip((x - self.mean.reshape(-1)) * self.inv_std.reshape(-1), -self.clip, self.clip)
+        out = self._forward(x, self.actor_layers)
+        value = self._forward(x, self.critic_layers)[:, 0]
+        if self.discrete:
+            z = np.exp(out - out.max(axis=1, keepdims=True))
+            probs = torch.from_numpy(z / z.sum(axis=1, keepdims=True))
+            action = torch.multinomial(probs, 1).squeeze(-1).numpy()
+            return action, action, value
+        action = out + self.std * torch.randn(out.shape).numpy()
+        return np.minimum(np.maximum(action, self.low), self.high), action, value

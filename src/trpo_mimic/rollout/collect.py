@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..envs.wrappers import NonFiniteError
-from ..policies.agent import Agent
+from ..policies.agent import Agent, NumpyActorCritic
 from .frames import StackedFrames
 
 
@@ -81,17 +81,20 @@ class RolloutCollector:
         final_val_buf = np.zeros((steps, n), dtype=np.float32)
         roll = Rollout(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, val_buf, final_val_buf, np.zeros(n))
         agent = self.agent
+        fast = NumpyActorCritic.build(agent)  # small MLPs on the CPU: numpy views of the same parameters
         t_env = t_inf = 0.0
         info_sums: dict[str, float] = {}
         for t in range(steps):
             t0 = time.perf_counter()
-            x = agent.obs_tensor(self.obs)
-            action = agent.actor.sample(x)
-            value = agent.critic(x)
-            env_action = agent.to_env_action(action)
+            if fast is not None:
+                env_action, act_buf[t], val_buf[t] = fast(self.obs)
+            else:
+                x = agent.obs_tensor(self.obs)
+                action = agent.actor.sample(x)
+                env_action = agent.to_env_action(action)
+                act_buf[t] = action.cpu().numpy()
+                val_buf[t] = agent.critic(x).cpu().numpy()
             put_obs(t, self.obs)
-            act_buf[t] = action.cpu().numpy()
-            val_buf[t] = value.cpu().numpy()
             t1 = time.perf_counter()
             next_obs, reward, terminated, truncated, info = self.envs.step(env_action)
             t2 = time.perf_counter()
