@@ -103,3 +103,28 @@ def test_several_clips_sampled_per_episode_with_clip_id_and_per_clip_evaluation(
             "--max_episode_steps", "10")
     assert r.returncode == 0, r.stderr
     assert "clip humanoid3d_walk" in r.stdout and "clip humanoid3d_run" in r.stdout
+
+
+def test_root_drift_is_a_training_device_only(monkeypatch):
+    """Training envs get --max_root_drift; the evaluation env does not (it ends an episode only on a fall)."""
+    import numpy as np
+    import trpo_mimic.evaluate as ev
+    from trpo_mimic.config import Config
+    from trpo_mimic.envs import env_kwargs_from_config, make_env
+    from trpo_mimic.train import build_agent
+    cfg = Config(env_id="DeepMimicWalk-v0", motion_file=[str(clip_path("walk"))], max_root_drift=0.3,
+                 max_episode_steps=3)
+    assert env_kwargs_from_config(cfg)["max_root_drift"] == 0.3
+    built = []
+
+    def spy(env_id, **kwargs):
+        built.append(kwargs)
+        return make_env(env_id, **kwargs)
+
+    monkeypatch.setattr(ev, "make_env", spy)
+    env = make_env(cfg.env_id, **env_kwargs_from_config(cfg))
+    assert env.unwrapped.max_root_drift == 0.3
+    agent = build_agent(cfg, env.observation_space, env.action_space)
+    env.close()
+    result, _ = ev.evaluate_policy(agent, cfg, 1, 0, progress=False)
+    assert "max_root_drift" not in built[0] and np.isfinite(result.returns).all()

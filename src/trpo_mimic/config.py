@@ -39,7 +39,8 @@ class Config:
     residual_scale: float | None = _f(None, "DeepMimic residual actions: fraction of each joint's half range "
                                       "(default 0.25).")
     max_root_drift: float | None = _f(None, "DeepMimic: end an episode (terminated) when the root is farther than "
-                                      "this many metres from the reference root, horizontally (default: never).")
+                                      "this many metres from the reference root, horizontally (default: never). Training "
+                                      "only: evaluation ends an episode only when the character falls.")
     nonfinite: str = _f("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
                         "or terminate that episode and count it.", choices=["raise", "terminate"])
 
