@@ -46,12 +46,17 @@ echo "== evaluating the trained policy ($EVAL_EPISODES episodes, deterministic, 
 "$PY" -m trpo_mimic evaluate --load_model_path "$RUNS/$RUN" --num_eval_episodes "$EVAL_EPISODES" \
     --max_episode_steps "$MAX_STEPS" --seed 12345 --no-progress 2>&1 | grep -v -e '^A.L.E:' -e 'Powered by Stella' \
     | tee "$RUNS/$RUN/eval.txt"
+echo "== evaluating the trained policy ($EVAL_EPISODES episodes, stochastic: actions sampled as in training)"
+"$PY" -m trpo_mimic evaluate --load_model_path "$RUNS/$RUN" --num_eval_episodes "$EVAL_EPISODES" \
+    --max_episode_steps "$MAX_STEPS" --seed 12345 --stochastic_policy --no-progress 2>&1 \
+    | grep -v -e '^A.L.E:' -e 'Powered by Stella' | tee "$RUNS/$RUN/eval_stochastic.txt"
 echo "== random policy ($EVAL_EPISODES episodes, same environment)"
-"$PY" - "$ENV_ID" "$EVAL_EPISODES" "$MAX_STEPS" "$RUNS/$RUN" "$((END - START))" "$RUNS/$RUN/eval.txt" > "$OUT/$RUN.md" <<'PYEOF'
+"$PY" - "$ENV_ID" "$EVAL_EPISODES" "$MAX_STEPS" "$RUNS/$RUN" "$((END - START))" "$RUNS/$RUN/eval.txt" \
+    "$RUNS/$RUN/eval_stochastic.txt" > "$OUT/$RUN.md" <<'PYEOF'
 import csv, re, sys
 import numpy as np
 from trpo_mimic.envs import make_env
-env_id, episodes, max_steps, run, wall, eval_txt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6]
+env_id, episodes, max_steps, run, wall, eval_txt, eval_sto = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6], sys.argv[7]
 env = make_env(env_id, max_episode_steps=max_steps)  # evaluation env: a lost life is not terminal
 rng = np.random.default_rng(0)
 rand = []
@@ -65,12 +70,14 @@ for ep in range(episodes):
     rand.append(total)
 rows = list(csv.DictReader(open(f"{run}/progress.csv")))
 sps = [float(r["Perf/SamplesPerSecond"]) for r in rows if r.get("Perf/SamplesPerSecond")]
-text = open(eval_txt).read()
-m = re.search(r"return:\s+(-?[\d.]+) ± ([\d.]+)", text)
-trained = f"{m.group(1)} ± {m.group(2)}" if m else "n/a"
+def mean_std(path):
+    m = re.search(r"return:\s+(-?[\d.]+) ± ([\d.]+)", open(path).read())
+    return f"{m.group(1)} ± {m.group(2)}" if m else "n/a"
+trained, trained_sto = mean_std(eval_txt), mean_std(eval_sto)
 print(f"# TRPO {env_id}: {run}\n")
 print(f"| policy | episodes | return (mean ± std) |\n|---|---|---|")
 print(f"| trained (deterministic) | {episodes} | {trained} |")
+print(f"| trained (stochastic, as in training) | {episodes} | {trained_sto} |")
 print(f"| uniformly random | {episodes} | {np.mean(rand):.2f} ± {np.std(rand):.2f} |\n")
 print(f"Training throughput: {np.mean(sps):.0f} samples/s (mean of iterations, agent steps incl. the TRPO update); "
       f"wall clock {wall:.0f} s for the last training command (a resumed run counts only its last part)" + ".")
