@@ -38,6 +38,8 @@ class Config:
                                  "residual (reference pose + correction).", choices=["absolute", "residual"])
     residual_scale: float | None = _f(None, "DeepMimic residual actions: fraction of each joint's half range "
                                       "(default 0.25).")
+    pd_feedforward: bool | None = _f(None, "DeepMimic residual actions: the PD controllers also track the "
+                                     "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
     max_root_drift: float | None = _f(None, "DeepMimic: end an episode (terminated) when the root is farther than "
                                       "this many metres from the reference root, horizontally (default: never). Training "
                                       "only: evaluation ends an episode only when the character falls.")

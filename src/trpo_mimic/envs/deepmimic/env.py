@@ -87,7 +87,7 @@ class DeepMimicEnv(gym.Env):
                  early_termination: bool = True, render_mode: str | None = None,
                  width: int = 640, height: int = 480, cycle_heading: bool = True,
                  action_mode: str = "absolute", residual_scale: float = 0.25, clip_id_obs: bool = False,
-                 max_root_drift: float | None = None):
+                 max_root_drift: float | None = None, pd_feedforward: bool = False):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
@@ -105,6 +105,10 @@ class DeepMimicEnv(gym.Env):
         range; ``"residual"``: the PD target is the reference's hinge angle at the end of
         the step plus ``residual_scale`` x the joint's half range x the action (the policy
         learns corrections to the clip instead of the whole pose).
+        pd_feedforward: residual mode only: the PD controller also tracks the reference's hinge
+        rates, torque ``kp (q_ref - q) + kd (dq_ref - dq)`` instead of ``... - kd dq``, by adding
+        ``(kd / kp) dq_ref`` to the position target (a zero-velocity PD lags the clip by about
+        kd / kp = 0.1 s, three control steps, which a fast clip such as the run cannot afford).
         Several clips: ``motion_file`` may be a list of clips, or a motion-set JSON
         ``{"Motions": [{"File": path, "Weight": w}, ...]}`` (paths relative to the JSON);
         each episode samples a clip by weight (``options["clip"]`` picks one), ``info["clip"]``
@@ -113,6 +117,9 @@ class DeepMimicEnv(gym.Env):
         if action_mode not in ("absolute", "residual"):
             raise ValueError(f"action_mode must be 'absolute' or 'residual', got {action_mode!r}")
         self.action_mode, self.residual_scale = action_mode, float(residual_scale)
+        if pd_feedforward and action_mode != "residual":
+            raise ValueError("pd_feedforward needs action_mode='residual' (it adds to the reference's targets)")
+        self.pd_feedforward = bool(pd_feedforward)
         if motion_file is None and clip_name is None:
             raise ValueError("DeepMimic-v0 needs motion_file=<clip path or builtin:walk>")
         if obs_mode not in ("deepmimic", "compact"):
@@ -162,6 +169,8 @@ class DeepMimicEnv(gym.Env):
         hinge_range = m.actuator_ctrlrange.copy()
         self._act_center = hinge_range.mean(axis=1)
         self._act_half = 0.5 * (hinge_range[:, 1] - hinge_range[:, 0])
+        # Position actuators: force = kp ctrl - kp q - kd dq, gainprm[0] = kp, biasprm[2] = -kd.
+        self._ff_gain = -m.actuator_biasprm[:, 2] / m.actuator_gainprm[:, 0]  # kd / kp per hinge
         assert np.array_equal(idx.hinge_qpos, np.arange(self._rq + 7, m.nq)), "actuators follow qpos order"
         foot_geoms = {g for g in range(m.ngeom) if m.body(m.geom_bodyid[g]).name in FOOT_BODIES}
         self._fall_geom = np.array([m.body_rootid[m.geom_bodyid[g]] == self._root and g not in foot_geoms
@@ -353,8 +362,11 @@ class DeepMimicEnv(gym.Env):
         """Apply a PD target per hinge for one 30 Hz step."""
         m, d = self.model, self.data
         if self.action_mode == "residual":
-            d.ctrl[:] = (self.clip.hinge_targets(self._t + self.control_dt)
+            t1 = self._t + self.control_dt
+            d.ctrl[:] = (self.clip.hinge_targets(t1)
                          + self.residual_scale * self._act_half * np.asarray(action, dtype=np.float64))
+            if self.pd_feedforward:
+                d.ctrl += self._ff_gain * self.clip.hinge_velocities(t1)
         else:
             d.ctrl[:] = self._act_center + self._act_half * np.asarray(action, dtype=np.float64)
         mujoco.mj_step(m, d, nstep=self.frame_skip)

@@ -566,6 +566,17 @@ class MotionClip:
         """hinge_targets for each time in t, shape (len(t), hinges)."""
         return np.stack([self.hinge_targets(float(x)) for x in np.asarray(t).ravel()])
 
+    def hinge_velocities(self, t: float) -> np.ndarray:
+        """The reference's hinge rates (actuator order, rad/s) at time t; like the angles, they
+        do not depend on the cycle. The velocity feed-forward of ``pd_feedforward``."""
+        _, i, w = self._locate(t)
+        h = self.index.hinge_qvel
+        return self.qvel[i, h] + w * self._dqvel[i, h]
+
+    def hinge_velocities_batch(self, t: np.ndarray) -> np.ndarray:
+        """hinge_velocities for each time in t, shape (len(t), hinges)."""
+        return np.stack([self.hinge_velocities(float(x)) for x in np.asarray(t).ravel()])
+
     def qvel_at(self, t: float) -> np.ndarray:
         """MJCF qvel at time t (linear interpolation of per-frame finite differences)."""
         c, i, w = self._locate(t)

@@ -57,7 +57,7 @@ class DeepMimicVectorEnv(VectorEnv):
                  frame_skip: int | None = None, reward_weights=None, early_termination: bool = True,
                  max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS, nthread: int | None = None,
                  cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25,
-                 max_root_drift: float | None = None):
+                 max_root_drift: float | None = None, pd_feedforward: bool = False):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         # One single env supplies the clip, model, indices and constants, and runs resets.
@@ -65,7 +65,7 @@ class DeepMimicVectorEnv(VectorEnv):
                            obs_mode=obs_mode, sim_hz=sim_hz, frame_skip=frame_skip,
                            reward_weights=reward_weights, early_termination=early_termination,
                            cycle_heading=cycle_heading, action_mode=action_mode, residual_scale=residual_scale,
-                           max_root_drift=max_root_drift)
+                           max_root_drift=max_root_drift, pd_feedforward=pd_feedforward)
         if len(env.clips) > 1:
             raise ValueError("DeepMimicVectorEnv steps one clip; for several clips use a sync or async vector env")
         self._env = env
@@ -331,8 +331,10 @@ class DeepMimicVectorEnv(VectorEnv):
         env, n = self._env, self.num_envs
         a = np.asarray(actions, dtype=np.float64).reshape(n, -1)
         if env.action_mode == "residual":
-            np.add(env.clip.hinge_targets_batch(self._t + self.control_dt), env.residual_scale * env._act_half * a,
-                   out=self._ctrl)
+            t1 = self._t + self.control_dt
+            np.add(env.clip.hinge_targets_batch(t1), env.residual_scale * env._act_half * a, out=self._ctrl)
+            if env.pd_feedforward:
+                self._ctrl += env._ff_gain * env.clip.hinge_velocities_batch(t1)
         else:
             np.add(env._act_center, env._act_half * a, out=self._ctrl)
         self._t += self.control_dt
