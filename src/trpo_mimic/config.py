@@ -90,7 +90,7 @@ class Config:
     resume: str | None = _f(None, "Continue a run: a checkpoint file or run directory.")
     device: str = _f("auto", "Device for networks and updates.", choices=["auto", "cpu", "cuda"])
     cpu: bool = _f(False, "Force the CPU (same as --device cpu).")
-    torch_threads: int = _f(1, "torch intra-op threads per process.")
+    torch_threads: int = _f(1, "torch intra-op threads and numpy BLAS threads per process.")
     progress: bool = _f(True, "Show a progress bar.")
     eval_freq: int = _f(50, "Evaluate (deterministic) every this many iterations during training; 0 turns it off.")
     eval_episodes: int = _f(5, "Episodes of each evaluation during training (and at its end); 0 turns them off.")

@@ -14,6 +14,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import Config
 from .envs import env_kwargs_from_config, make_env
 from .policies.agent import Agent
+from .threads import limit_threads
 from .train import build_agent, load_weights
 from .video import video_path, write_video
 
@@ -204,7 +205,7 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     path = opts.get("load_model_path")
     if not path:
         raise ValueError("evaluate needs --load_model_path (a checkpoint file or run directory)")
-    torch.set_num_threads(1)
+    limit_threads(1)
     device = "cpu" if opts.get("cpu") else ("cuda" if opts.get("device") == "cuda" else "cpu")
     agent, cfg, _ = load_agent(path, device)
     for k in ("max_episode_steps", "motion_file", "motion_dir"):

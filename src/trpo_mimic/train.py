@@ -23,6 +23,7 @@ from .logger import RunLogger
 from .policies.agent import Agent
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import StackedFrames
+from .threads import limit_threads
 
 
 class Interrupted(BaseException):
@@ -63,7 +64,7 @@ class Trainer:
     """Owns the environments, agent, optimiser, logger and counters of one run."""
 
     def __init__(self, cfg: Config) -> None:
-        torch.set_num_threads(max(1, cfg.torch_threads))
+        limit_threads(cfg.torch_threads)
         resume_ckpt = None
         if cfg.resume:
             path = self._find_resume(cfg)
