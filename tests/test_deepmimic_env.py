@@ -273,6 +273,32 @@ def test_pd_feedforward_tracks_a_fast_clip_longer():
     assert stats[True][0] > stats[False][0] and stats[True][1] > stats[False][1], stats
 
 
+def test_ref_obs_shows_where_the_reference_root_is():
+    """ref_obs appends (reference root - root) in the heading frame and cos/sin of the heading error:
+    about zero offset and no heading error at reference-state initialisation; a root moved 0.6 m
+    sideways and turned by 0.5 rad sees the reference 0.6 m away and -0.5 rad off."""
+    import mujoco
+    path = str(clip_path("run"))
+    env = DeepMimicEnv(motion_file=path, action_mode="residual", ref_obs=True)
+    base = DeepMimicEnv(motion_file=path, action_mode="residual")
+    assert env.observation_space.shape == (base.observation_space.shape[0] + 5,)
+    obs, _ = env.reset(seed=0, options={"time": 0.3})
+    np.testing.assert_allclose(obs[:-5], base.reset(seed=0, options={"time": 0.3})[0], atol=0)
+    np.testing.assert_allclose(obs[-5:-2], 0.0, atol=0.02)  # RSI (the root may be lifted out of the floor)
+    np.testing.assert_allclose(obs[-2:], [1.0, 0.0], atol=1e-9)
+    rq = env.index.root_qpos
+    env.data.qpos[rq + 1] += 0.6
+    q = env.data.qpos[rq + 3:rq + 7].copy()
+    turn = np.array([np.cos(0.25), 0.0, 0.0, np.sin(0.25)])  # 0.5 rad about z
+    mujoco.mju_mulQuat(env.data.qpos[rq + 3:rq + 7], turn, q)
+    mujoco.mj_forward(env.model, env.data)
+    o = env._observation()
+    assert np.linalg.norm(o[-5:-3]) == pytest.approx(0.6, abs=0.02) and abs(o[-3]) < 0.02
+    assert np.arctan2(o[-1], o[-2]) == pytest.approx(-0.5, abs=1e-6)
+    with pytest.raises(ValueError, match="ref_obs"):
+        DeepMimicEnv(motion_file=path, obs_mode="compact", ref_obs=True)
+
+
 def test_root_drift_terminates_only_past_the_threshold():
     """max_root_drift: a root moved 0.6 m away from the reference ends the episode at 0.5 m, not at 1 m."""
     import mujoco

@@ -21,18 +21,18 @@ def _quiet():
         yield
 
 
-@pytest.mark.parametrize("obs_mode,nthread,action_mode,drift,ff", [
-    ("deepmimic", 2, "absolute", None, False), ("compact", 1, "absolute", None, False),
-    ("deepmimic", 2, "residual", None, False), ("deepmimic", 2, "residual", 0.1, False),
-    ("deepmimic", 2, "residual", None, True)])
-def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff):
+@pytest.mark.parametrize("obs_mode,nthread,action_mode,drift,ff,ref_obs", [
+    ("deepmimic", 2, "absolute", None, False, False), ("compact", 1, "absolute", None, False, False),
+    ("deepmimic", 2, "residual", None, False, False), ("deepmimic", 2, "residual", 0.1, False, False),
+    ("deepmimic", 2, "residual", None, True, True)])
+def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, ref_obs):
     """Sub-env i == DeepMimicEnv reset with seed+i under TimeLimit, through autoresets."""
     n, steps, limit, seed = 3, 50, 12, 7
     path = str(clip_path("jump"))
     venv = DeepMimicVectorEnv(n, motion_file=path, obs_mode=obs_mode, max_episode_steps=limit, nthread=nthread,
-                              action_mode=action_mode, max_root_drift=drift, pd_feedforward=ff)
+                              action_mode=action_mode, max_root_drift=drift, pd_feedforward=ff, ref_obs=ref_obs)
     singles = [DeepMimicEnv(motion_file=path, obs_mode=obs_mode, action_mode=action_mode, max_root_drift=drift,
-                            pd_feedforward=ff) for _ in range(n)]
+                            pd_feedforward=ff, ref_obs=ref_obs) for _ in range(n)]
     vobs, vinfo = venv.reset(seed=seed)
     sobs = [e.reset(seed=seed + i) for i, e in enumerate(singles)]
     for i, (o, info) in enumerate(sobs):

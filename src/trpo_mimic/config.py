@@ -40,6 +40,8 @@ class Config:
                                       "(default 0.25).")
     pd_feedforward: bool | None = _f(None, "DeepMimic residual actions: the PD controllers also track the "
                                      "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
+    ref_obs: bool | None = _f(None, "DeepMimic: append where the reference root is, seen from the character (its "
+                              "position in the heading frame and the heading error), so drift from the clip is observable.")
     max_root_drift: float | None = _f(None, "DeepMimic: end an episode (terminated) when the root is farther than "
                                       "this many metres from the reference root, horizontally (default: never). Training "
                                       "only: evaluation ends an episode only when the character falls.")

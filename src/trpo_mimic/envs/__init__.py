@@ -31,7 +31,7 @@ def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
     dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
                "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
                "clip_id_obs": cfg.clip_id_obs or None, "max_root_drift": cfg.max_root_drift,
-               "pd_feedforward": cfg.pd_feedforward or None}
+               "pd_feedforward": cfg.pd_feedforward or None, "ref_obs": cfg.ref_obs or None}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
     else:

@@ -50,7 +50,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .motion import (ASSET_XML, CharacterIndex, MotionClip, find_motion_file, quat_conj,
-                     quat_mul, resolve_motion_set)
+                     quat_mul, quat_yaw, resolve_motion_set)
 from .reward import (TERMS, KinematicState, PackedImitationReward, RewardWeights,
                      imitation_reward, pose_weight_vector, velocity_weight_vector)
 
@@ -60,6 +60,8 @@ MAX_QVEL_NORM = 1e3
 """A qvel norm above this (rad/s or m/s) counts as a diverging simulation."""
 FOOT_BODIES = ("right_ankle", "left_ankle")
 INFO_KEYS = tuple(f"reward_{k}" for k in TERMS)
+REF_OBS_SIZE = 5
+"""ref_obs: reference root position in the heading frame (3), cos and sin of the heading error (2)."""
 
 # (16, 4) matrix M with quat_mul(p, q) == (p[:, :, None] * q[:, None, :]).reshape(-1, 16) @ M
 _QMUL = np.zeros((16, 4))
@@ -87,7 +89,7 @@ class DeepMimicEnv(gym.Env):
                  early_termination: bool = True, render_mode: str | None = None,
                  width: int = 640, height: int = 480, cycle_heading: bool = True,
                  action_mode: str = "absolute", residual_scale: float = 0.25, clip_id_obs: bool = False,
-                 max_root_drift: float | None = None, pd_feedforward: bool = False):
+                 max_root_drift: float | None = None, pd_feedforward: bool = False, ref_obs: bool = False):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
@@ -109,6 +111,11 @@ class DeepMimicEnv(gym.Env):
         rates, torque ``kp (q_ref - q) + kd (dq_ref - dq)`` instead of ``... - kd dq``, by adding
         ``(kd / kp) dq_ref`` to the position target (a zero-velocity PD lags the clip by about
         kd / kp = 0.1 s, three control steps, which a fast clip such as the run cannot afford).
+        ref_obs: ``deepmimic`` observations only: append where the reference is, seen from the
+        character: the reference root's position relative to the simulated root in the heading
+        frame (3) and the cosine and sine of the reference's heading relative to the character's
+        (2). The DeepMimic observation holds only the phase, so a character that has fallen
+        behind the clip cannot see it; with these 5 numbers the drift is observable.
         Several clips: ``motion_file`` may be a list of clips, or a motion-set JSON
         ``{"Motions": [{"File": path, "Weight": w}, ...]}`` (paths relative to the JSON);
         each episode samples a clip by weight (``options["clip"]`` picks one), ``info["clip"]``
@@ -140,6 +147,9 @@ class DeepMimicEnv(gym.Env):
         self.clip = self.clips[0]
         self.clip_id_obs = bool(clip_id_obs)
         self.obs_mode = obs_mode
+        if ref_obs and obs_mode != "deepmimic":
+            raise ValueError("ref_obs needs obs_mode='deepmimic'")
+        self.ref_obs = bool(ref_obs)
         self.render_mode = render_mode
         self.early_termination = early_termination
         if max_root_drift is not None and not max_root_drift > 0:
@@ -183,6 +193,8 @@ class DeepMimicEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(m.nu,), dtype=np.float32)
         nb = len(self._bodies)
         self._obs_dim = 2 + nb * (3 + 4 + 3 + 3) if obs_mode == "deepmimic" else (m.nq - 7) + (m.nv - 6)
+        self._ref_obs_at = self._obs_dim  # where the ref_obs numbers start
+        self._obs_dim += REF_OBS_SIZE if self.ref_obs else 0
         n_id = len(self.clips) if self.clip_id_obs else 0
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self._obs_dim + n_id,), dtype=np.float64)
         self._obs = np.zeros(self._obs_dim)
@@ -275,6 +287,12 @@ class DeepMimicEnv(gym.Env):
         np.matmul(d.xquat[sel], lmat, out=q)
         np.negative(q, out=q, where=q[:, :1] < 0)
         np.matmul(vel, rot, out=self._o_vel)
+        if self.ref_obs:
+            ref_q, ref_vec = self.clip.reference_packed(self._t)
+            k, r = self.root_diff_index, self._ref_obs_at
+            obs[r:r + 3] = (ref_vec[k:k + 3] - root_pos) @ rot
+            dyaw = float(quat_yaw(ref_q[0])) - math.atan2(s, c)
+            obs[r + 3], obs[r + 4] = math.cos(dyaw), math.sin(dyaw)
         return obs.copy()
 
     def _with_clip_id(self, obs: np.ndarray) -> np.ndarray:

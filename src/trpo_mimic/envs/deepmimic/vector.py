@@ -41,6 +41,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .env import _QMUL, INFO_KEYS, MAX_QVEL_NORM, DeepMimicEnv
+from .motion import quat_yaw
 
 DEFAULT_MAX_EPISODE_STEPS = 300
 _WARNINGS = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
@@ -57,7 +58,7 @@ class DeepMimicVectorEnv(VectorEnv):
                  frame_skip: int | None = None, reward_weights=None, early_termination: bool = True,
                  max_episode_steps: int | None = DEFAULT_MAX_EPISODE_STEPS, nthread: int | None = None,
                  cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25,
-                 max_root_drift: float | None = None, pd_feedforward: bool = False):
+                 max_root_drift: float | None = None, pd_feedforward: bool = False, ref_obs: bool = False):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         # One single env supplies the clip, model, indices and constants, and runs resets.
@@ -65,7 +66,7 @@ class DeepMimicVectorEnv(VectorEnv):
                            obs_mode=obs_mode, sim_hz=sim_hz, frame_skip=frame_skip,
                            reward_weights=reward_weights, early_termination=early_termination,
                            cycle_heading=cycle_heading, action_mode=action_mode, residual_scale=residual_scale,
-                           max_root_drift=max_root_drift, pd_feedforward=pd_feedforward)
+                           max_root_drift=max_root_drift, pd_feedforward=pd_feedforward, ref_obs=ref_obs)
         if len(env.clips) > 1:
             raise ValueError("DeepMimicVectorEnv steps one clip; for several clips use a sync or async vector env")
         self._env = env
@@ -251,7 +252,13 @@ class DeepMimicVectorEnv(VectorEnv):
         lin[..., 1] = wz * rx - wx * rz
         lin[..., 2] = wx * ry - wy * rx
         lin += cvel[:, :, 3:]
-        np.matmul(vel, rot, out=obs[:, 2 + 7 * nb:].reshape(n, 2 * nb, 3))
+        np.matmul(vel, rot, out=obs[:, 2 + 7 * nb:2 + 13 * nb].reshape(n, 2 * nb, 3))
+        if env.ref_obs:
+            ref_q, ref_vec = self.clip.reference_packed_batch(t)
+            k, r = env.root_diff_index, env._ref_obs_at
+            np.matmul((ref_vec[:, k:k + 3] - root_pos)[:, None], rot, out=obs[:, None, r:r + 3])
+            dyaw = quat_yaw(ref_q[:, 0]) - np.arctan2(s, c)
+            obs[:, r + 3], obs[:, r + 4] = np.cos(dyaw), np.sin(dyaw)
         return obs
 
     def _rewards(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
