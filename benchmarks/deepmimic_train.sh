@@ -16,7 +16,7 @@ motions=${TRPO_MIMIC_MOTION_DIR:-../shared/motions}
 run=deepmimic-$skill-$(date +%Y%m%d-%H%M%S)
 bin=${TRPO_MIMIC_BIN:-.venv/bin/trpo-mimic}
 py=${TRPO_MIMIC_PYTHON:-.venv/bin/python}
-stages=configs/deepmimic_$skill.stages
+stages=${TRPO_MIMIC_STAGES:-configs/deepmimic_$skill.stages}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 mkdir -p runs
 start=$(date +%s)
