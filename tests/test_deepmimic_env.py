@@ -246,7 +246,6 @@ def test_pd_feedforward_adds_kd_over_kp_times_the_reference_rate():
     t1 = env._t + env.control_dt
     env.step(a)
     want = clip.hinge_targets(t1) + 0.25 * env._act_half * 0.5 + 0.1 * clip.hinge_velocities(t1)
-    lo, hi = env.model.actuator_ctrlrange.T
     np.testing.assert_allclose(env.data.ctrl, want, atol=1e-12)  # ctrl as set (MuJoCo clamps when it applies it)
     assert np.any(want != clip.hinge_targets(t1) + 0.25 * env._act_half * 0.5)
     with pytest.raises(ValueError, match="pd_feedforward"):

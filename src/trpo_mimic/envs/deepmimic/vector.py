@@ -206,7 +206,8 @@ class DeepMimicVectorEnv(VectorEnv):
         for f in futs:
             f.result()
 
-    def _observations(self, t: np.ndarray) -> np.ndarray:
+    def _observations(self, t: np.ndarray, ref: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Observations at times t; ``ref`` is ``clip.reference_packed_batch(t)`` (shared with the rewards)."""
         env, n = self._env, self.num_envs
         if self.obs_mode == "compact":
             return np.concatenate([self._qpos[:, self._rq + 7:], self._qvel[:, self._rv + 6:]], axis=1)
@@ -254,14 +255,14 @@ class DeepMimicVectorEnv(VectorEnv):
         lin += cvel[:, :, 3:]
         np.matmul(vel, rot, out=obs[:, 2 + 7 * nb:2 + 13 * nb].reshape(n, 2 * nb, 3))
         if env.ref_obs:
-            ref_q, ref_vec = self.clip.reference_packed_batch(t)
+            ref_q, ref_vec = ref
             k, r = env.root_diff_index, env._ref_obs_at
             np.matmul((ref_vec[:, k:k + 3] - root_pos)[:, None], rot, out=obs[:, None, r:r + 3])
             dyaw = quat_yaw(ref_q[:, 0]) - np.arctan2(s, c)
             obs[:, r + 3], obs[:, r + 4] = np.cos(dyaw), np.sin(dyaw)
         return obs
 
-    def _rewards(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _rewards(self, t: np.ndarray, ref: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(total (N,), terms (N, 6)) against the reference at each sub-env's time."""
         env, n = self._env, self.num_envs
         fr = env._fast_reward
@@ -269,7 +270,7 @@ class DeepMimicVectorEnv(VectorEnv):
         par = xq[:, env._rot_parents]
         par[..., 1:] *= -1.0
         q = (par[..., :, None] * xq[:, env._rot_children][..., None, :]).reshape(n, -1, 16) @ _QMUL
-        ref_q, ref_vec = self.clip.reference_packed_batch(t)
+        ref_q, ref_vec = ref
         dot = np.abs(np.einsum("nij,nij->ni", q, ref_q))
         ang = 2.0 * np.arccos(np.minimum(dot, 1.0))
         rv, root = self._rv, self._root
@@ -352,8 +353,9 @@ class DeepMimicVectorEnv(VectorEnv):
         self._step_physics()  # also resets ended sub-envs (self._t etc. then hold the new episode)
         unstable, terminated, truncated = self._unstable.copy(), self._term.copy(), self._trunc.copy()
         with np.errstate(invalid="ignore", over="ignore"):
-            obs = self._observations(t_step)
-            reward, terms = self._rewards(t_step)
+            ref = self.clip.reference_packed_batch(t_step)
+            obs = self._observations(t_step, ref)
+            reward, terms = self._rewards(t_step, ref)
         if env.max_root_drift is not None:  # drifted too far from the reference root: terminated
             far = (self._drift_sq > env.max_root_drift ** 2) & ~unstable & ~terminated
             for i in np.flatnonzero(far & ~truncated):  # not yet reset by the physics step
