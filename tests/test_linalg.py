@@ -1,7 +1,8 @@
 import torch
 from torch.func import functional_call
 
-from trpo_mimic.algos.linalg import (conjugate_gradient, fisher_vector_product_fn, flat_params, set_flat_params)
+from trpo_mimic.algos.linalg import (conjugate_gradient, fisher_vector_product_fn, flat_params,
+                                     mlp_fisher_vector_product_fn, set_flat_params)
 from trpo_mimic.algos.trpo import mean_kl
 from trpo_mimic.policies import Actor
 import gymnasium as gym
@@ -72,6 +73,10 @@ def _check_fvp(discrete: bool) -> None:
     expected = hess @ v + damping * v
     assert torch.allclose(fvp(v), expected, atol=1e-9, rtol=1e-7)
     assert hess.abs().max() > 1e-3  # the check is not vacuous
+    analytic = mlp_fisher_vector_product_fn(actor, obs, damping)  # J'MJ written out, no autograd
+    assert analytic is not None
+    assert torch.allclose(analytic(v), expected, atol=1e-9, rtol=1e-7)
+    assert torch.equal(flat_params(params), theta0)  # products leave the parameters alone
 
 
 def test_fvp_equals_explicit_kl_hessian_gaussian():
@@ -89,3 +94,28 @@ def test_set_flat_params_roundtrip_is_exact():
     set_flat_params(params, flat + 1.0)
     set_flat_params(params, flat)
     assert torch.equal(flat_params(params), flat)
+
+
+def test_analytic_fvp_declines_actors_it_does_not_cover():
+    actor, obs = _tiny_actor(False)
+    actor.log_std.requires_grad_(False)  # parameters no longer match the written-out layout
+    assert mlp_fisher_vector_product_fn(actor, obs, 0.1) is None
+    image_actor = Actor(gym.spaces.Box(0, 255, (4, 84, 84), np.uint8), gym.spaces.Discrete(3))
+    assert mlp_fisher_vector_product_fn(image_actor, torch.zeros(2, 4, 84, 84, dtype=torch.uint8), 0.1) is None
+
+
+def test_analytic_fvp_matches_autograd_on_a_wide_float32_actor():
+    """The size the DeepMimic presets use, float32: the written-out product equals double backward."""
+    torch.manual_seed(0)
+    actor = Actor(gym.spaces.Box(-1, 1, (197,)), gym.spaces.Box(-1, 1, (28,)), hidden_sizes=[256, 256],
+                  init_log_std=-1.0)
+    with torch.no_grad():
+        actor.body[-1].weight.mul_(50.0)
+    obs = torch.randn(512, 197)
+    params = list(actor.parameters())
+    with torch.no_grad():
+        old = actor.distribution(obs)
+    fvp = fisher_vector_product_fn(mean_kl(old, actor.distribution(obs)), params, 0.1)
+    v = torch.randn(sum(p.numel() for p in params))
+    ref, got = fvp(v), mlp_fisher_vector_product_fn(actor, obs, 0.1)(v)
+    assert (got - ref).norm() <= 1e-5 * ref.norm()

@@ -19,7 +19,8 @@ from torch.distributions import Distribution, kl_divergence
 
 from .. import distributed as D
 from ..policies.networks import Actor, Critic
-from .linalg import conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params, set_flat_params
+from .linalg import (conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params,
+                     mlp_fisher_vector_product_fn, set_flat_params, tanh_mlp_linears)
 
 
 @dataclass
@@ -134,7 +135,8 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
     else:
         obs = batch.obs if isinstance(batch.obs, torch.Tensor) else batch.obs[:]
         surr, out, old_logp, new_dist = first_pass(obs, batch.actions, adv)
-        g = D.mean(flat_grad(surr, params, retain_graph=cfg.fvp_subsample >= 1.0))
+        analytic = tanh_mlp_linears(actor) is not None  # then no KL graph is needed
+        g = D.mean(flat_grad(surr, params, retain_graph=cfg.fvp_subsample >= 1.0 and not analytic))
         surr_value = D.scalar_mean(float(surr.detach()))
     old_dist = actor.distribution_from(out, None if actor.discrete else actor.log_std.detach().clone())
     entropy = D.scalar_mean(float(old_dist.entropy().mean()))
@@ -144,15 +146,22 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
         stats["update_rejected"] = 1.0
         return stats
 
+    fisher_obs = batch.obs
     if cfg.fvp_subsample < 1.0:  # estimate the Fisher matrix on a random part of the batch (cheaper CG)
         n = batch.obs.shape[0]
         idx = torch.randperm(n)[:max(1, int(round(n * cfg.fvp_subsample)))].to(batch.obs.device)
-        with torch.no_grad():
-            old_sub = actor.distribution(batch.obs[idx])
-        kl = mean_kl(old_sub, actor.distribution(batch.obs[idx]))
-    else:
-        kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.batch_distribution(batch.obs, chunk))
-    local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
+        fisher_obs = batch.obs[idx]
+    # tanh MLPs: the Fisher product written out (same maths, a few matrix products per CG step)
+    local_fvp = (mlp_fisher_vector_product_fn(actor, fisher_obs, cfg.cg_damping)
+                 if isinstance(fisher_obs, torch.Tensor) else None)
+    if local_fvp is None:  # any other actor: Hessian of the mean KL by double backward
+        if cfg.fvp_subsample < 1.0:
+            with torch.no_grad():
+                old_sub = actor.distribution(fisher_obs)
+            kl = mean_kl(old_sub, actor.distribution(fisher_obs))
+        else:
+            kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.batch_distribution(batch.obs, chunk))
+        local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
 
     def fvp(v: torch.Tensor) -> torch.Tensor:
         return D.mean(local_fvp(v))
