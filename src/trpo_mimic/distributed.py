@@ -89,6 +89,13 @@ def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor 
     return flat[offset:].reshape(extra.shape) if extra is not None else None
 
 
+def average_into(t: torch.Tensor) -> None:
+    """All-reduce average of `t` across ranks, in place (no-op when alone)."""
+    if active():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        t /= dist.get_world_size()
+
+
 def max_divergence(tensors: Iterable[torch.Tensor]) -> float:
     """Largest absolute difference between this rank's values and rank 0's (0.0 when alone)."""
     if not active():

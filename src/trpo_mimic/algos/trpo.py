@@ -21,6 +21,7 @@ from .. import distributed as D
 from ..policies.networks import Actor, Critic
 from .linalg import (conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params,
                      mlp_fisher_vector_product_fn, set_flat_params, tanh_mlp_linears)
+from .numpy_critic import fit_critic_numpy
 
 
 @dataclass
@@ -187,11 +188,17 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
 
 
 def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.Tensor, returns: torch.Tensor,
-                  epochs: int, batch_size: int, generator: torch.Generator | None = None) -> dict[str, float]:
+                  epochs: int, batch_size: int, generator: torch.Generator | None = None,
+                  numpy_path: bool = True) -> dict[str, float]:
     """Fit V(s) to the returns by Adam on shuffled minibatches.
 
     A minibatch with a non-finite loss is skipped; if the parameters or optimiser state still end up
-    non-finite, the whole fit is undone (parameters and Adam state restored)."""
+    non-finite, the whole fit is undone (parameters and Adam state restored). Small tanh-MLP critics
+    on the CPU are fitted by the same maths in numpy (`numpy_critic.fit_critic_numpy`) unless
+    `numpy_path` is False."""
+    fast = fit_critic_numpy(critic, optimizer, obs, returns, epochs, batch_size, generator) if numpy_path else None
+    if fast is not None:
+        return fast
     params = list(critic.parameters())
     saved_params = [p.detach().clone() for p in params]
     saved_opt = copy.deepcopy(optimizer.state_dict())
