@@ -67,7 +67,7 @@ def test_factory_picks_native_vector_env_for_deepmimic():
     sync = make_vector_env("DeepMimicWalk-v0", 2, vec_env="sync", motion_dir=str(motions_dir()))
     assert isinstance(sync, gym.vector.SyncVectorEnv)
     sync.close()
-    with pytest.raises(EnvError, match="DeepMimic environments only"):
+    with pytest.raises(EnvError, match="exists for the DeepMimic environments and for Hopper-v5"):
         make_vector_env("Pendulum-v1", 2, vec_env="native")
 
 

@@ -22,9 +22,10 @@ class Config:
     seed: int = _f(0, "Random seed for torch, numpy, python and the environments.")
     num_timesteps: int = _f(1_000_000, "Total environment steps to train for.")
     num_envs: int = _f(8, "Number of vectorised environments.")
-    vec_env: str = _f("auto", "Vector environment: sync, async (a process per env), native (DeepMimic's batched "
-                      "env) or auto (native for DeepMimic, async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
-    env_threads: int | None = _f(None, "Threads stepping the native DeepMimic vector env (default: all cores).")
+    vec_env: str = _f("auto", "Vector environment: sync, async (a process per env), native (batched "
+                      "physics in threads: DeepMimic, Hopper-v5, Walker2d-v5, HalfCheetah-v5) or auto (native for those, "
+                      "async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
+    env_threads: int | None = _f(None, "Threads stepping a native vector env (default: all cores).")
     steps_per_env: int = _f(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
     max_episode_steps: int | None = _f(None, "Override the environment's time limit (a truncation).")
     motion_file: list | None = _f(None, "DeepMimic motion clip(s): a path, builtin:NAME, several paths (one "

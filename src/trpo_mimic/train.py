@@ -114,6 +114,7 @@ class Trainer:
                        if D.is_main() else None)
         self.recent_returns: list[float] = []
         self.recent_lengths: list[int] = []
+        self.loop_seconds = 0.0
 
     @staticmethod
     def _find_resume(cfg: Config) -> Path:
@@ -278,6 +279,7 @@ class Trainer:
         bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
                    disable=not (cfg.progress and main), dynamic_ncols=True, file=sys.stderr)
         last_saved = self.iteration
+        loop_start = time.perf_counter()
         try:
             while self.timesteps < cfg.num_timesteps:
                 before = self.timesteps
@@ -297,6 +299,9 @@ class Trainer:
                     bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
                               f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
             self.check_ranks_agree()
+            # the training loop alone (rollouts, updates, per-iteration logs and checkpoints), without the
+            # final save, evaluation and plot: what a side-by-side speed comparison times
+            self.loop_seconds = time.perf_counter() - loop_start
             if main:
                 if last_saved != self.iteration:
                     self.save()

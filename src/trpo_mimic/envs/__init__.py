@@ -110,21 +110,33 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
 
     vec_env: "sync" (gymnasium SyncVectorEnv), "async" (AsyncVectorEnv, one process per env),
     "native" (the DeepMimic humanoid's own batched env: one MjModel, N MjData stepped by
-    `env_threads` threads, observations and rewards computed for all at once), or "auto":
-    native for DeepMimic ids, async for Atari ids, sync otherwise.
+    `env_threads` threads, observations and rewards computed for all at once; and the same for
+    Hopper-v5, Walker2d-v5 and HalfCheetah-v5, see envs/mujoco_vector.py), or "auto": native for
+    those ids (sync for the MuJoCo ones under nonfinite="terminate"), async for Atari ids, sync otherwise.
 
     training: passed to make_env (True by default: vector envs feed the trainer; for Atari a lost
     life is then terminal).
     """
     check_env_id(env_id)
+    from .mujoco_vector import SUPPORTED as NATIVE_MUJOCO
     if vec_env == "auto":
         if is_atari(env_id):
             vec_env = "async"
+        elif env_id in NATIVE_MUJOCO:  # Gymnasium's own envs inside; --nonfinite terminate needs the wrapper
+            vec_env = "native" if nonfinite == "raise" else "sync"
         else:
             vec_env = "native" if is_deepmimic(env_id) and not _several_clips(env_id, kwargs) else "sync"
+    if vec_env == "native" and env_id in NATIVE_MUJOCO:
+        if nonfinite != "raise":
+            raise EnvError("--nonfinite terminate needs --vec_env sync or async (the native MuJoCo vector env "
+                           "leaves non-finite values to the rollout's check, which raises)")
+        from .mujoco_vector import MujocoLocomotionVectorEnv
+        return MujocoLocomotionVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps, nthread=env_threads,
+                                         **kwargs)
     if vec_env == "native":
         if not is_deepmimic(env_id):
-            raise EnvError(f"--vec_env native exists for the DeepMimic environments only, not {env_id!r}")
+            raise EnvError(f"--vec_env native exists for the DeepMimic environments and for "
+                           f"{', '.join(NATIVE_MUJOCO)} only, not {env_id!r}")
         if nonfinite != "raise":
             raise EnvError("--nonfinite terminate needs --vec_env sync or async (the native DeepMimic vector env "
                            "ends unstable episodes itself)")

@@ -1,0 +1,80 @@
+"""The native MuJoCo locomotion vector env against Gymnasium's own envs in a SyncVectorEnv."""
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+
+from trpo_mimic.envs import EnvError, make_vector_env
+from trpo_mimic.envs.mujoco_vector import MujocoLocomotionVectorEnv
+
+
+def _compare_info(ref: dict, got: dict, keys) -> None:
+    for k in keys:
+        if k not in ref:
+            assert k not in got or not got["_" + k].any(), k
+            continue
+        np.testing.assert_array_equal(got["_" + k], ref["_" + k], err_msg=k)
+        m = ref["_" + k]
+        np.testing.assert_allclose(np.asarray(got[k], dtype=float)[m], np.asarray(ref[k], dtype=float)[m],
+                                   rtol=1e-9, atol=1e-9, err_msg=k)
+
+
+@pytest.mark.parametrize("env_id,kwargs,steps", [
+    ("Hopper-v5", {}, 300), ("Walker2d-v5", {}, 200), ("HalfCheetah-v5", {"ctrl_cost_weight": 0.3}, 150)])
+@pytest.mark.parametrize("nthread", [1, 2])
+def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, nthread):
+    n = 4
+    ref = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=60, **kwargs) for _ in range(n)],
+                                   autoreset_mode=AutoresetMode.SAME_STEP)
+    got = MujocoLocomotionVectorEnv(env_id, n, max_episode_steps=60, nthread=nthread, **kwargs)
+    o_ref, i_ref = ref.reset(seed=7)
+    o_got, i_got = got.reset(seed=7)
+    np.testing.assert_array_equal(o_got, o_ref)
+    rng = np.random.default_rng(0)
+    ended = terminated_any = 0
+    keys = ["x_position", "x_velocity", "z_distance_from_origin", "reward_forward", "reward_ctrl", "reward_survive"]
+    for t in range(steps):
+        a = rng.uniform(-1, 1, (n, *got.single_action_space.shape)).astype(np.float32)
+        r1 = ref.step(a)
+        r2 = got.step(a)
+        np.testing.assert_allclose(r2[0], r1[0], rtol=0, atol=1e-12, err_msg=f"obs at step {t}")
+        np.testing.assert_allclose(r2[1], r1[1], rtol=1e-12, atol=1e-12, err_msg=f"reward at step {t}")
+        np.testing.assert_array_equal(r2[2], r1[2], err_msg=f"terminated at step {t}")
+        np.testing.assert_array_equal(r2[3], r1[3], err_msg=f"truncated at step {t}")
+        _compare_info(r1[4], r2[4], keys)
+        done = r1[2] | r1[3]
+        if done.any():
+            ended += int(done.sum())
+            terminated_any += int(r1[2].sum())
+            fo = np.stack([r1[4]["final_obs"][i] for i in np.flatnonzero(done)])
+            np.testing.assert_allclose(r2[4]["final_obs"][done], fo, rtol=0, atol=1e-12)
+            np.testing.assert_array_equal(r2[4]["_final_obs"], r1[4]["_final_obs"])
+            _compare_info(r1[4]["final_info"], r2[4]["final_info"], keys)
+    assert ended > 0  # episodes ended (truncations at 60 steps at least) and were reset in the same step
+    if env_id != "HalfCheetah-v5":
+        assert terminated_any > 0  # random actions make the hopper and walker fall
+    ref.close()
+    got.close()
+
+
+def test_auto_picks_native_for_supported_ids_and_sync_otherwise():
+    envs = make_vector_env("Hopper-v5", 2)
+    assert isinstance(envs, MujocoLocomotionVectorEnv)
+    envs.close()
+    envs = make_vector_env("Hopper-v5", 2, nonfinite="terminate")  # needs the per-env guard
+    assert isinstance(envs, gym.vector.SyncVectorEnv)
+    envs.close()
+    with pytest.raises(EnvError, match="native"):
+        make_vector_env("Pendulum-v1", 2, vec_env="native")
+    with pytest.raises(EnvError, match="nonfinite"):
+        make_vector_env("Hopper-v5", 2, vec_env="native", nonfinite="terminate")
+
+
+def test_native_env_rejects_wrong_action_shape_and_step_before_reset():
+    envs = MujocoLocomotionVectorEnv("Hopper-v5", 2, nthread=1)
+    with pytest.raises(RuntimeError, match="reset"):
+        envs.step(np.zeros((2, 3)))
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        envs.step(np.zeros((3, 3)))
+    envs.close()
