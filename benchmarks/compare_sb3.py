@@ -4,7 +4,7 @@
     python benchmarks/compare_sb3.py --envs Pendulum-v1 Hopper-v5 --seeds 0 1 2
 
 Same settings for both (docs/benchmarks.md): 2048 samples per update (num_envs x n_steps), 64x64 tanh
-networks, 10 CG iterations, CG damping 0.1, max KL 0.01, gamma 0.99, GAE lambda 0.95, 10 critic
+networks, 10 CG iterations, CG damping 0.1, max KL 0.01, gamma 0.99 (--gamma), GAE lambda 0.95, 10 critic
 epochs of minibatch 128 with Adam 1e-3, one process, torch with one thread. Runs alternate (ours,
 then sb3, per seed) so machine load affects both alike. Timing covers learning only: sb3's
 `learn()`, and our training loop (`Trainer.loop_seconds`: rollouts, updates, per-iteration logs and
@@ -54,7 +54,7 @@ def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, o
     from trpo_mimic.train import Trainer
     cfg = Config(env_id=env_id, seed=seed, num_timesteps=timesteps, num_envs=args.num_envs,
                  steps_per_env=2048 // args.num_envs, policy_hidden_size=[64, 64], max_kl=0.01, cg_iters=10,
-                 cg_damping=0.1, gamma=0.99, lam=0.95, vf_epochs=10, vf_batch_size=128, vf_lr=1e-3,
+                 cg_damping=0.1, gamma=args.gamma, lam=0.95, vf_epochs=10, vf_batch_size=128, vf_lr=1e-3,
                  checkpoint_dir=str(out), run_name=f"ours-{env_id}-{seed}", progress=False, eval_freq=0,
                  eval_episodes=0, save_per_iter=1000, torch_threads=1)
     trainer = Trainer(cfg)
@@ -68,12 +68,12 @@ def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, o
             "samples_per_s": trainer.timesteps / wall, "eval_return": ret, "run_s_with_final_save_and_plot": total}
 
 
-def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int) -> dict:
+def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int, gamma: float) -> dict:
     from sb3_contrib import TRPO
     from stable_baselines3.common.env_util import make_vec_env
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
     model = TRPO("MlpPolicy", venv, n_steps=2048 // n_envs, batch_size=128, n_critic_updates=10,
-                 cg_max_steps=10, cg_damping=0.1, target_kl=0.01, gamma=0.99, gae_lambda=0.95, learning_rate=1e-3,
+                 cg_max_steps=10, cg_damping=0.1, target_kl=0.01, gamma=gamma, gae_lambda=0.95, learning_rate=1e-3,
                  policy_kwargs={"net_arch": [64, 64]}, seed=seed, verbose=0, device="cpu")
     t0 = time.perf_counter()
     model.learn(total_timesteps=timesteps)
@@ -94,6 +94,9 @@ def main() -> None:
     p.add_argument("--sb3_num_envs", type=int, nargs="+", default=[1, 8],
                    help="sb3-contrib configurations: 1 env is its documented reference; 8 matches our batching")
     p.add_argument("--eval_episodes", type=int, default=10)
+    p.add_argument("--gamma", type=float, default=0.99,
+                   help="discount for both (0.99; rl-baselines3-zoo uses 0.9 for Pendulum-v1, where 0.99 learns little "
+                        "in 100k samples and the returns compared are mostly noise)")
     p.add_argument("--out", default="runs/compare_sb3")
     args = p.parse_args()
     global EVAL_EPISODES
@@ -106,7 +109,7 @@ def main() -> None:
         steps = args.timesteps or TIMESTEPS.get(env_id, 200_000)
         for seed in args.seeds:
             for runner in ["ours"] + list(args.sb3_num_envs):
-                r = run_ours(env_id, seed, steps, args, out) if runner == "ours" else run_sb3(env_id, seed, steps, runner)
+                r = run_ours(env_id, seed, steps, args, out) if runner == "ours" else run_sb3(env_id, seed, steps, runner, args.gamma)
                 results.append(r)
                 print(f"{r['impl']:>11} {env_id} seed {seed}: {r['samples']} samples in {r['wall_s']:.1f} s = "
                       f"{r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)

@@ -33,6 +33,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from .vector_util import add_info_row, sub_env_seeds
+
 # env id -> (health check: None, "hopper" or "walker"; qvel clipped to +-10 in the observation)
 SUPPORTED = {"Hopper-v5": ("hopper", True), "Walker2d-v5": ("walker", True), "HalfCheetah-v5": (None, False)}
 
@@ -121,21 +123,14 @@ class MujocoLocomotionVectorEnv(VectorEnv):
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
         """Reset every sub-env; sub-env i gets seed ``seed + i`` (as ``SyncVectorEnv``)."""
         n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"expected {n} seeds, got {len(seeds)}")
+        seeds = sub_env_seeds(seed, n)
         if options:
             raise ValueError(f"{self.env_id}: the native vector env takes no reset options, got {sorted(options)}")
         obs = np.zeros((n, *self.single_observation_space.shape), dtype=self.single_observation_space.dtype)
         infos: dict[str, Any] = {}
         for i in range(n):
             obs[i], info = self._reset_one(i, seeds[i])
-            _add_row(infos, info, i, n)
+            add_info_row(infos, info, i, n)
         self._needs_reset = False
         return obs, infos
 
@@ -193,7 +188,7 @@ class MujocoLocomotionVectorEnv(VectorEnv):
             for i in np.flatnonzero(ended):
                 i = int(i)
                 obs[i], rinfo = self._reset_one(i, None)
-                _add_row(reset_info, rinfo, i, n)
+                add_info_row(reset_info, rinfo, i, n)
             # as SyncVectorEnv: an ended sub-env's top-level info is its reset info only
             for k in [k for k in info if not k.startswith("_")]:
                 if k in reset_info:
@@ -215,11 +210,3 @@ class MujocoLocomotionVectorEnv(VectorEnv):
         for env in self.envs:
             env.close()
 
-
-def _add_row(infos: dict, info: dict, i: int, n: int) -> None:
-    for k, v in info.items():
-        if k not in infos:
-            infos[k] = np.zeros(n, dtype=bool if isinstance(v, (bool, np.bool_)) else np.float64)
-            infos["_" + k] = np.zeros(n, dtype=bool)
-        infos[k][i] = v
-        infos["_" + k][i] = True

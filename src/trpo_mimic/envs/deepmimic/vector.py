@@ -40,6 +40,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from ..vector_util import add_info_row, sub_env_seeds
 from .env import _QMUL, INFO_KEYS, MAX_QVEL_NORM, DeepMimicEnv
 from .motion import quat_yaw
 
@@ -298,14 +299,7 @@ class DeepMimicVectorEnv(VectorEnv):
         ``options["time"]``: a start time for all, or one per sub-env (None = random).
         """
         n = self.num_envs
-        if seed is None:
-            seeds = [None] * n
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"expected {n} seeds, got {len(seeds)}")
+        seeds = sub_env_seeds(seed, n)
         options = options or {}
         mask = options.get("reset_mask")
         mask = np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
@@ -324,13 +318,7 @@ class DeepMimicVectorEnv(VectorEnv):
         return obs.copy(), infos
 
     def _add_info_row(self, infos: dict, info: dict, i: int) -> None:
-        n = self.num_envs
-        for k, v in info.items():
-            if k not in infos:
-                infos[k] = np.zeros(n, dtype=bool if isinstance(v, (bool, np.bool_)) else np.float64)
-                infos["_" + k] = np.zeros(n, dtype=bool)
-            infos[k][i] = v
-            infos["_" + k][i] = True
+        add_info_row(infos, info, i, self.num_envs)
 
     def step(self, actions):
         """Step all sub-envs; ended ones are reset in the same call (SAME_STEP autoreset)."""

@@ -1,0 +1,28 @@
+"""Helpers shared by the natively batched vector envs (DeepMimic, MuJoCo locomotion)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def sub_env_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | None]:
+    """Per-sub-env seeds as SyncVectorEnv gives them: ``seed + i`` for an int, a list as it is."""
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(n)]
+    seeds = list(seed)
+    if len(seeds) != n:
+        raise ValueError(f"expected {n} seeds, got {len(seeds)}")
+    return seeds
+
+
+def add_info_row(infos: dict[str, Any], info: dict[str, Any], i: int, n: int) -> None:
+    """Put sub-env i's info dict into vector-env info arrays (each key with its ``"_key"`` mask)."""
+    for k, v in info.items():
+        if k not in infos:
+            infos[k] = np.zeros(n, dtype=bool if isinstance(v, (bool, np.bool_)) else np.float64)
+            infos["_" + k] = np.zeros(n, dtype=bool)
+        infos[k][i] = v
+        infos["_" + k][i] = True
