@@ -78,3 +78,16 @@ def test_native_env_rejects_wrong_action_shape_and_step_before_reset():
     with pytest.raises(ValueError, match="shape"):
         envs.step(np.zeros((3, 3)))
     envs.close()
+
+
+def test_training_on_the_native_env_logs_its_reward_terms(tmp_path):
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import Trainer
+    t = Trainer(Config(env_id="Hopper-v5", num_timesteps=256, num_envs=2, steps_per_env=128, checkpoint_dir=str(tmp_path),
+                       progress=False, eval_freq=0, eval_episodes=0))
+    assert isinstance(t.envs, MujocoLocomotionVectorEnv)
+    s = t.iterate()
+    t.envs.close()
+    assert 0.0 < s["RewardTerms/reward_survive"] <= 1.0  # 1 per healthy step
+    assert s["RewardTerms/reward_ctrl"] < 0.0
+    assert not any(k.startswith("DeepMimic/") for k in s)

@@ -18,7 +18,7 @@ from .algos.trpo import PolicyBatch, TRPOSettings, update_critic, update_policy
 from .checkpoint import (CheckpointError, load_checkpoint, load_module_state, resolve_checkpoint, rng_state,
                          save_checkpoint, set_rng_state)
 from .config import Config
-from .envs import env_kwargs_from_config, make_vector_env
+from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
 from .logger import RunLogger
 from .policies.agent import Agent
 from .rollout import RolloutCollector, compute_gae
@@ -214,8 +214,10 @@ class Trainer:
         games = [i["game_return"] for i in roll.episode_infos if "game_return" in i]
         if games:  # Atari with life loss as terminal: returns of whole games
             scalars["Rollout/GameReturn"] = float(np.mean(games))
-        for k, v in sorted(roll.step_info_means.items()):  # DeepMimic reward terms, mean per step
-            scalars[f"DeepMimic/{k}"] = v
+        # reward terms from the env's info, mean per step (DeepMimic's terms; e.g. reward_forward for Hopper)
+        prefix = "DeepMimic" if is_deepmimic(cfg.env_id) else "RewardTerms"
+        for k, v in sorted(roll.step_info_means.items()):
+            scalars[f"{prefix}/{k}"] = v
         return scalars
 
     def evaluate(self, tag: str) -> dict[str, float]:
