@@ -79,8 +79,7 @@ def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor 
     parts = [p.grad.reshape(-1) for p in params] + ([extra.detach().reshape(-1).to(params[0].grad)]
                                                      if extra is not None else [])
     flat = torch.cat(parts)
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
-    flat /= dist.get_world_size()
+    average_into(flat)
     offset = 0
     for p in params:
         n = p.grad.numel()

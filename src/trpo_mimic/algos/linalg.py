@@ -6,6 +6,8 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
+from ..policies.networks import tanh_mlp_layers
+
 
 def flat_params(params: Iterable[nn.Parameter]) -> torch.Tensor:
     """Concatenate parameters into one detached flat vector (a copy)."""
@@ -82,12 +84,9 @@ def fisher_vector_product_fn(kl: torch.Tensor, params: Sequence[nn.Parameter],
 def tanh_mlp_linears(actor: nn.Module) -> list[nn.Linear] | None:
     """The Linear layers of an actor whose body is Linear/Tanh/.../Linear and whose parameters are exactly
     those layers' weights and biases (then a Gaussian's log-std), all trainable; None otherwise."""
-    body = getattr(actor, "body", None)
-    mods = list(body) if isinstance(body, nn.Sequential) else []
-    if (getattr(actor, "image", True) or not mods or len(mods) % 2 != 1
-            or not all(isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh) for i, m in enumerate(mods))):
+    linears = None if getattr(actor, "image", True) else tanh_mlp_layers(getattr(actor, "body", None))
+    if linears is None:
         return None
-    linears = mods[::2]
     expected = [t for lin in linears for t in (lin.weight, lin.bias)]
     if not getattr(actor, "discrete", True):
         expected.append(actor.log_std)

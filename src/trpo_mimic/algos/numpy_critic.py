@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .. import distributed as D
+from ..policies.networks import tanh_mlp_layers
 
 
 def _plain_adam(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> dict[str, Any] | None:
@@ -44,14 +45,10 @@ def _plain_adam(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) ->
 def fit_critic_numpy(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: Any, returns: torch.Tensor,
                      epochs: int, batch_size: int, generator: torch.Generator | None = None) -> dict[str, float] | None:
     """Fit V(s) to the returns by Adam on shuffled minibatches, in numpy; None where not applicable."""
-    body = getattr(critic, "body", None)
-    mods = list(body) if isinstance(body, nn.Sequential) else []
-    if (getattr(critic, "image", True) or not mods or len(mods) % 2 != 1
-            or not all(isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh) for i, m in enumerate(mods))
-            or not isinstance(obs, torch.Tensor) or obs.device.type != "cpu" or obs.dtype != torch.float32
-            or returns.device.type != "cpu"):
+    linears = None if getattr(critic, "image", True) else tanh_mlp_layers(getattr(critic, "body", None))
+    if (linears is None or not isinstance(obs, torch.Tensor) or obs.device.type != "cpu"
+            or obs.dtype != torch.float32 or returns.device.type != "cpu"):
         return None
-    linears = mods[::2]
     params = list(critic.parameters())
     order = [t for lin in linears for t in (lin.weight, lin.bias)]
     if ([id(p) for p in params] != [id(p) for p in order] or any(p.dtype != torch.float32 for p in params)

@@ -39,10 +39,6 @@ from .vector_util import add_info_row, sub_env_seeds
 SUPPORTED = {"Hopper-v5": ("hopper", True), "Walker2d-v5": ("walker", True), "HalfCheetah-v5": (None, False)}
 
 
-def supports(env_id: str) -> bool:
-    return env_id in SUPPORTED
-
-
 class MujocoLocomotionVectorEnv(VectorEnv):
     """N sub-envs of a planar MuJoCo locomotion task, physics in threads, maths batched (see module doc)."""
 

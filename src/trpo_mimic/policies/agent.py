@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .networks import Actor, Critic, is_image_space
+from .networks import Actor, Critic, is_image_space, tanh_mlp_layers
 from .normalizer import RunningNormalizer
 
 
@@ -54,11 +54,10 @@ class Agent(nn.Module):
 
 def _numpy_mlp(body: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """(W^T, b) numpy views of a Linear/Tanh/.../Linear stack's parameters, or None for other bodies."""
-    mods = list(body)
-    if not mods or len(mods) % 2 != 1 or not all(
-            isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh) for i, m in enumerate(mods)):
+    linears = tanh_mlp_layers(body)
+    if linears is None:
         return None
-    return [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in mods[::2]]
+    return [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
 
 
 class NumpyActorCritic:

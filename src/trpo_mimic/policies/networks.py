@@ -37,6 +37,15 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float = 1.0)
     return nn.Sequential(*layers)
 
 
+def tanh_mlp_layers(body: Any) -> list[nn.Linear] | None:
+    """The Linear layers of a Linear/Tanh/.../Linear stack (what `mlp` builds), or None for any other body."""
+    mods = list(body) if isinstance(body, nn.Sequential) else []
+    if not mods or len(mods) % 2 != 1 or not all(
+            isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh) for i, m in enumerate(mods)):
+        return None
+    return mods[::2]
+
+
 class NatureCNN(nn.Module):
     """The Nature-DQN trunk for stacked uint8 frames (C, 84, 84); scales to [0, 1] inside."""
 
