@@ -5,7 +5,9 @@
 
 Same settings for both (docs/benchmarks.md): 2048 samples per update (num_envs x n_steps), 64x64 tanh
 networks, 10 CG iterations, CG damping 0.1, max KL 0.01, gamma 0.99 (--gamma), GAE lambda 0.95, 10 critic
-epochs of minibatch 128 with Adam 1e-3, one process, torch with one thread. Runs alternate (ours,
+epochs of minibatch 128 with Adam 1e-3, one process, torch with one thread, and the same observation
+normalisation (--normalize_obs; auto follows rl-baselines3-zoo's TRPO settings per env: off for Pendulum-v1 and
+CartPole-v1, on for the MuJoCo envs; sb3 gets VecNormalize(norm_reward=False) where ours normalises). Runs alternate (ours,
 then sb3, per seed) so machine load affects both alike. Timing covers learning only: sb3's
 `learn()`, and our training loop (`Trainer.loop_seconds`: rollouts, updates, per-iteration logs and
 checkpoints; model construction, the final checkpoint, evaluation and learning-curve plot are excluded
@@ -30,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 EVAL_EPISODES = 10
+# rl-baselines3-zoo's TRPO hyperparameters normalise observations for the MuJoCo envs, not for classic control
+ZOO_NORMALIZE = {"Pendulum-v1": False, "CartPole-v1": False, "Hopper-v5": True, "HalfCheetah-v5": True}
 TIMESTEPS = {"Pendulum-v1": 100_000, "Hopper-v5": 200_000, "HalfCheetah-v5": 200_000, "CartPole-v1": 100_000}
 
 
@@ -49,6 +53,10 @@ def eval_policy(act, env_id: str, episodes: int, seed: int) -> float:
     return float(np.mean(returns))
 
 
+def normalize_for(env_id: str, choice: str) -> bool:
+    return ZOO_NORMALIZE.get(env_id, True) if choice == "auto" else choice == "on"
+
+
 def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, out: Path) -> dict:
     from trpo_mimic.config import Config
     from trpo_mimic.train import Trainer
@@ -56,7 +64,8 @@ def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, o
                  steps_per_env=2048 // args.num_envs, policy_hidden_size=[64, 64], max_kl=0.01, cg_iters=10,
                  cg_damping=0.1, gamma=args.gamma, lam=0.95, vf_epochs=10, vf_batch_size=128, vf_lr=1e-3,
                  checkpoint_dir=str(out), run_name=f"ours-{env_id}-{seed}", progress=False, eval_freq=0,
-                 eval_episodes=0, save_per_iter=1000, torch_threads=1)
+                 eval_episodes=0, save_per_iter=1000, torch_threads=1,
+                 normalize_obs=normalize_for(env_id, args.normalize_obs))
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
     trainer.run()
@@ -65,13 +74,17 @@ def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, o
     agent = trainer.agent
     ret = eval_policy(lambda o: agent.act(o[None], deterministic=True)[0], env_id, args.eval_episodes, 10_000 + seed)
     return {"impl": "trpo-mimic", "env": env_id, "seed": seed, "samples": trainer.timesteps, "wall_s": wall,
-            "samples_per_s": trainer.timesteps / wall, "eval_return": ret, "run_s_with_final_save_and_plot": total}
+            "samples_per_s": trainer.timesteps / wall, "eval_return": ret, "run_s_with_final_save_and_plot": total,
+            "normalize_obs": cfg.normalize_obs}
 
 
-def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int, gamma: float) -> dict:
+def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int, gamma: float, normalize: bool) -> dict:
     from sb3_contrib import TRPO
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
     venv = make_vec_env(env_id, n_envs=n_envs, seed=seed)
+    if normalize:
+        venv = VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=gamma)
     model = TRPO("MlpPolicy", venv, n_steps=2048 // n_envs, batch_size=128, n_critic_updates=10,
                  cg_max_steps=10, cg_damping=0.1, target_kl=0.01, gamma=gamma, gae_lambda=0.95, learning_rate=1e-3,
                  policy_kwargs={"net_arch": [64, 64]}, seed=seed, verbose=0, device="cpu")
@@ -80,9 +93,10 @@ def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int, gamma: float) -
     wall = time.perf_counter() - t0
     samples = model.num_timesteps
     venv.close()
-    ret = eval_policy(lambda o: model.predict(o, deterministic=True)[0], env_id, EVAL_EPISODES, 10_000 + seed)
+    prep = (lambda o: venv.normalize_obs(o)) if normalize else (lambda o: o)  # frozen statistics, no update
+    ret = eval_policy(lambda o: model.predict(prep(o), deterministic=True)[0], env_id, EVAL_EPISODES, 10_000 + seed)
     return {"impl": f"sb3-contrib/{n_envs}env", "env": env_id, "seed": seed, "samples": samples, "wall_s": wall,
-            "samples_per_s": samples / wall, "eval_return": ret}
+            "samples_per_s": samples / wall, "eval_return": ret, "normalize_obs": normalize}
 
 
 def main() -> None:
@@ -97,6 +111,8 @@ def main() -> None:
     p.add_argument("--gamma", type=float, default=0.99,
                    help="discount for both (0.99; rl-baselines3-zoo uses 0.9 for Pendulum-v1, where 0.99 learns little "
                         "in 100k samples and the returns compared are mostly noise)")
+    p.add_argument("--normalize_obs", choices=["auto", "on", "off"], default="auto",
+                   help="observation normalisation for both (auto: rl-baselines3-zoo's choice per env)")
     p.add_argument("--out", default="runs/compare_sb3")
     args = p.parse_args()
     global EVAL_EPISODES
@@ -109,7 +125,10 @@ def main() -> None:
         steps = args.timesteps or TIMESTEPS.get(env_id, 200_000)
         for seed in args.seeds:
             for runner in ["ours"] + list(args.sb3_num_envs):
-                r = run_ours(env_id, seed, steps, args, out) if runner == "ours" else run_sb3(env_id, seed, steps, runner, args.gamma)
+                if runner == "ours":
+                    r = run_ours(env_id, seed, steps, args, out)
+                else:
+                    r = run_sb3(env_id, seed, steps, runner, args.gamma, normalize_for(env_id, args.normalize_obs))
                 results.append(r)
                 print(f"{r['impl']:>11} {env_id} seed {seed}: {r['samples']} samples in {r['wall_s']:.1f} s = "
                       f"{r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)

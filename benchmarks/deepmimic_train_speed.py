@@ -3,10 +3,14 @@ against the physics limit of the two cores, and the scaling of torchrun ranks, i
 
     python benchmarks/deepmimic_train_speed.py --motion ../shared/motions/humanoid3d_walk.txt
 
-Configurations (same batch per iteration, same networks):
+Configurations (same networks):
   1 process, native vector env stepped by 1 thread
   1 process, native vector env stepped by 2 threads
-  torchrun, 2 ranks, each a native vector env stepped by 1 thread (half the envs each)
+  torchrun, 2 ranks, each a native vector env stepped by 1 thread, half the envs each (same batch per
+    iteration as 1 process: strong scaling)
+  torchrun, 2 ranks with the single process's own flags (each rank its own --num_envs and --steps_per_env,
+    as `torchrun ... -m trpo_mimic train` with unchanged flags runs and as multi-worker TRPO (baselines,
+    DeepMimic) counts its batch per worker: twice the batch per iteration, weak scaling)
 The physics limit is mj_step alone, in 2 threads on separate MjData, measured in this process.
 Samples/s is the median over iterations (the first iteration is left out).
 """
@@ -40,11 +44,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def train_rate(name: str, ranks: int, env_threads: int, args: argparse.Namespace, out: Path) -> float:
-    per_rank_envs = args.num_envs // ranks
+def train_rate(name: str, ranks: int, env_threads: int, args: argparse.Namespace, out: Path,
+               split_batch: bool = True) -> float:
+    per_rank_envs = args.num_envs // ranks if split_batch else args.num_envs
     train_args = ["train", "--env_id", "DeepMimic-v0", "--motion_file", args.motion, "--num_envs", str(per_rank_envs),
                   "--steps_per_env", str(args.batch // args.num_envs), "--env_threads", str(env_threads),
-                  "--num_timesteps", str(args.batch * args.iterations), "--checkpoint_dir", str(out),
+                  "--num_timesteps", str(per_rank_envs * ranks * (args.batch // args.num_envs) * args.iterations),
+                  "--checkpoint_dir", str(out),
                   "--run_name", name, "--no-progress", "--eval_freq", "0", "--eval_episodes", "0",
                   "--save_per_iter", "1000", *args.extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
@@ -78,11 +84,15 @@ def main() -> None:
     limit1 = physics_limit(args.motion, 1, args.limit_steps)
     print(f"physics limit: 1 thread {limit1:.0f} steps/s, 2 threads {limit2:.0f} steps/s")
     rates = {}
-    for name, ranks, threads in (("1proc-1thread", 1, 1), ("1proc-2threads", 1, 2), ("torchrun-2ranks", 2, 1)):
-        rates[name] = train_rate(name, ranks, threads, args, out)
-        print(f"{name:>16}: {rates[name]:.0f} samples/s = {rates[name] / limit2:.1%} of the 2-core limit "
+    for name, ranks, threads, split in (("1proc-1thread", 1, 1, True), ("1proc-2threads", 1, 2, True),
+                                        ("torchrun-2ranks", 2, 1, True), ("torchrun-2ranks-perrank", 2, 1, False)):
+        rates[name] = train_rate(name, ranks, threads, args, out, split)
+        print(f"{name:>23}: {rates[name]:.0f} samples/s = {rates[name] / limit2:.1%} of the 2-core limit "
               f"({rates[name] / limit1:.1%} of 1 core)", flush=True)
-    print(f"2 ranks vs 1 rank (1 thread each): {rates['torchrun-2ranks'] / rates['1proc-1thread']:.2f}x")
+    print(f"2 ranks vs 1 rank (1 thread each), same total batch: "
+          f"{rates['torchrun-2ranks'] / rates['1proc-1thread']:.2f}x")
+    print(f"2 ranks vs 1 rank (1 thread each), same batch per rank: "
+          f"{rates['torchrun-2ranks-perrank'] / rates['1proc-1thread']:.2f}x")
     print(f"extra flags: {' '.join(args.extra)}")
 
 
