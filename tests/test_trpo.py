@@ -100,6 +100,34 @@ def test_truncated_steps_are_bootstrapped_in_rollouts():
     assert roll.episode_lengths == [10, 10, 10, 10]
 
 
+def test_batched_rollout_values_equal_per_step_critic_calls(monkeypatch):
+    """The numpy path values the whole rollout in one pass after it; the torch path calls the critic
+    step by step (and on each truncated episode's final observation). Same seed, same values."""
+    from trpo_mimic.policies import agent as agent_mod
+
+    def rollout(fast: bool):
+        torch.manual_seed(0)
+        envs = make_vector_env("Pendulum-v1", 3, max_episode_steps=7)
+        agent = Agent(envs.single_observation_space, envs.single_action_space, [32, 32])
+        agent.obs_normalizer.update(torch.as_tensor(np.random.default_rng(0).normal(0.5, 2.0, (50, 3))))
+        with torch.no_grad():
+            for p in agent.critic.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        if not fast:
+            monkeypatch.setattr(agent_mod.NumpyActorCritic, "build", staticmethod(lambda a: None))
+        roll = RolloutCollector(envs, agent, "Pendulum-v1", seed=0).collect(20)
+        monkeypatch.undo()
+        envs.close()
+        return roll
+
+    batched, per_step = rollout(True), rollout(False)
+    assert per_step.truncated.sum() == 6 and np.abs(per_step.final_values[6]).min() > 1e-3
+    np.testing.assert_allclose(batched.actions, per_step.actions, rtol=1e-4, atol=1e-4)
+    for name in ("values", "final_values", "last_values"):
+        np.testing.assert_allclose(getattr(batched, name), getattr(per_step, name), rtol=1e-4, atol=1e-4)
+    assert np.array_equal(batched.final_values != 0, per_step.final_values != 0)
+
+
 def test_chunked_gradient_gives_the_same_update():
     agent, batch = real_batch()
     import copy

@@ -97,17 +97,28 @@ class NumpyActorCritic:
         w, b = layers[-1]
         return x @ w + b
 
-    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(environment action, sampled action, value) for a batch of raw observations."""
+    def _inputs(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
         if self.normalize:
             x = np.clip((x - self.mean.reshape(-1)) * self.inv_std.reshape(-1), -self.clip, self.clip)
-        out = self._forward(x, self.actor_layers)
-        value = self._forward(x, self.critic_layers)[:, 0]
+        return x
+
+    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(environment action, sampled action) for a batch of raw observations."""
+        out = self._forward(self._inputs(obs), self.actor_layers)
         if self.discrete:
             z = np.exp(out - out.max(axis=1, keepdims=True))
             probs = torch.from_numpy(z / z.sum(axis=1, keepdims=True))
             action = torch.multinomial(probs, 1).squeeze(-1).numpy()
-            return action, action, value
+            return action, action
         action = out + self.std * torch.randn(out.shape).numpy()
-        return np.minimum(np.maximum(action, self.low), self.high), action, value
+        return np.minimum(np.maximum(action, self.low), self.high), action
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        """Critic values (float32) of a batch of raw observations."""
+        return self._forward(self._inputs(obs), self.critic_layers)[:, 0]
+
+    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(environment action, sampled action, value) for a batch of raw observations."""
+        env_action, action = self.act(obs)
+        return env_action, action, self.values(obs)
