@@ -171,3 +171,43 @@ def test_numpy_critic_fit_skips_non_finite_minibatches():
     assert stats["value_steps_skipped"] == 2.0
     assert all(torch.isfinite(p).all() for p in agent.critic.parameters())
     assert math.isfinite(stats["value_loss"])
+
+
+def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, monkeypatch):
+    """--critic_thread: the critic is fitted in a second thread while the policy step runs; the
+    parameters, the critic's Adam state and the logged losses after 3 iterations equal those of
+    the sequential order, and the thread really ran the fit."""
+    import threading
+    from trpo_mimic.algos import trpo as trpo_mod
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import Trainer
+    monkeypatch.setattr("os.cpu_count", lambda: 2)  # the threaded path also on a one-core machine
+    fit_threads = []
+    real_update_critic = trpo_mod.update_critic
+
+    def spy(*a, **k):
+        fit_threads.append(threading.current_thread().name)
+        return real_update_critic(*a, **k)
+
+    monkeypatch.setattr("trpo_mimic.train.update_critic", spy)
+
+    def train(threaded: bool):
+        cfg = Config(env_id="Pendulum-v1", num_envs=2, steps_per_env=64, num_timesteps=384, seed=3,
+                     policy_hidden_size=[16, 16], checkpoint_dir=str(tmp_path), run_name=f"t{threaded}",
+                     progress=False, eval_freq=0, eval_episodes=0, critic_thread=threaded, vf_epochs=3)
+        tr = Trainer(cfg)
+        assert (tr._critic_pool is not None) == threaded
+        tr.run()
+        return tr, [row for row in (tmp_path / f"t{threaded}" / "progress.csv").read_text().splitlines()]
+
+    seq, seq_rows = train(False)
+    assert fit_threads and all(n == "MainThread" for n in fit_threads)
+    fit_threads.clear()
+    par, par_rows = train(True)
+    assert fit_threads and all(n.startswith("critic-fit") for n in fit_threads)
+    for a, b in zip(seq.agent.state_dict().values(), par.agent.state_dict().values()):
+        assert torch.equal(a, b)
+    sa, sb = seq.critic_opt.state_dict()["state"], par.critic_opt.state_dict()["state"]
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg_sq"], sb[k]["exp_avg_sq"]) for k in sa)
+    col = seq_rows[0].split(",").index("Loss/Value")
+    assert [r.split(",")[col] for r in seq_rows[1:]] == [r.split(",")[col] for r in par_rows[1:]]

@@ -1,6 +1,7 @@
 """The training job: rollouts -> GAE -> TRPO update -> logs and checkpoints."""
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sys
@@ -21,6 +22,7 @@ from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
 from .logger import RunLogger
 from .policies.agent import Agent
+from .policies.networks import tanh_mlp_layers
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import StackedFrames
 from .threads import limit_threads
@@ -115,6 +117,14 @@ class Trainer:
         self.recent_returns: list[float] = []
         self.recent_lengths: list[int] = []
         self.loop_seconds = 0.0
+        # The critic fit beside the policy step: one process (collectives stay on one thread), CPU, and the
+        # numpy critic (no autograd), on a machine with a second core.
+        self._critic_pool = None
+        if (cfg.algo == "trpo" and cfg.critic_thread and not D.active() and self.device.type == "cpu"
+                and (os.cpu_count() or 1) > 1 and not self.agent.critic.image
+                and tanh_mlp_layers(self.agent.critic.body) is not None):
+            from concurrent.futures import ThreadPoolExecutor
+            self._critic_pool = ThreadPoolExecutor(1, thread_name_prefix="critic-fit")
 
     @staticmethod
     def _find_resume(cfg: Config) -> Path:
@@ -176,9 +186,21 @@ class Trainer:
                                 torch.as_tensor(roll.values.reshape(-1), device=dev), self.ppo)
             vstats = {"value_loss": pstats["value_loss"]}
         else:
-            pstats = update_policy(agent.actor, batch, self.settings)
-            vstats = update_critic(agent.critic, self.critic_opt, batch.obs, batch.returns,
-                                   cfg.vf_epochs, cfg.vf_batch_size)
+            # The critic's minibatch order comes from its own generator, seeded from the global one here,
+            # so the result does not depend on how the two fits interleave.
+            gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,))))
+            fit = (agent.critic, self.critic_opt, batch.obs, batch.returns, cfg.vf_epochs, cfg.vf_batch_size, gen)
+            if self._critic_pool is not None:
+                from concurrent.futures import wait
+                pending = self._critic_pool.submit(update_critic, *fit)
+                try:
+                    pstats = update_policy(agent.actor, batch, self.settings)
+                finally:  # also on Ctrl-C: the critic is whole again before any checkpoint is written
+                    wait([pending])
+                vstats = pending.result()
+            else:
+                pstats = update_policy(agent.actor, batch, self.settings)
+                vstats = update_critic(*fit)
         t2 = time.perf_counter()
         self.iteration += 1
         self.timesteps += roll.num_samples * D.world_size()
@@ -328,6 +350,8 @@ class Trainer:
             if self.logger is not None:
                 self.logger.close()
             self.envs.close()
+            if self._critic_pool is not None:
+                self._critic_pool.shutdown(wait=True)
             for sig, h in handlers.items():
                 signal.signal(sig, h)
         return self.run_dir
