@@ -73,9 +73,10 @@ class Config:
     vf_lr: float = _f(1e-3, "Critic Adam learning rate.")
     vf_epochs: int = _f(10, "Critic epochs per iteration.")
     vf_batch_size: int = _f(128, "Critic minibatch size.")
-    critic_thread: bool = _f(True, "TRPO in one process on the CPU with a tanh-MLP critic: fit the critic in a "
-                             "second thread while the policy step runs (they share no state; both release the "
-                             "GIL in their matrix maths). Off: one after the other.")
+    critic_thread: bool = _f(True, "TRPO on the CPU with a tanh-MLP critic: fit the critic in a second thread "
+                             "while the policy step runs (they share no state, both release the GIL in their "
+                             "matrix maths; across ranks the critic's all-reduces use their own gloo group). "
+                             "Off: one after the other.")
 
     # PPO (--algo ppo)
     lr: float = _f(3e-4, "PPO: Adam learning rate of actor and critic together.")

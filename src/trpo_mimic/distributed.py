@@ -19,12 +19,27 @@ def launched_by_torchrun() -> bool:
     return "WORLD_SIZE" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+_critic_group = None
+
+
 def init(device: str) -> None:
-    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA); no-op when alone."""
+    """Join the process group torchrun describes (gloo on CPU, nccl on CUDA); no-op when alone.
+
+    On the CPU a second gloo group of the same ranks carries the critic fit's all-reduces, so that the
+    fit can run in its own thread beside the policy step: each group then sees its collectives in
+    the same order on every rank."""
+    global _critic_group
     if launched_by_torchrun() and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
         if device == "cuda":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        else:
+            _critic_group = dist.new_group(backend="gloo")
+
+
+def critic_group():
+    """The process group of the critic fit's all-reduces (None: the default group)."""
+    return _critic_group if active() else None
 
 
 def active() -> bool:
@@ -71,7 +86,8 @@ def broadcast_parameters(tensors: Iterable[torch.Tensor]) -> None:
             dist.broadcast(t.data, src=0)
 
 
-def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor | None = None) -> torch.Tensor | None:
+def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor | None = None,
+                      group=None) -> torch.Tensor | None:
     """Average the parameters' gradients (and `extra`, e.g. the loss) across ranks in ONE all-reduce."""
     if not active():
         return extra
@@ -79,7 +95,7 @@ def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor 
     parts = [p.grad.reshape(-1) for p in params] + ([extra.detach().reshape(-1).to(params[0].grad)]
                                                      if extra is not None else [])
     flat = torch.cat(parts)
-    average_into(flat)
+    average_into(flat, group)
     offset = 0
     for p in params:
         n = p.grad.numel()
@@ -88,10 +104,10 @@ def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor 
     return flat[offset:].reshape(extra.shape) if extra is not None else None
 
 
-def average_into(t: torch.Tensor) -> None:
-    """All-reduce average of `t` across ranks, in place (no-op when alone)."""
+def average_into(t: torch.Tensor, group=None) -> None:
+    """All-reduce average of `t` across ranks (in `group`, default the whole world), in place (no-op when alone)."""
     if active():
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=group)
         t /= dist.get_world_size()
 
 
@@ -114,5 +130,7 @@ def barrier() -> None:
 
 
 def shutdown() -> None:
+    global _critic_group
+    _critic_group = None
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -117,10 +117,10 @@ class Trainer:
         self.recent_returns: list[float] = []
         self.recent_lengths: list[int] = []
         self.loop_seconds = 0.0
-        # The critic fit beside the policy step: one process (collectives stay on one thread), CPU, and the
-        # numpy critic (no autograd), on a machine with a second core.
+        # The critic fit beside the policy step: CPU (across ranks its all-reduces have their own gloo
+        # group, D.critic_group), a tanh-MLP critic (fitted in numpy), a machine with a second core.
         self._critic_pool = None
-        if (cfg.algo == "trpo" and cfg.critic_thread and not D.active() and self.device.type == "cpu"
+        if (cfg.algo == "trpo" and cfg.critic_thread and self.device.type == "cpu"
                 and (os.cpu_count() or 1) > 1 and not self.agent.critic.image
                 and tanh_mlp_layers(self.agent.critic.body) is not None):
             from concurrent.futures import ThreadPoolExecutor

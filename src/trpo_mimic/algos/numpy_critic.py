@@ -109,7 +109,7 @@ def fit_critic_numpy(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: A
             grad_and_loss[-1] = np.dot(err, err) / err.shape[0]
             if D.active():
                 flat = torch.from_numpy(grad_and_loss)
-                D.average_into(flat)
+                D.average_into(flat, D.critic_group())
             loss = float(grad_and_loss[-1])
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 skipped += 1

@@ -210,7 +210,7 @@ def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.T
         for start in range(0, n, batch_size):
             idx = perm[start:start + batch_size]  # obs may be stored frame stacks: index per minibatch
             loss = critic.mse_and_grad(obs[idx], returns[idx])
-            loss = D.average_gradients(params, extra=loss.detach())
+            loss = D.average_gradients(params, extra=loss.detach(), group=D.critic_group())
             if not torch.isfinite(loss):
                 skipped += 1
                 continue
