@@ -87,7 +87,8 @@ def test_numpy_rollout_path_equals_the_torch_policy(discrete):
     assert fast is not None
     obs = rng.normal(3.0, 4.0, (7, 5)) * np.array([1, 1, 1, 1, 100.0])  # the last one hits the clip
     torch.manual_seed(1)
-    env_a, a, v = fast(obs)
+    env_a, a = fast.act(obs)
+    v = fast.values(obs)
     torch.manual_seed(1)
     with torch.inference_mode():
         x = agent.obs_tensor(obs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor, wait
 import signal
 import sys
 import time
@@ -22,7 +23,7 @@ from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
 from .logger import RunLogger
 from .policies.agent import Agent
-from .policies.networks import tanh_mlp_layers
+from .policies.networks import net_tanh_mlp_layers
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import StackedFrames
 from .threads import limit_threads
@@ -121,9 +122,7 @@ class Trainer:
         # group, D.critic_group), a tanh-MLP critic (fitted in numpy), a machine with a second core.
         self._critic_pool = None
         if (cfg.algo == "trpo" and cfg.critic_thread and self.device.type == "cpu"
-                and (os.cpu_count() or 1) > 1 and not self.agent.critic.image
-                and tanh_mlp_layers(self.agent.critic.body) is not None):
-            from concurrent.futures import ThreadPoolExecutor
+                and (os.cpu_count() or 1) > 1 and net_tanh_mlp_layers(self.agent.critic) is not None):
             self._critic_pool = ThreadPoolExecutor(1, thread_name_prefix="critic-fit")
 
     @staticmethod
@@ -191,7 +190,6 @@ class Trainer:
             gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,))))
             fit = (agent.critic, self.critic_opt, batch.obs, batch.returns, cfg.vf_epochs, cfg.vf_batch_size, gen)
             if self._critic_pool is not None:
-                from concurrent.futures import wait
                 pending = self._critic_pool.submit(update_critic, *fit)
                 try:
                     pstats = update_policy(agent.actor, batch, self.settings)

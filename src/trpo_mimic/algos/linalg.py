@@ -6,7 +6,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from ..policies.networks import tanh_mlp_layers
+from ..policies.networks import net_tanh_mlp_layers
 
 
 def flat_params(params: Iterable[nn.Parameter]) -> torch.Tensor:
@@ -84,7 +84,7 @@ def fisher_vector_product_fn(kl: torch.Tensor, params: Sequence[nn.Parameter],
 def tanh_mlp_linears(actor: nn.Module) -> list[nn.Linear] | None:
     """The Linear layers of an actor whose body is Linear/Tanh/.../Linear and whose parameters are exactly
     those layers' weights and biases (then a Gaussian's log-std), all trainable; None otherwise."""
-    linears = None if getattr(actor, "image", True) else tanh_mlp_layers(getattr(actor, "body", None))
+    linears = net_tanh_mlp_layers(actor)
     if linears is None:
         return None
     expected = [t for lin in linears for t in (lin.weight, lin.bias)]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .. import distributed as D
-from ..policies.networks import tanh_mlp_layers
+from ..policies.networks import net_tanh_mlp_layers
 
 
 def _plain_adam(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) -> dict[str, Any] | None:
@@ -45,7 +45,7 @@ def _plain_adam(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) ->
 def fit_critic_numpy(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: Any, returns: torch.Tensor,
                      epochs: int, batch_size: int, generator: torch.Generator | None = None) -> dict[str, float] | None:
     """Fit V(s) to the returns by Adam on shuffled minibatches, in numpy; None where not applicable."""
-    linears = None if getattr(critic, "image", True) else tanh_mlp_layers(getattr(critic, "body", None))
+    linears = net_tanh_mlp_layers(critic)
     if (linears is None or not isinstance(obs, torch.Tensor) or obs.device.type != "cpu"
             or obs.dtype != torch.float32 or returns.device.type != "cpu"):
         return None

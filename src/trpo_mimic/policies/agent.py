@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .networks import Actor, Critic, is_image_space, tanh_mlp_layers
+from .networks import Actor, Critic, is_image_space, net_tanh_mlp_layers
 from .normalizer import RunningNormalizer
 
 
@@ -52,9 +52,9 @@ class Agent(nn.Module):
         return self.to_env_action(action)
 
 
-def _numpy_mlp(body: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """(W^T, b) numpy views of a Linear/Tanh/.../Linear stack's parameters, or None for other bodies."""
-    linears = tanh_mlp_layers(body)
+def _numpy_mlp(net: nn.Module) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(W^T, b) numpy views of a tanh-MLP network's parameters, or None for image networks and other bodies."""
+    linears = net_tanh_mlp_layers(net)
     if linears is None:
         return None
     return [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
@@ -83,9 +83,9 @@ class NumpyActorCritic:
     @staticmethod
     def build(agent: "Agent") -> "NumpyActorCritic | None":
         """The numpy path for `agent`, or None where it does not apply (images, GPU)."""
-        if agent.device.type != "cpu" or agent.actor.image or agent.critic.image:
+        if agent.device.type != "cpu":
             return None
-        actor_layers, critic_layers = _numpy_mlp(agent.actor.body), _numpy_mlp(agent.critic.body)
+        actor_layers, critic_layers = _numpy_mlp(agent.actor), _numpy_mlp(agent.critic)
         if actor_layers is None or critic_layers is None:
             return None
         return NumpyActorCritic(agent, actor_layers, critic_layers)
@@ -117,8 +117,3 @@ class NumpyActorCritic:
     def values(self, obs: np.ndarray) -> np.ndarray:
         """Critic values (float32) of a batch of raw observations."""
         return self._forward(self._inputs(obs), self.critic_layers)[:, 0]
-
-    def __call__(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(environment action, sampled action, value) for a batch of raw observations."""
-        env_action, action = self.act(obs)
-        return env_action, action, self.values(obs)

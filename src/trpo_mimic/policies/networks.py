@@ -46,6 +46,11 @@ def tanh_mlp_layers(body: Any) -> list[nn.Linear] | None:
     return mods[::2]
 
 
+def net_tanh_mlp_layers(net: Any) -> list[nn.Linear] | None:
+    """`tanh_mlp_layers` of an Actor's or Critic's body; None for image networks and any other body."""
+    return None if getattr(net, "image", True) else tanh_mlp_layers(getattr(net, "body", None))
+
+
 class NatureCNN(nn.Module):
     """The Nature-DQN trunk for stacked uint8 frames (C, 84, 84); scales to [0, 1] inside."""
 
