@@ -48,17 +48,16 @@ def env_rate(env, steps: int, seed: int = 0) -> float:
 def physics_rate(env: DeepMimicEnv, steps: int, seed: int = 0) -> float:
     """Control steps/s if only mj_step ran: same states, same substeps, timed alone."""
     rng = np.random.default_rng(seed)
-    m, d = env.model, env.data
+    m, d, core = env.model, env.data, env.core
+    fall = core.physics.fall_geom
     env.reset(seed=seed)
     total = 0.0
     for _ in range(steps):
-        d.ctrl[:] = env._act_center + env._act_half * rng.uniform(-1, 1, m.nu)
+        d.ctrl[:] = core.act_center + core.act_half * rng.uniform(-1, 1, m.nu)
         t = time.perf_counter()
         mujoco.mj_step(m, d, nstep=env.frame_skip)
         total += time.perf_counter() - t
-        env._t += env.control_dt
-        env._refresh_kinematics()
-        if env._touches_ground():
+        if d.ncon and fall[d.contact.geom].any():
             env.reset()
     return steps / total
 

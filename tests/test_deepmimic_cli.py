@@ -123,8 +123,10 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
 
     monkeypatch.setattr(ev, "make_env", spy)
     env = make_env(cfg.env_id, **env_kwargs_from_config(cfg))
-    assert env.unwrapped.max_root_drift == 0.3
+    assert env.unwrapped.options.drift_bound == 0.3
     agent = build_agent(cfg, env.observation_space, env.action_space)
     env.close()
     result, _ = ev.evaluate_policy(agent, cfg, 1, 0, progress=False)
-    assert "max_root_drift" not in built[0] and np.isfinite(result.returns).all()
+    assert built[0]["mode"] == "eval" and np.isfinite(result.returns).all()
+    ev_env = make_env(cfg.env_id, **built[0])
+    assert ev_env.unwrapped.options.max_root_drift == 0.3 and ev_env.unwrapped.options.drift_bound is None

@@ -64,8 +64,8 @@ def test_reference_targets_track_better_than_zero_actions(walk_env):
         for seed in range(3):
             walk_env.reset(seed=seed)
             for _ in range(15):
-                q = walk_env.clip.qpos_at(walk_env._t + walk_env.control_dt)[7:]
-                a = (q - walk_env._act_center) / walk_env._act_half if mode == "ref" else np.zeros(28)
+                q = walk_env.clip.qpos_at(walk_env.time + walk_env.control_dt)[7:]
+                a = (q - walk_env.core.act_center) / walk_env.core.act_half if mode == "ref" else np.zeros(28)
                 _, r, term, _, _ = walk_env.step(a)
                 rs.append(r)
                 if term:
@@ -128,7 +128,7 @@ def test_observation_shapes_and_contents():
     d.qvel[:3] = rot @ d.qvel[:3]
     import mujoco
     mujoco.mj_forward(deep.model, d)
-    np.testing.assert_allclose(deep._observation(), o_a, atol=1e-9)
+    np.testing.assert_allclose(deep.observation(), o_a, atol=1e-9)
 
 
 def test_unstable_simulation_ends_episode_without_crash(walk_env, tmp_path, monkeypatch):
@@ -179,23 +179,22 @@ def test_render_rgb_array():
 
 def test_fast_reward_and_observation_match_reference_maths():
     import mujoco
-    from trpo_mimic.envs.deepmimic.reward import imitation_reward
+    from deepmimic_oracle import oracle_reward
     env = DeepMimicEnv(motion_file=str(clip_path("jump")), early_termination=False)
     env.reset(seed=5)
     rng = np.random.default_rng(5)
     for _ in range(40):  # crosses a cycle boundary of the 1.77 s clip
         obs, r, _, _, info = env.step(rng.uniform(-1, 1, 28).astype(np.float32))
-        total, terms = imitation_reward(env._sim_state(), env.clip.reference(env._t), env._pose_w,
-                                        env._vel_w, env.reward_weights)
+        total, terms = oracle_reward(env)
         assert r == pytest.approx(total, abs=1e-9)
         assert all(info[f"reward_{k}"] == pytest.approx(v, abs=1e-9) for k, v in terms.items())
     # body linear/angular velocities in the obs equal MuJoCo's, rotated into the heading frame
     d, m = env.data, env.model
-    nb = len(env._bodies)
-    xm = d.xmat[env._root].reshape(3, 3)
+    nb = len(env.index.bodies)
+    xm = d.xmat[env.index.root_body].reshape(3, 3)
     yaw = np.arctan2(xm[1, 0], xm[0, 0])
     rot = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
-    for k, b in enumerate(env._bodies):
+    for k, b in enumerate(env.index.bodies):
         v = np.zeros(6)
         mujoco.mj_objectVelocity(m, d, mujoco.mjtObj.mjOBJ_XBODY, b, v, 0)
         np.testing.assert_allclose(obs[2 + 7 * nb + 3 * k:2 + 7 * nb + 3 * k + 3], v[3:] @ rot, atol=1e-9)
@@ -232,7 +231,7 @@ def test_pd_feedforward_adds_kd_over_kp_times_the_reference_rate():
     the clip's own (a central difference of its hinge angles)."""
     path = str(clip_path("run"))
     env = DeepMimicEnv(motion_file=path, action_mode="residual", pd_feedforward=True)
-    np.testing.assert_allclose(env._ff_gain, 0.1, rtol=1e-12)
+    np.testing.assert_allclose(env.core.ff_gain, 0.1, rtol=1e-12)
     clip = env.clip
     h = float(clip.frame_duration[0])
     for t in (0.05, 0.31, 0.52):
@@ -243,11 +242,11 @@ def test_pd_feedforward_adds_kd_over_kp_times_the_reference_rate():
         assert np.corrcoef(v, fd)[0, 1] > 0.95
     env.reset(seed=0, options={"time": 0.2})
     a = np.full(28, 0.5, dtype=np.float32)
-    t1 = env._t + env.control_dt
+    t1 = env.time + env.control_dt
     env.step(a)
-    want = clip.hinge_targets(t1) + 0.25 * env._act_half * 0.5 + 0.1 * clip.hinge_velocities(t1)
+    want = clip.hinge_targets(t1) + 0.25 * env.core.act_half * 0.5 + 0.1 * clip.hinge_velocities(t1)
     np.testing.assert_allclose(env.data.ctrl, want, atol=1e-12)  # ctrl as set (MuJoCo clamps when it applies it)
-    assert np.any(want != clip.hinge_targets(t1) + 0.25 * env._act_half * 0.5)
+    assert np.any(want != clip.hinge_targets(t1) + 0.25 * env.core.act_half * 0.5)
     with pytest.raises(ValueError, match="pd_feedforward"):
         DeepMimicEnv(motion_file=path, action_mode="absolute", pd_feedforward=True)
 
@@ -291,7 +290,7 @@ def test_ref_obs_shows_where_the_reference_root_is():
     turn = np.array([np.cos(0.25), 0.0, 0.0, np.sin(0.25)])  # 0.5 rad about z
     mujoco.mju_mulQuat(env.data.qpos[rq + 3:rq + 7], turn, q)
     mujoco.mj_forward(env.model, env.data)
-    o = env._observation()
+    o = env.observation()
     assert np.linalg.norm(o[-5:-3]) == pytest.approx(0.6, abs=0.02) and abs(o[-3]) < 0.02
     assert np.arctan2(o[-1], o[-2]) == pytest.approx(-0.5, abs=1e-6)
     with pytest.raises(ValueError, match="ref_obs"):

@@ -182,8 +182,7 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
                     progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video."""
     mode = render_mode_for(cfg.env_id, live, video_file is not None)
-    kwargs = env_kwargs_from_config(cfg)
-    kwargs.pop("max_root_drift", None)  # a training device: evaluation ends an episode only on a fall
+    kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
     env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, render_mode=mode, **kwargs)
     viewer = LiveViewer(env) if live and mode is None else None
     frames: list | None = [] if video_file is not None and not live else None

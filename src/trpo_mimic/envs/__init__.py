@@ -25,8 +25,11 @@ def is_deepmimic(env_id: str) -> bool:
     return env_id.split("/")[-1].startswith(DEEPMIMIC_PREFIX)
 
 
-def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
-    """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids)."""
+def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
+    """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids).
+
+    training=False asks for the evaluation mode of the DeepMimic envs (training devices such as
+    the drift bound off)."""
     kwargs: dict[str, Any] = {"nonfinite": cfg.nonfinite}
     dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
                "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
@@ -34,6 +37,7 @@ def env_kwargs_from_config(cfg: Any) -> dict[str, Any]:
                "pd_feedforward": cfg.pd_feedforward or None, "ref_obs": cfg.ref_obs or None}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
+        kwargs["mode"] = "train" if training else "eval"
     else:
         given = [k for k, v in dm_opts.items() if v is not None]
         if given:
@@ -90,19 +94,6 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
     return NonFiniteGuard(env, env_id, nonfinite)
 
 
-def _several_clips(env_id: str, kwargs: dict[str, Any]) -> bool:
-    """A DeepMimic env asked for with several clips (a list or a motion set) or a clip identifier."""
-    from .deepmimic.motion import resolve_motion_set
-    spec_kwargs = {**gym.spec(env_id).kwargs, **kwargs}
-    if spec_kwargs.get("clip_id_obs"):
-        return True
-    mf = spec_kwargs.get("motion_file")
-    if mf is None:
-        return False
-    paths, _ = resolve_motion_set(mf, spec_kwargs.get("clip_name"), spec_kwargs.get("motion_dir"))
-    return len(paths) > 1
-
-
 def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episode_steps: int | None = None,
                     nonfinite: str = "raise", env_threads: int | None = None, training: bool = True,
                     **kwargs: Any) -> gym.vector.VectorEnv:
@@ -125,7 +116,7 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
         elif env_id in NATIVE_MUJOCO:  # Gymnasium's own envs inside; --nonfinite terminate needs the wrapper
             vec_env = "native" if nonfinite == "raise" else "sync"
         else:
-            vec_env = "native" if is_deepmimic(env_id) and not _several_clips(env_id, kwargs) else "sync"
+            vec_env = "native" if is_deepmimic(env_id) else "sync"
     if vec_env == "native" and env_id in NATIVE_MUJOCO:
         if nonfinite != "raise":
             raise EnvError("--nonfinite terminate needs --vec_env sync or async (the native MuJoCo vector env "

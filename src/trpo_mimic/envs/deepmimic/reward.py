@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .layout import StateLayout
+
 TERMS = ("pose", "velocity", "end_effector", "root", "com_vel", "com")
 """Term names; the environment reports each as ``info['reward_<name>']``."""
 
@@ -153,49 +155,42 @@ def imitation_reward(sim: KinematicState, ref: KinematicState, pose_w: np.ndarra
     return total, terms
 
 
-class PackedImitationReward:
-    """:func:`imitation_reward` on packed vectors, for the environment's hot loop.
+class ImitationReward:
+    """The reward of N environments at once, on the packed state of :mod:`.layout`.
 
-    ``diff`` is ``sim - ref`` of the packed vector laid out by :meth:`pack`:
-    ``[qvel[3:], ee_pos - root_pos (E x 3), root_pos, root_linvel, com_vel, com]``;
-    ``ang2`` holds the squared rotation angles of the ``quats`` rows.  Every error is
-    then a fixed weighted sum of squares, i.e. one matrix product.
+    ``ang2`` (N, J) holds the squared rotation angles of the ``quats`` rows and ``diff``
+    (N, layout.size) is ``sim - ref`` of the packed states; every error is then a fixed
+    weighted sum of squares, i.e. one matrix product. Same maths as :func:`imitation_reward`.
     """
 
-    def __init__(self, pose_w: np.ndarray, vel_w: np.ndarray, n_ee: int,
+    def __init__(self, layout: StateLayout, pose_w: np.ndarray, vel_w: np.ndarray,
                  weights: RewardWeights = RewardWeights()):
-        nj, nv3 = len(pose_w), len(vel_w)
-        self.n_diff = nv3 + 3 * n_ee + 12
-        wa = np.zeros((nj, len(TERMS)))
-        wd = np.zeros((self.n_diff, len(TERMS)))
+        if len(vel_w) != layout.n_qvel:
+            raise ValueError(f"{len(vel_w)} velocity weights for {layout.n_qvel} rates")
+        wa = np.zeros((len(pose_w), len(TERMS)))
+        wd = np.zeros((layout.size, len(TERMS)))
         wa[:, 0] = pose_w
         wa[0, 3] = 0.1  # root rotation
-        wd[:nv3, 1] = vel_w
-        k = nv3
-        wd[k:k + 3 * n_ee, 2] = 1.0
-        k += 3 * n_ee
-        wd[0:3, 3] = 0.001  # root angular velocity (qvel[3:6])
-        wd[k:k + 3, 3] = 1.0  # root position
-        wd[k + 3:k + 6, 3] = 0.01  # root linear velocity
-        wd[k + 6:k + 9, 4] = 1.0  # com velocity
-        wd[k + 9:k + 12, 5] = 1.0  # com position
+        wd[layout.qvel, 1] = vel_w
+        wd[layout.ee, 2] = 1.0
+        wd[0:3, 3] = 0.001  # root angular velocity (the first three rates)
+        wd[layout.root_pos, 3] = 1.0
+        wd[layout.root_linvel, 3] = 0.01
+        wd[layout.com_vel, 4] = 1.0
+        wd[layout.com, 5] = 1.0
         self.wa, self.wd = wa, wd
         self.scales = -np.array([weights.pose_scale, weights.velocity_scale, weights.end_effector_scale,
                                  weights.root_scale, weights.com_vel_scale, weights.com_scale])
         self.term_w = np.array([weights.pose, weights.velocity, weights.end_effector, weights.root,
                                 weights.com_vel, weights.com]) / weights.total_weight()
 
-    @staticmethod
-    def pack(s: KinematicState) -> np.ndarray:
-        """The packed vector of a :class:`KinematicState`."""
-        return np.concatenate([s.qvel[3:], (s.ee_pos - s.root_pos).ravel(), s.root_pos,
-                               s.root_linvel, s.com_vel, s.com])
-
-    def __call__(self, ang2: np.ndarray, diff: np.ndarray) -> tuple[float, np.ndarray]:
-        """(total, terms in TERMS order)."""
+    def __call__(self, ang2: np.ndarray, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(total (N,), terms (N, 6) in TERMS order); a non-finite row scores 0 throughout."""
         err = ang2 @ self.wa + (diff * diff) @ self.wd
         terms = np.exp(self.scales * err)
-        total = float(terms @ self.term_w)
-        if not math.isfinite(total):
-            return 0.0, np.zeros(len(TERMS))
+        total = terms @ self.term_w
+        bad = ~np.isfinite(total)
+        if bad.any():
+            total[bad] = 0.0
+            terms[bad] = 0.0
         return total, terms

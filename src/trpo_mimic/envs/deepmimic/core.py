@@ -1,0 +1,386 @@
+"""The DeepMimic task for N environments at once: the one implementation.
+
+Action to PD targets, observations, reward terms, terminations and the reset state
+(reference state initialisation) are computed here as functions over arrays of N
+environments, each with its own clip and time. The single Gymnasium env
+(:class:`.env.DeepMimicEnv`) is the N = 1 case and the batched env
+(:class:`.vector.DeepMimicVectorEnv`) the N > 1 case of this same code; the physics sits
+behind :class:`.physics.MujocoPhysics`.
+
+A step (:meth:`DeepMimicCore.step`): the actions of all N become PD targets, the physics
+steps every character (in threads) and decides per character whether it ended (unstable
+simulation, fall contact, end of a clip that plays once, time limit) and, with autoreset,
+starts ended ones again; then observations and rewards are computed once for all N from
+the stacked state, and the drift bound (a training device, off in ``mode="eval"``) ends
+characters too far from the reference root.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import mujoco
+import numpy as np
+
+from .layout import StateLayout
+from .motion import ASSET_XML, CharacterIndex, MotionClip, quat_yaw, resolve_motion_set
+from .physics import MujocoPhysics, PhysicsState
+from .reward import TERMS, ImitationReward, RewardWeights, pose_weight_vector, velocity_weight_vector
+
+CONTROL_HZ = 30
+DEFAULT_SIM_HZ = 240
+FOOT_BODIES = ("right_ankle", "left_ankle")
+INFO_KEYS = tuple(f"reward_{k}" for k in TERMS)
+REF_OBS_SIZE = 5
+"""ref_obs: reference root position in the heading frame (3), cos and sin of the heading error (2)."""
+MODES = ("train", "eval")
+
+# (16, 4) matrix M with quat_mul(p, q) == (p[..., :, None] * q[..., None, :]).reshape(-1, 16) @ M
+_QMUL = np.zeros((16, 4))
+for _i, _j, _k, _s in [(0, 0, 0, 1), (1, 1, 0, -1), (2, 2, 0, -1), (3, 3, 0, -1),
+                       (0, 1, 1, 1), (1, 0, 1, 1), (2, 3, 1, 1), (3, 2, 1, -1),
+                       (0, 2, 2, 1), (1, 3, 2, -1), (2, 0, 2, 1), (3, 1, 2, 1),
+                       (0, 3, 3, 1), (1, 2, 3, 1), (2, 1, 3, -1), (3, 0, 3, 1)]:
+    _QMUL[4 * _i + _j, _k] = _s
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """How the task is posed (see :class:`.env.DeepMimicEnv` for each option)."""
+
+    obs_mode: str = "deepmimic"
+    action_mode: str = "absolute"
+    residual_scale: float = 0.25
+    pd_feedforward: bool = False
+    ref_obs: bool = False
+    clip_id_obs: bool = False
+    early_termination: bool = True
+    max_root_drift: float | None = None
+    mode: str = "train"
+
+    def __post_init__(self):
+        if self.action_mode not in ("absolute", "residual"):
+            raise ValueError(f"action_mode must be 'absolute' or 'residual', got {self.action_mode!r}")
+        if self.pd_feedforward and self.action_mode != "residual":
+            raise ValueError("pd_feedforward needs action_mode='residual' (it adds to the reference's targets)")
+        if self.obs_mode not in ("deepmimic", "compact"):
+            raise ValueError(f"obs_mode must be 'deepmimic' or 'compact', got {self.obs_mode!r}")
+        if self.ref_obs and self.obs_mode != "deepmimic":
+            raise ValueError("ref_obs needs obs_mode='deepmimic'")
+        if self.max_root_drift is not None and not self.max_root_drift > 0:
+            raise ValueError(f"max_root_drift must be > 0 metres or None, got {self.max_root_drift!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be 'train' or 'eval', got {self.mode!r}")
+
+    @property
+    def drift_bound(self) -> float | None:
+        """The drift bound in force: a training device, so None in evaluation."""
+        return self.max_root_drift if self.mode == "train" else None
+
+
+@dataclass
+class StepResult:
+    """One step of N environments (rows in environment order)."""
+
+    obs: np.ndarray  # (N, obs_dim): the step's last observations
+    reward: np.ndarray  # (N,)
+    terms: np.ndarray  # (N, len(TERMS))
+    terminated: np.ndarray
+    truncated: np.ndarray
+    unstable: np.ndarray
+    time: np.ndarray  # (N,) clip time of the step
+    clip: np.ndarray  # (N,) clip of the step
+    reset_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    reset_obs: np.ndarray | None = None  # (R, obs_dim): first observations of the new episodes
+    reset_info: dict | None = None  # arrays (R,)
+
+
+def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str | None = None,
+               cycle_heading: bool = True) -> tuple[list[MotionClip], np.ndarray]:
+    """The clips of a clip file, ``builtin:<name>``, list of clips or motion set, and their weights."""
+    if motion_file is None and clip_name is None:
+        raise ValueError("DeepMimic-v0 needs motion_file=<clip path or builtin:walk>")
+    paths, weights = resolve_motion_set(motion_file, clip_name, motion_dir)
+    clips = [MotionClip.load(p) if p.startswith("builtin:") else MotionClip.load(p, cycle_heading=cycle_heading)
+             for p in paths]
+    return clips, np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+
+
+def frame_skip_of(sim_hz: int | None, frame_skip: int | None) -> int:
+    """Substeps per 30 Hz action from a simulation rate or a substep count (at most one given)."""
+    if sim_hz is not None and frame_skip is not None:
+        raise ValueError("give sim_hz or frame_skip, not both")
+    if frame_skip is None:
+        frame_skip = max(1, round((sim_hz or DEFAULT_SIM_HZ) / CONTROL_HZ))
+    if frame_skip < 1:
+        raise ValueError(f"frame_skip must be >= 1, got {frame_skip}")
+    return int(frame_skip)
+
+
+class DeepMimicCore:
+    """N DeepMimic humanoids: per-environment clip, time and random generator, batched maths."""
+
+    def __init__(self, num_envs: int, clips: Sequence[MotionClip], clip_weights: np.ndarray,
+                 options: TaskOptions, frame_skip: int, reward_weights: RewardWeights | dict | None = None,
+                 nthread: int | None = None):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.num_envs = n = int(num_envs)
+        self.clips, self.clip_weights, self.options = list(clips), np.asarray(clip_weights), options
+        if isinstance(reward_weights, dict):
+            reward_weights = RewardWeights(**reward_weights)
+        self.reward_weights = reward_weights or RewardWeights()
+        self.frame_skip = int(frame_skip)
+        self.control_dt = 1.0 / CONTROL_HZ
+        self.model = m = mujoco.MjModel.from_xml_path(str(ASSET_XML))
+        m.opt.timestep = self.control_dt / self.frame_skip
+        self.index = idx = CharacterIndex.of(m)
+        assert np.array_equal(idx.hinge_qpos, np.arange(idx.root_qpos + 7, m.nq)), "actuators follow qpos order"
+        self.layout = StateLayout(n_qvel=m.nv - idx.root_qvel - 3, n_ee=len(idx.ee_sites))
+        pose_w = pose_weight_vector(idx.pose_names, self.reward_weights.joint_weights)
+        self.reward = ImitationReward(self.layout, pose_w, velocity_weight_vector(pose_w, idx.hinge_pose_joint),
+                                      self.reward_weights)
+        hinge_range = m.actuator_ctrlrange.copy()
+        self.act_center = hinge_range.mean(axis=1)
+        self.act_half = 0.5 * (hinge_range[:, 1] - hinge_range[:, 0])
+        # Position actuators: force = kp ctrl - kp q - kd dq, gainprm[0] = kp, biasprm[2] = -kd.
+        self.ff_gain = -m.actuator_biasprm[:, 2] / m.actuator_gainprm[:, 0]  # kd / kp per hinge
+        root = idx.root_body
+        foot = {g for g in range(m.ngeom) if m.body(m.geom_bodyid[g]).name in FOOT_BODIES}
+        fall_geom = np.array([m.body_rootid[m.geom_bodyid[g]] == root and g not in foot for g in range(m.ngeom)])
+        self._rot_children = np.concatenate([[root], idx.pose_bodies])
+        self._rot_parents = np.concatenate([[0], idx.pose_parents])  # world's xquat is identity
+        nb = len(idx.bodies)
+        b0 = int(idx.bodies[0])
+        self._body_sel = slice(b0, b0 + nb) if np.array_equal(idx.bodies, np.arange(b0, b0 + nb)) else idx.bodies
+        if options.obs_mode == "deepmimic":
+            self.task_obs_dim = 2 + nb * (3 + 4 + 3 + 3) + (REF_OBS_SIZE if options.ref_obs else 0)
+        else:
+            self.task_obs_dim = (m.nq - 7) + (m.nv - 6)
+        self.obs_dim = self.task_obs_dim + (len(self.clips) if options.clip_id_obs else 0)
+        self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])
+        self.physics = MujocoPhysics(m, n, self.frame_skip, root, fall_geom, nthread)
+        self.t = np.zeros(n)
+        self.clip_id = np.zeros(n, dtype=np.intp)
+        self.rngs: list[np.random.Generator | None] = [None] * n
+
+    # ------------------------------------------------------------------ per clip
+    def _by_clip(self, fn: Callable, t: np.ndarray, ids: np.ndarray):
+        """``fn(clip, times)`` for each environment's clip, results reassembled in row order."""
+        if len(self.clips) == 1:
+            return fn(self.clips[0], t)
+        out = None
+        for k in np.unique(ids):
+            rows = np.flatnonzero(ids == k)
+            res = fn(self.clips[int(k)], t[rows])
+            res = res if isinstance(res, tuple) else (res,)
+            if out is None:
+                out = tuple(np.empty((len(t), *r.shape[1:]), dtype=r.dtype) for r in res)
+            for o, r in zip(out, res):
+                o[rows] = r
+        return out if len(out) > 1 else out[0]
+
+    def reference(self, t: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rotations (N, J, 4), packed state (N, layout.size)) of each environment's reference."""
+        return self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
+
+    def phase(self, t: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return self._by_clip(lambda c, tt: c.phase_batch(tt), t, ids)
+
+    # ------------------------------------------------------------------ maths over N
+    def controls(self, actions: np.ndarray, t1: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """PD targets (N, nu) of normalised actions, for a step ending at clip times t1."""
+        a = np.asarray(actions, dtype=np.float64).reshape(len(t1), -1)
+        o = self.options
+        if o.action_mode == "absolute":
+            return self.act_center + self.act_half * a
+        ctrl = self._by_clip(lambda c, tt: c.hinge_targets_batch(tt), t1, ids) + o.residual_scale * self.act_half * a
+        if o.pd_feedforward:
+            ctrl += self.ff_gain * self._by_clip(lambda c, tt: c.hinge_velocities_batch(tt), t1, ids)
+        return ctrl
+
+    def observe(self, s: PhysicsState, t: np.ndarray, ids: np.ndarray, ref) -> np.ndarray:
+        """Observations (N, obs_dim) of states ``s`` at clip times t (``ref``: :meth:`reference`)."""
+        n, idx = len(t), self.index
+        obs = np.empty((n, self.obs_dim))
+        if self.options.clip_id_obs:
+            obs[:, self.task_obs_dim:] = np.eye(len(self.clips))[ids]
+        if self.options.obs_mode == "compact":
+            nh = self.model.nq - 7
+            obs[:, :nh] = s.qpos[:, idx.root_qpos + 7:]
+            obs[:, nh:self.task_obs_dim] = s.qvel[:, idx.root_qvel + 6:]
+            return obs
+        sel, nb = self._body_sel, len(idx.bodies)
+        xpos, xquat, cvel = s.xpos[:, sel], s.xquat[:, sel], s.cvel[:, sel]
+        hx, hy = s.root_mat[:, 0], s.root_mat[:, 3]
+        norm = np.hypot(hx, hy)
+        ok = norm > 1e-9
+        safe = np.where(ok, norm, 1.0)
+        c = np.where(ok, hx / safe, 1.0)
+        sn = np.where(ok, hy / safe, 0.0)
+        rot = np.zeros((n, 3, 3))  # world -> heading frame, applied as v @ rot
+        rot[:, 0, 0] = rot[:, 1, 1] = c
+        rot[:, 0, 1], rot[:, 1, 0], rot[:, 2, 2] = -sn, sn, 1.0
+        ch = np.sqrt(np.maximum(0.0, 0.5 * (1.0 + c)))
+        sh = np.copysign(np.sqrt(np.maximum(0.0, 0.5 * (1.0 - c))), sn)
+        lmat = np.zeros((n, 4, 4))  # q @ lmat == (ch, 0, 0, -sh) * q: rotation by the inverse heading
+        lmat[:, 0, 0] = lmat[:, 1, 1] = lmat[:, 2, 2] = lmat[:, 3, 3] = ch
+        lmat[:, 3, 0] = lmat[:, 2, 1] = sh
+        lmat[:, 1, 2] = lmat[:, 0, 3] = -sh
+        root_pos = s.xpos[:, idx.root_body]
+        obs[:, 0] = self.phase(t, ids)
+        obs[:, 1] = root_pos[:, 2]
+        np.matmul(xpos - root_pos[:, None], rot, out=obs[:, 2:2 + 3 * nb].reshape(n, nb, 3))
+        q = obs[:, 2 + 3 * nb:2 + 7 * nb].reshape(n, nb, 4)
+        np.matmul(xquat, lmat, out=q)
+        np.negative(q, out=q, where=q[:, :, :1] < 0)
+        vel = np.empty((n, 2 * nb, 3))
+        w = cvel[:, :, :3]
+        vel[:, nb:] = w
+        r = xpos - s.com[:, None]
+        wx, wy, wz = w[..., 0], w[..., 1], w[..., 2]
+        rx, ry, rz = r[..., 0], r[..., 1], r[..., 2]
+        lin = vel[:, :nb]  # linear velocity of each body origin: v_com-point + w x (x_body - com)
+        lin[..., 0] = wy * rz - wz * ry
+        lin[..., 1] = wz * rx - wx * rz
+        lin[..., 2] = wx * ry - wy * rx
+        lin += cvel[:, :, 3:]
+        np.matmul(vel, rot, out=obs[:, 2 + 7 * nb:2 + 13 * nb].reshape(n, 2 * nb, 3))
+        if self.options.ref_obs:
+            ref_q, ref_vec = ref
+            k = 2 + 13 * nb
+            np.matmul((ref_vec[:, self.layout.root_pos] - root_pos)[:, None], rot, out=obs[:, None, k:k + 3])
+            dyaw = quat_yaw(ref_q[:, 0]) - np.arctan2(sn, c)
+            obs[:, k + 3], obs[:, k + 4] = np.cos(dyaw), np.sin(dyaw)
+        return obs
+
+    def score(self, s: PhysicsState, ref) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(total (N,), terms (N, 6), horizontal root distance to the reference squared (N,))."""
+        n, idx, lay = len(s.qpos), self.index, self.layout
+        xq = s.xquat
+        par = xq[:, self._rot_parents]
+        par[..., 1:] *= -1.0
+        q = (par[..., :, None] * xq[:, self._rot_children][..., None, :]).reshape(n, -1, 16) @ _QMUL
+        ref_q, ref_vec = ref
+        dot = np.abs(np.einsum("nij,nij->ni", q, ref_q))
+        ang = 2.0 * np.arccos(np.minimum(dot, 1.0))
+        rv, root_pos = idx.root_qvel, s.xpos[:, idx.root_body]
+        sim = lay.pack(s.qvel[:, rv + 3:], s.site[:, idx.ee_sites] - root_pos[:, None], root_pos,
+                       s.qvel[:, rv:rv + 3], s.com_vel, s.com)
+        diff = sim - ref_vec
+        dxy = diff[:, lay.root_pos][:, :2]
+        total, terms = self.reward(ang * ang, diff)
+        return total, terms, dxy[:, 0] ** 2 + dxy[:, 1] ** 2
+
+    # ------------------------------------------------------------------ episodes
+    def _start(self, i: int, time: float | None = None, clip: int | None = None) -> None:
+        """Reference state initialisation of environment i (its own generator picks what is not given)."""
+        rng = self.rngs[i]
+        if clip is None and len(self.clips) > 1:
+            clip = int(rng.choice(len(self.clips), p=self.clip_weights))
+        self.clip_id[i] = c = int(clip or 0)
+        clip_ = self.clips[c]
+        t0 = float(rng.uniform(0.0, clip_.duration)) if time is None else float(time)
+        self.t[i] = t0
+        qpos = clip_.qpos_at(t0)
+        self.physics.set_state(i, qpos, clip_.qvel_at(t0), qpos[self.index.hinge_qpos])
+
+    def _started(self, rows: np.ndarray) -> tuple[np.ndarray, dict]:
+        """First observations and reset infos (arrays over rows) of freshly started environments."""
+        s = self.physics.read(rows)
+        t, ids = self.t[rows].copy(), self.clip_id[rows].copy()
+        ref = self.reference(t, ids)
+        obs = self.observe(s, t, ids, ref)
+        total, terms, _ = self.score(s, ref)
+        if (terms[:, 0] < 0.99).any():  # the sim would not start on the reference: a bug, not an event
+            k = int(np.argmin(terms[:, 0]))
+            raise RuntimeError(f"reference state initialisation failed: pose term {terms[k, 0]:.4f} at t={t[k]}")
+        info = {k: terms[:, j] for j, k in enumerate(INFO_KEYS)}
+        info.update(reward=total, time=t, phase=self.phase(t, ids), sim_unstable=np.zeros(len(rows), dtype=bool))
+        if len(self.clips) > 1:
+            info["clip"] = ids
+        return obs, info
+
+    def reset(self, rows: Sequence[int], times: Sequence[float | None] | None = None,
+              clips: Sequence[int | None] | None = None) -> tuple[np.ndarray, dict]:
+        """Start the given environments (reference state initialisation): (obs (R, D), info arrays (R,))."""
+        rows = np.asarray(rows, dtype=np.intp)
+        for k, i in enumerate(rows):
+            self._start(int(i), None if times is None else times[k], None if clips is None else clips[k])
+        return self._started(rows)
+
+    def state(self, rows: Sequence[int]) -> PhysicsState:
+        """The state of the given environments as their MjData hold it now."""
+        return self.physics.read(rows)
+
+    def step(self, actions: np.ndarray, limit: np.ndarray | int | None = None,
+             elapsed: np.ndarray | None = None, autoreset: bool = False) -> StepResult:
+        """Step all N environments one control step.
+
+        ``elapsed`` (N,) counts each episode's steps including this one; ``limit`` truncates at
+        that count. With ``autoreset``, ended environments start again in the same call and
+        ``reset_rows``/``reset_obs``/``reset_info`` describe their new episodes."""
+        n, o = self.num_envs, self.options
+        t1 = self.t + self.control_dt
+        ids = self.clip_id.copy()
+        ctrl = self.controls(actions, t1, ids)
+        self.t[:] = t1
+        ph = self.physics
+        term, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        clip_end = self._clip_end[ids]
+        over = np.zeros(n, dtype=bool) if limit is None or elapsed is None else elapsed >= limit
+        early = o.early_termination
+
+        def ended(i: int) -> None:
+            if ph.unstable[i]:
+                term[i], trunc[i] = True, bool(over[i])
+            else:
+                term[i] = early and bool(ph.fell[i])
+                trunc[i] = t1[i] >= clip_end[i] or bool(over[i])
+            if autoreset and (term[i] or trunc[i]):
+                self._start(i)
+
+        ph.step(ctrl, ended)
+        unstable = ph.unstable.copy()
+        with np.errstate(invalid="ignore", over="ignore"):
+            ref = self.reference(t1, ids)
+            obs = self.observe(ph.state, t1, ids, ref)
+            reward, terms, drift_sq = self.score(ph.state, ref)
+        if o.drift_bound is not None:  # drifted too far from the reference root: terminated
+            far = (drift_sq > o.drift_bound ** 2) & ~unstable & ~term
+            if autoreset:
+                for i in np.flatnonzero(far & ~trunc):  # not yet started again by the physics step
+                    self._start(int(i))
+            term |= far
+        if unstable.any():
+            bad = unstable & ~np.all(np.isfinite(obs), axis=1)
+            obs[bad] = 0.0
+            reward[unstable] = 0.0
+            terms[unstable] = 0.0
+        res = StepResult(obs, reward, terms, term, trunc, unstable, t1, ids)
+        if autoreset:
+            res.reset_rows = np.flatnonzero(term | trunc)
+            if res.reset_rows.size:
+                res.reset_obs, res.reset_info = self._started(res.reset_rows)
+        return res
+
+    def close(self) -> None:
+        self.physics.close()
+
+
+def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, clip_name: str | None = None,
+              obs_mode: str = "deepmimic", sim_hz: int | None = None, frame_skip: int | None = None,
+              reward_weights: RewardWeights | dict | None = None, early_termination: bool = True,
+              cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25,
+              clip_id_obs: bool = False, max_root_drift: float | None = None, pd_feedforward: bool = False,
+              ref_obs: bool = False, mode: str = "train", nthread: int | None = None) -> DeepMimicCore:
+    """A :class:`DeepMimicCore` from the environments' keyword arguments (documented on DeepMimicEnv)."""
+    options = TaskOptions(obs_mode=obs_mode, action_mode=action_mode, residual_scale=float(residual_scale),
+                          pd_feedforward=bool(pd_feedforward), ref_obs=bool(ref_obs), clip_id_obs=bool(clip_id_obs),
+                          early_termination=bool(early_termination),
+                          max_root_drift=None if max_root_drift is None else float(max_root_drift), mode=mode)
+    skip = frame_skip_of(sim_hz, frame_skip)
+    clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading)
+    return DeepMimicCore(num_envs, clips, weights, options, skip, reward_weights, nthread)
+

@@ -1,0 +1,152 @@
+"""The physics of N DeepMimic characters behind one small interface.
+
+:class:`MujocoPhysics` owns N ``MjData`` of one ``MjModel`` and steps them with worker
+threads (``mujoco.mj_step`` releases the GIL). After a step it leaves the state that the
+batched maths reads in stacked arrays (:class:`PhysicsState`, one row per character), with
+two flags per character: the simulation went unstable, a fall-contact geom touches something.
+Everything above it (controls, observations, rewards, terminations, resets) works on those
+arrays, so another backend (e.g. MuJoCo Warp on a GPU) can supply the same arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import mujoco
+import numpy as np
+
+MAX_QVEL_NORM = 1e3
+"""A qvel norm above this (rad/s or m/s) counts as a diverging simulation."""
+_WARNINGS = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
+             mujoco.mjtWarning.mjWARN_BADQACC, mujoco.mjtWarning.mjWARN_BADCTRL)
+
+
+@dataclass
+class PhysicsState:
+    """Stacked simulation state of N characters (world frame; bodies and sites in model order)."""
+
+    xpos: np.ndarray  # (N, nbody, 3) body positions
+    xquat: np.ndarray  # (N, nbody, 4) body rotations
+    cvel: np.ndarray  # (N, nbody, 6) com-based velocities (angular, linear)
+    root_mat: np.ndarray  # (N, 9) the root's rotation matrix
+    com: np.ndarray  # (N, 3) the character's centre of mass
+    com_vel: np.ndarray  # (N, 3) its velocity
+    site: np.ndarray  # (N, nsite, 3) site positions
+    qpos: np.ndarray  # (N, nq)
+    qvel: np.ndarray  # (N, nv)
+
+    @staticmethod
+    def zeros(model: mujoco.MjModel, n: int) -> "PhysicsState":
+        m = model
+        return PhysicsState(np.zeros((n, m.nbody, 3)), np.zeros((n, m.nbody, 4)), np.zeros((n, m.nbody, 6)),
+                            np.zeros((n, 9)), np.zeros((n, 3)), np.zeros((n, 3)), np.zeros((n, m.nsite, 3)),
+                            np.zeros((n, m.nq)), np.zeros((n, m.nv)))
+
+
+class MujocoPhysics:
+    """N characters on one ``MjModel`` (CPU MuJoCo), stepped by ``nthread`` threads, the caller's included.
+
+    ``fall_geom``: a boolean per geom; a contact involving one of them sets ``fell``.
+    """
+
+    def __init__(self, model: mujoco.MjModel, num_envs: int, frame_skip: int, root_body: int,
+                 fall_geom: np.ndarray, nthread: int | None = None):
+        self.model, self.num_envs, self.frame_skip = model, int(num_envs), int(frame_skip)
+        self.root_body, self.fall_geom = int(root_body), np.asarray(fall_geom, dtype=bool)
+        n, r = self.num_envs, self.root_body
+        self.datas = [mujoco.MjData(model) for _ in range(n)]
+        self._warn = [[d.warning[int(k)] for k in _WARNINGS] for d in self.datas]
+        self._bad = np.zeros(n, dtype=np.int64)  # warning count at the last reset or unstable step
+        self.state = PhysicsState.zeros(model, n)
+        self.unstable = np.zeros(n, dtype=bool)
+        self.fell = np.zeros(n, dtype=bool)
+        self._views = [(d.xpos, d.xquat, d.cvel, d.xmat[r], d.subtree_com[r], d.subtree_linvel[r], d.site_xpos,
+                        d.qpos, d.qvel) for d in self.datas]
+        nthread = (os.cpu_count() or 1) if nthread is None else int(nthread)
+        self.nthread = max(1, min(nthread, n))
+        self._pool = ThreadPoolExecutor(self.nthread - 1, thread_name_prefix="deepmimic") \
+            if self.nthread > 1 else None
+
+    # ------------------------------------------------------------------ per character
+    def _bad_warnings(self, i: int) -> int:
+        w = self._warn[i]
+        return w[0].number + w[1].number + w[2].number + w[3].number
+
+    def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray) -> None:
+        """Put character i in (qpos, qvel) with PD targets ctrl, lifted out of the floor if a foot
+        is in it, with every derived quantity computed (thread-safe for distinct i)."""
+        m, d = self.model, self.datas[i]
+        mujoco.mj_resetData(m, d)
+        d.qpos[:], d.qvel[:], d.ctrl[:] = qpos, qvel, ctrl
+        mujoco.mj_forward(m, d)
+        if d.ncon:
+            low = float(d.contact.dist[:d.ncon].min())
+            if low < 0:
+                d.qpos[m.jnt_qposadr[m.body_jntadr[self.root_body]] + 2] -= low
+                mujoco.mj_forward(m, d)
+        mujoco.mj_subtreeVel(m, d)
+        self._bad[i] = self._bad_warnings(i)
+
+    def read(self, rows) -> PhysicsState:
+        """A fresh copy of the state of the given characters, read from their MjData."""
+        rows = list(rows)
+        out = PhysicsState.zeros(self.model, len(rows))
+        fields = (out.xpos, out.xquat, out.cvel, out.root_mat, out.com, out.com_vel, out.site, out.qpos, out.qvel)
+        for k, i in enumerate(rows):
+            for dst, src in zip(fields, self._views[i]):
+                dst[k] = src
+        return out
+
+    # ------------------------------------------------------------------ stepping
+    def _work(self, it, after: Callable[[int], None] | None) -> None:
+        m, nstep, datas, views = self.model, self.frame_skip, self.datas, self._views
+        s = self.state
+        dst = (s.xpos, s.xquat, s.cvel, s.root_mat, s.com, s.com_vel, s.site, s.qpos, s.qvel)
+        ctrl, fall, unstable, fell = self._ctrl, self.fall_geom, self.unstable, self.fell
+        step, kin, cpos, cvl, stv = (mujoco.mj_step, mujoco.mj_kinematics, mujoco.mj_comPos,
+                                     mujoco.mj_comVel, mujoco.mj_subtreeVel)
+        max_sq = MAX_QVEL_NORM ** 2
+        for i in it:
+            d = datas[i]
+            d.ctrl[:] = ctrl[i]
+            step(m, d, nstep)
+            kin(m, d)  # positions and velocities of the integrated state (mj_step leaves them stale)
+            cpos(m, d)
+            cvl(m, d)
+            stv(m, d)
+            v = views[i]
+            for a, b in zip(dst, v):
+                a[i] = b
+            bad = self._bad_warnings(i)
+            qv = v[8]
+            # MuJoCo resets the data itself when qpos/qvel/qacc go bad: count its warnings too
+            if bad != self._bad[i] or not (float(qv @ qv) < max_sq):
+                self._bad[i] = bad
+                unstable[i], fell[i] = True, False
+            else:
+                unstable[i] = False
+                fell[i] = d.ncon > 0 and bool(fall[d.contact.geom].any())
+            if after is not None:
+                after(i)
+
+    def step(self, ctrl: np.ndarray, after: Callable[[int], None] | None = None) -> None:
+        """Apply PD targets ``ctrl`` (N, nu) for ``frame_skip`` substeps; fill ``state``,
+        ``unstable`` and ``fell``. ``after(i)`` runs in the worker right after character i is
+        stepped and read (e.g. to reset it), overlapping the other threads' physics."""
+        self._ctrl = ctrl
+        it = iter(range(self.num_envs))
+        if self._pool is None:
+            self._work(it, after)
+            return
+        futs = [self._pool.submit(self._work, it, after) for _ in range(self.nthread - 1)]
+        self._work(it, after)
+        for f in futs:
+            f.result()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
