@@ -21,18 +21,20 @@ def _quiet():
         yield
 
 
-@pytest.mark.parametrize("obs_mode,nthread,action_mode,drift,ff,ref_obs", [
-    ("deepmimic", 2, "absolute", None, False, False), ("compact", 1, "absolute", None, False, False),
-    ("deepmimic", 2, "residual", None, False, False), ("deepmimic", 2, "residual", 0.1, False, False),
-    ("deepmimic", 2, "residual", None, True, True)])
-def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, ref_obs):
-    """Sub-env i == DeepMimicEnv reset with seed+i under TimeLimit, through autoresets."""
+@pytest.mark.parametrize("obs_mode,nthread,action_mode,drift,ff,ref_obs,clips", [
+    ("deepmimic", 2, "absolute", None, False, False, 1), ("compact", 1, "absolute", None, False, False, 1),
+    ("deepmimic", 2, "residual", None, False, False, 1), ("deepmimic", 2, "residual", 0.1, False, False, 1),
+    ("deepmimic", 2, "residual", None, True, True, 1), ("deepmimic", 2, "residual", 0.3, True, True, 2)])
+def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, ref_obs, clips):
+    """Sub-env i == DeepMimicEnv reset with seed+i under TimeLimit, through autoresets; with two clips,
+    each sub-env draws its own clip per episode and carries the clip identifier in its observation."""
     n, steps, limit, seed = 3, 50, 12, 7
-    path = str(clip_path("jump"))
-    venv = DeepMimicVectorEnv(n, motion_file=path, obs_mode=obs_mode, max_episode_steps=limit, nthread=nthread,
-                              action_mode=action_mode, max_root_drift=drift, pd_feedforward=ff, ref_obs=ref_obs)
-    singles = [DeepMimicEnv(motion_file=path, obs_mode=obs_mode, action_mode=action_mode, max_root_drift=drift,
-                            pd_feedforward=ff, ref_obs=ref_obs) for _ in range(n)]
+    path = str(clip_path("jump")) if clips == 1 else [str(clip_path("jump")), str(clip_path("run"))]
+    kw = dict(motion_file=path, obs_mode=obs_mode, action_mode=action_mode, max_root_drift=drift,
+              pd_feedforward=ff, ref_obs=ref_obs, clip_id_obs=clips > 1)
+    venv = DeepMimicVectorEnv(n, max_episode_steps=limit, nthread=nthread, **kw)
+    singles = [DeepMimicEnv(**kw) for _ in range(n)]
+    seen_clips = set()
     vobs, vinfo = venv.reset(seed=seed)
     sobs = [e.reset(seed=seed + i) for i, e in enumerate(singles)]
     for i, (o, info) in enumerate(sobs):
@@ -57,6 +59,9 @@ def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, re
                 assert src[k][i] == pytest.approx(info[k], abs=1e-8) and src["_" + k][i]
             assert src["time"][i] == pytest.approx(info["time"], abs=1e-12)
             assert bool(src["sim_unstable"][i]) == info["sim_unstable"]
+            if clips > 1:
+                assert src["clip"][i] == info["clip"] and o[-2 + info["clip"]] == 1.0
+                seen_clips.add(info["clip"])
             if term or trunc:
                 ends["terminated" if term else "truncated"] += 1
                 assert vinfo["_final_obs"][i] and vinfo["_final_info"][i]
@@ -69,7 +74,28 @@ def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, re
                 assert not vinfo["_final_obs"][i]
             np.testing.assert_allclose(vobs[i], o, rtol=0, atol=1e-8)
     assert ends["terminated"] >= 1 and ends["truncated"] >= 1, ends
+    assert clips == 1 or seen_clips == {0, 1}
     venv.close()
+
+
+def test_evaluation_mode_has_no_drift_bound():
+    """The drift bound is a training device: mode="eval" keeps the option but ends no episode on it."""
+    import mujoco
+    path = str(clip_path("run"))
+    ends = {}
+    for mode in ("train", "eval"):
+        venv = DeepMimicVectorEnv(1, motion_file=path, action_mode="residual", max_root_drift=0.5, mode=mode)
+        venv.reset(seed=0, options={"time": 0.3})
+        d = venv.datas[0]
+        d.qpos[1] += 0.6  # sideways, in metres
+        mujoco.mj_forward(venv.model, d)
+        _, _, term, _, _ = venv.step(np.zeros((1, 28)))
+        ends[mode] = bool(term[0])
+        assert venv.options.max_root_drift == 0.5
+        venv.close()
+    assert ends == {"train": True, "eval": False}
+    with pytest.raises(ValueError, match="mode"):
+        DeepMimicVectorEnv(1, motion_file=path, mode="test")
 
 
 def test_time_limit_and_spaces():
