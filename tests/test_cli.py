@@ -118,7 +118,8 @@ def test_ppo_from_cli_logs_its_diagnostics_and_resumes(cli, tmp_path):
     assert "clip " in r.stdout and "ev " in r.stdout
     import csv
     rows = list(csv.DictReader(open(tmp_path / "ppo" / "progress.csv")))
-    for key in ("Policy/ApproxKL", "Policy/ClipFraction", "Policy/ExplainedVariance"):
+    for key in ("PPO/approx_kl", "PPO/clip_fraction", "PPO/explained_variance", "PPO/clip_loss", "PPO/grad_norm",
+                "PPO/early_stopped"):
         assert rows[-1][key] != ""
     first = load_checkpoint(tmp_path / "ppo")
     assert any(k.startswith("log_std") for k in first["actor"]) and first["critic_optimizer"]["state"]

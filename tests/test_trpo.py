@@ -189,14 +189,14 @@ def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, mon
         fit_threads.append(threading.current_thread().name)
         return real_update_critic(*a, **k)
 
-    monkeypatch.setattr("trpo_mimic.train.update_critic", spy)
+    monkeypatch.setattr("trpo_mimic.algos.trpo.update_critic", spy)
 
     def train(threaded: bool):
         cfg = Config(env_id="Pendulum-v1", num_envs=2, steps_per_env=64, num_timesteps=384, seed=3,
                      policy_hidden_size=[16, 16], checkpoint_dir=str(tmp_path), run_name=f"t{threaded}",
                      progress=False, eval_freq=0, eval_episodes=0, critic_thread=threaded, vf_epochs=3)
         tr = Trainer(cfg)
-        assert (tr._critic_pool is not None) == threaded
+        assert tr.algo.threaded == threaded
         tr.run()
         return tr, [row for row in (tmp_path / f"t{threaded}" / "progress.csv").read_text().splitlines()]
 
@@ -207,7 +207,7 @@ def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, mon
     assert fit_threads and all(n.startswith("critic-fit") for n in fit_threads)
     for a, b in zip(seq.agent.state_dict().values(), par.agent.state_dict().values()):
         assert torch.equal(a, b)
-    sa, sb = seq.critic_opt.state_dict()["state"], par.critic_opt.state_dict()["state"]
+    sa, sb = seq.algo.optimizer.state_dict()["state"], par.algo.optimizer.state_dict()["state"]
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg_sq"], sb[k]["exp_avg_sq"]) for k in sa)
-    col = seq_rows[0].split(",").index("Loss/Value")
+    col = seq_rows[0].split(",").index("TRPO/value_loss")
     assert [r.split(",")[col] for r in seq_rows[1:]] == [r.split(",")[col] for r in par_rows[1:]]

@@ -215,10 +215,9 @@ def make_train_config(opts: dict[str, Any]) -> Config:
     """Defaults <- saved config (when resuming) <- explicit flags."""
     base: dict[str, Any] = {}
     if opts.get("resume"):
-        from .checkpoint import load_checkpoint
-        from .train import Trainer
+        from .checkpoint import find_resume, load_checkpoint
         probe = Config(**{k: v for k, v in opts.items() if k in ("resume", "env_id", "checkpoint_dir", "algo")})
-        base = load_checkpoint(Trainer._find_resume(probe))["config"]
+        base = load_checkpoint(find_resume(probe))["config"]
         base = {k: v for k, v in base.items() if k not in ("resume", "pretrained_weight_path")}
     from .envs import ATARI_DEFAULTS, is_atari
     if not base and is_atari(opts.get("env_id", Config.env_id)):

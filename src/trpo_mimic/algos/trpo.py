@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from torch.distributions import Distribution, kl_divergence
 
 from .. import distributed as D
-from ..policies.networks import Actor, Critic
+from ..policies.networks import Actor, Critic, net_tanh_mlp_layers
+from .base import PolicyBatch
 from .linalg import (conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params,
                      mlp_fisher_vector_product_fn, set_flat_params, tanh_mlp_linears)
 from .numpy_critic import fit_critic_numpy
@@ -36,16 +40,8 @@ class TRPOSettings:
     vf_batch_size: int = 128
     fvp_subsample: float = 1.0
     grad_chunk: int = 0  # > 0: the policy gradient is accumulated over chunks of this many samples (memory)
-
-
-@dataclass
-class PolicyBatch:
-    """Flat samples for one update (observations already normalised)."""
-
-    obs: torch.Tensor
-    actions: torch.Tensor
-    advantages: torch.Tensor
-    returns: torch.Tensor
+    vf_lr: float = 1e-3  # the critic's Adam
+    critic_thread: bool = False  # fit the critic in a second thread beside the policy step (see TRPO)
 
 
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
@@ -224,3 +220,64 @@ def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.T
         optimizer.load_state_dict(saved_opt)
     value_loss = float(torch.stack(losses).mean()) if losses else float("nan")
     return {"value_loss": value_loss, "value_steps_skipped": float(skipped), "value_fit_undone": float(not finite)}
+
+
+class TRPO:
+    """The TRPO algorithm on an agent: the trust-region policy step and the critic's Adam fit.
+
+    With ``settings.critic_thread`` (CPU, tanh-MLP critic, a second core) the critic is fitted in a
+    second thread while the policy step runs: they share no state and both release the GIL in their
+    matrix maths. The critic's minibatch order comes from its own generator, seeded from the global one
+    before either starts, so the result does not depend on how the two interleave."""
+
+    name = "TRPO"
+
+    def __init__(self, agent: Any, settings: TRPOSettings) -> None:
+        self.agent, self.settings = agent, settings
+        # the fused kernel where torch has one for the device (same maths, faster)
+        self.optimizer = torch.optim.Adam(agent.critic.parameters(), lr=settings.vf_lr, fused=True)
+        self._pool = (ThreadPoolExecutor(1, thread_name_prefix="critic-fit") if settings.critic_thread
+                      and agent.device.type == "cpu" and (os.cpu_count() or 1) > 1
+                      and net_tanh_mlp_layers(agent.critic) is not None else None)
+
+    @classmethod
+    def from_config(cls, cfg: Any, agent: Any) -> "TRPO":
+        return cls(agent, TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping, cfg.ls_max_steps,
+                                       cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size, cfg.fvp_subsample,
+                                       cfg.grad_chunk or (1024 if agent.actor.image else 0), cfg.vf_lr,
+                                       cfg.critic_thread))
+
+    @property
+    def threaded(self) -> bool:
+        return self._pool is not None
+
+    def update(self, batch: PolicyBatch) -> dict[str, float]:
+        s, agent = self.settings, self.agent
+        gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,))))
+        fit = (agent.critic, self.optimizer, batch.obs, batch.returns, s.vf_epochs, s.vf_batch_size, gen)
+        if self._pool is not None:
+            pending = self._pool.submit(update_critic, *fit)
+            try:
+                pstats = update_policy(agent.actor, batch, s)
+            finally:  # also on Ctrl-C: the critic is whole again before any checkpoint is written
+                wait([pending])
+            vstats = pending.result()
+        else:
+            pstats = update_policy(agent.actor, batch, s)
+            vstats = update_critic(*fit)
+        return {f"TRPO/{k}": float(v) for k, v in {**pstats, **vstats}.items()}
+
+    def summary(self, stats: dict[str, float]) -> str:
+        return (f"surr {stats['TRPO/surrogate']:.4f} | kl {stats['TRPO/kl']:.5f} | "
+                f"ent {stats['TRPO/entropy']:.3f} | vloss {stats['TRPO/value_loss']:.4g} | "
+                f"ls {int(stats['TRPO/line_search_steps'])}{'' if stats['TRPO/line_search_accepted'] else ' (rejected)'}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"critic_optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, payload: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(payload["critic_optimizer"])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
