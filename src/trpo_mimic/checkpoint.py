@@ -127,10 +127,14 @@ def find_resume(cfg: Config) -> Path:
     return resolve_checkpoint(cfg.resume)
 
 
-def build_agent(cfg: Config, obs_space: Any, action_space: Any) -> Agent:
-    """The agent a config describes, for an environment's spaces."""
-    return Agent(obs_space, action_space, cfg.policy_hidden_size, cfg.value_hidden_size,
-                 cfg.init_log_std, cfg.normalize_obs)
+def build_agent(cfg: Config, obs_space: Any, action_space: Any, device: str | torch.device = "cpu",
+                backend: str = "auto") -> Agent:
+    """The agent a config describes, for an environment's spaces, on `device`, its backend chosen there
+    (`Agent.set_backend`: "numpy" for tanh MLPs on the CPU unless `backend` says "torch")."""
+    agent = Agent(obs_space, action_space, cfg.policy_hidden_size, cfg.value_hidden_size,
+                  cfg.init_log_std, cfg.normalize_obs).to(device)
+    agent.set_backend(backend)
+    return agent
 
 
 def load_weights(agent: Agent, ckpt: dict[str, Any], source: str | Path) -> None:
@@ -146,8 +150,8 @@ def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, di
     ckpt = load_checkpoint(p)
     cfg = Config.from_dict(ckpt["config"])
     env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg))
-    agent = build_agent(cfg, env.observation_space, env.action_space)
+    agent = build_agent(cfg, env.observation_space, env.action_space, device)
     env.close()
     load_weights(agent, ckpt, p)
-    agent.to(device).eval()
+    agent.eval()
     return agent, cfg, ckpt

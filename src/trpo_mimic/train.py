@@ -20,7 +20,7 @@ from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
-from .rollout.frames import StackedFrames
+from .rollout.frames import is_stored_frames
 from .threads import limit_threads
 
 
@@ -64,8 +64,8 @@ class Trainer:
         kwargs = env_kwargs_from_config(cfg)
         self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vec_env, cfg.max_episode_steps,
                                     env_threads=cfg.env_threads, **kwargs)
-        self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space)
-        self.agent.to(self.device)
+        self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space, self.device,
+                                 cfg.backend)
         self.algo = make_algorithm(cfg, self.agent)
         if cfg.pretrained_weight_path and resume_ckpt is None:
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
@@ -122,7 +122,7 @@ class Trainer:
         t1 = time.perf_counter()
         adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
                                roll.final_values, cfg.gamma, cfg.lam)
-        if isinstance(roll.obs, StackedFrames) and not agent.obs_normalizer.enabled:
+        if is_stored_frames(roll.obs) and not agent.obs_normalizer.enabled:
             nobs = roll.obs.flat(dev)  # image stacks: rebuilt chunk by chunk in the update
         else:
             obs_np = np.asarray(roll.obs)
@@ -200,6 +200,7 @@ class Trainer:
         cfg, main = self.cfg, D.is_main()
         if main:
             print(f"run directory: {self.run_dir}" + (f" ({D.world_size()} ranks)" if D.active() else ""), flush=True)
+            print(f"{self.algo.name} on {self.device.type}, {self.agent.backend} backend", flush=True)
         handlers = {}
 
         def on_signal(signum: int, frame: Any) -> None:

@@ -22,6 +22,7 @@ from torch import nn
 
 from .. import distributed as D
 from ..policies.networks import Actor, Critic
+from ..rollout.frames import update_chunk
 from .base import PolicyBatch
 from .trpo import normalize_advantages
 
@@ -141,8 +142,9 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
     if old_values.shape[0] != n or returns.shape[0] != n or advantages.shape[0] != n:
         raise ValueError(f"batch sizes differ: obs {n}, advantages {advantages.shape[0]}, "
                          f"returns {returns.shape[0]}, old_values {old_values.shape[0]}")
+    chunk = update_chunk(obs)  # stored frame stacks: rebuilt a chunk at a time
     with torch.no_grad():
-        old_logp = actor.batch_distribution(obs).log_prob(actions)
+        old_logp = actor.batch_distribution(obs, chunk).log_prob(actions)
 
     mb = min(settings.minibatch_size, n)
     per_epoch = math.ceil(n / mb)
@@ -183,7 +185,7 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
     optimizer.zero_grad(set_to_none=True)
 
     with torch.no_grad():
-        dist = actor.batch_distribution(obs)
+        dist = actor.batch_distribution(obs, chunk)
         log_ratio = dist.log_prob(actions) - old_logp
         full_kl = D.scalar_mean(float(approx_kl_from_log_ratio(log_ratio)))
         adv_all = normalize_advantages(advantages)
