@@ -205,3 +205,13 @@ def test_numpy_critic_fit_skips_non_finite_minibatches():
     assert stats["value_steps_skipped"] == 2.0
     assert all(torch.isfinite(p).all() for p in agent.critic.parameters())
     assert math.isfinite(stats["value_loss"])
+
+
+def test_backend_is_chosen_once_and_numpy_where_it_cannot_run_is_an_error(monkeypatch):
+    agent = Agent(gym.spaces.Box(-1, 1, (3,), np.float32), gym.spaces.Box(-1, 1, (2,), np.float32), [8])
+    assert agent.backend == "numpy" and agent.set_backend("torch") == "torch"
+    assert not isinstance(agent.inference(), K.NumpyInference)
+    monkeypatch.setattr(Agent, "device", property(lambda self: torch.device("cuda")))
+    assert agent.set_backend("auto") == "torch"
+    with pytest.raises(ValueError, match="--backend numpy: the agent is on cuda, numpy runs on the CPU"):
+        agent.set_backend("numpy")
