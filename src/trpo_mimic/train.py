@@ -162,7 +162,7 @@ class Trainer:
 
     def evaluate(self, tag: str) -> dict[str, float]:
         """Deterministic evaluation on a fresh environment, with a video in <run>/videos/<tag>.mp4."""
-        from .evaluate import evaluate_policy
+        from .evaluate import evaluate_policy  # looked up per call (tests replace it); evaluate imports no train
         cfg = self.cfg
         video = self.run_dir / "videos" / f"{tag}.mp4" if cfg.eval_video else None
         seed = cfg.seed + 1_000_003
