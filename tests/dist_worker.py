@@ -18,9 +18,9 @@ def main(batch_file: str, agent_file: str, out_prefix: str) -> None:
     part = {k: v[r * n:(r + 1) * n] for k, v in data.items()}
     agent.obs_normalizer.update(part["obs"])
     batch = PolicyBatch(agent.obs_normalizer(part["obs"]), part["actions"], part["adv"], part["ret"])
-    stats = update_policy(agent.actor, batch, TRPOSettings(max_kl=0.01))
+    stats = update_policy(agent.actor, batch, TRPOSettings(max_kl=0.01), "written_out")
     opt = torch.optim.Adam(agent.critic.parameters(), lr=1e-3)
-    update_critic(agent.critic, opt, batch.obs, batch.returns, epochs=3, batch_size=10**6)
+    update_critic(agent.critic, opt, batch.obs, batch.returns, epochs=3, batch_size=10**6, backend="numpy")
     torch.save({"state": agent.state_dict(), "stats": stats}, f"{out_prefix}{r}.pt")
     dist.barrier()
     D.shutdown()

@@ -17,6 +17,7 @@ def test_train_two_iterations_then_evaluate(cli, tmp_path):
     run = tmp_path / "run"
     assert (run / "iter_1.pt").exists() and (run / "iter_2.pt").exists() and (run / "latest.pt").exists()
     assert "iter 2 | steps 256" in r.stdout
+    assert "TRPO on cpu, numpy backend" in r.stdout  # the path chosen once, in the run's header
     ckpt = torch.load(run / "latest.pt", weights_only=True)
     for key in ("actor", "critic", "critic_optimizer", "obs_normalizer", "config", "iteration", "timesteps", "rng"):
         assert key in ckpt
@@ -118,7 +119,8 @@ def test_ppo_from_cli_logs_its_diagnostics_and_resumes(cli, tmp_path):
     assert "clip " in r.stdout and "ev " in r.stdout
     import csv
     rows = list(csv.DictReader(open(tmp_path / "ppo" / "progress.csv")))
-    for key in ("Policy/ApproxKL", "Policy/ClipFraction", "Policy/ExplainedVariance"):
+    for key in ("PPO/approx_kl", "PPO/clip_fraction", "PPO/explained_variance", "PPO/clip_loss", "PPO/grad_norm",
+                "PPO/early_stopped"):
         assert rows[-1][key] != ""
     first = load_checkpoint(tmp_path / "ppo")
     assert any(k.startswith("log_std") for k in first["actor"]) and first["critic_optimizer"]["state"]
@@ -152,3 +154,34 @@ def test_yaml_config_sets_fields_and_names_unknown_keys(cli, tmp_path):
     bad.write_text("env_id: CartPole-v1\n\nmax_kll: 0.1\n")
     r = cli("train", "--config", str(bad))
     assert r.returncode == 2 and f"{bad}:3: unknown key 'max_kll'" in r.stderr
+
+
+def test_yaml_keys_nest_under_their_group(cli, tmp_path):
+    f = tmp_path / "g.yaml"
+    f.write_text("environment:\n  env_id: CartPole-v1\nalgorithm:\n  max_kl: 0.02\n  policy_hidden_size: [8]\n"
+                 "seed: 4\n")
+    cmd, opts = parse(["train", "--config", str(f)])
+    assert opts["env_id"] == "CartPole-v1" and opts["max_kl"] == 0.02 and opts["policy_hidden_size"] == [8]
+    assert opts["seed"] == 4
+    bad = tmp_path / "wrong_group.yaml"
+    bad.write_text("run:\n  seed: 1\n  max_kl: 0.02\n")
+    r = cli("train", "--config", str(bad))
+    assert r.returncode == 2 and f"{bad}:3: 'max_kl' is not in the run group" in r.stderr
+
+
+def test_help_shows_the_groups_and_imports_neither_torch_nor_mujoco(cli):
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "trpo_mimic", "train", "--help"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0
+    for title in ("run:", "environment:", "algorithm:", "evaluation:"):
+        assert f"\n{title}\n" in r.stdout, title
+    assert "--backend {auto,torch,numpy}" in r.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if "|" in line}
+    assert not imported & {"torch", "mujoco", "gymnasium", "numpy"}, imported & {"torch", "mujoco", "gymnasium", "numpy"}
+    cmd, opts = parse(["train", "--backend", "torch"])
+    assert opts["backend"] == "torch"

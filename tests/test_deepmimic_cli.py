@@ -111,7 +111,7 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
     import trpo_mimic.evaluate as ev
     from trpo_mimic.config import Config
     from trpo_mimic.envs import env_kwargs_from_config, make_env
-    from trpo_mimic.train import build_agent
+    from trpo_mimic.checkpoint import build_agent
     cfg = Config(env_id="DeepMimicWalk-v0", motion_file=[str(clip_path("walk"))], max_root_drift=0.3,
                  max_episode_steps=3)
     assert env_kwargs_from_config(cfg)["max_root_drift"] == 0.3

@@ -9,7 +9,8 @@ from trpo_mimic.checkpoint import rng_state, save_checkpoint
 from trpo_mimic.config import Config
 from trpo_mimic.envs import make_env
 from trpo_mimic.export import ANET_FILE, CNET_FILE, export_checkpoint
-from trpo_mimic.train import build_agent, make_critic_optimizer
+from trpo_mimic.algos import TRPO, TRPOSettings
+from trpo_mimic.checkpoint import build_agent
 
 import onnxruntime as ort  # noqa: E402  (required: this test must fail, not skip, without it)
 
@@ -29,7 +30,7 @@ def make_checkpoint(tmp_path, cfg: Config, seed: int = 0):
     payload = {  # as Trainer.checkpoint_payload
         "actor": agent.actor.state_dict(), "critic": agent.critic.state_dict(),
         "obs_normalizer": agent.obs_normalizer.state_dict(),
-        "critic_optimizer": make_critic_optimizer(agent, cfg.vf_lr).state_dict(),
+        "critic_optimizer": TRPO(agent, TRPOSettings(vf_lr=cfg.vf_lr)).state_dict()["critic_optimizer"],
         "config": cfg.to_dict(), "iteration": 3, "timesteps": 3000, "rng": rng_state(), "saved_at": 0.0,
     }
     path = save_checkpoint(tmp_path / "run" / "latest.pt", payload)

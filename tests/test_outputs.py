@@ -39,11 +39,11 @@ def test_tensorboard_holds_named_scalars(pendulum_run):
     acc = EventAccumulator(str(run))
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
-    for tag in ("Loss/Surrogate", "Loss/Value", "Policy/KL", "Policy/Entropy", "Policy/Improvement",
-                "Policy/LineSearchSteps", "Rollout/EpisodeReturn", "Rollout/EpisodeLength",
+    for tag in ("TRPO/surrogate", "TRPO/value_loss", "TRPO/kl", "TRPO/entropy", "TRPO/improvement",
+                "TRPO/line_search_steps", "TRPO/value_steps_skipped", "TRPO/value_fit_undone", "Rollout/EpisodeReturn", "Rollout/EpisodeLength",
                 "Perf/SamplesPerSecond", "Eval/Return"):
         assert tag in tags, tag
-    kl = [e.value for e in acc.Scalars("Policy/KL")]
+    kl = [e.value for e in acc.Scalars("TRPO/kl")]
     assert len(kl) == 2 and all(0 < v <= 0.01 * (1 + 1e-6) for v in kl)
     assert [e.step for e in acc.Scalars("Eval/Return")] == [128, 256, 256]
     assert "hyperparameters/text_summary" in acc.Tags()["tensors"]

@@ -97,7 +97,7 @@ def test_resume_restores_normaliser_and_evaluation_exactly(tmp_path):
     resumed.logger.close()
     assert after.returns == before.returns  # exactly, not approximately
     assert resumed.iteration == 2 and resumed.timesteps == 256
-    assert resumed.critic_opt.state_dict()["state"][0]["step"].item() > 0
+    assert resumed.algo.optimizer.state_dict()["state"][0]["step"].item() > 0
 
 
 def test_keep_checkpoints_prunes_old_numbered_files(tmp_path, cli):
@@ -148,7 +148,7 @@ def test_non_finite_episodes_can_be_terminated_and_counted(nan_env_id, tmp_path)
     tr.logger.close()
     assert scalars["Rollout/NonFiniteEpisodes"] == 2 * 6  # each env: episodes of 5 steps in 32 steps
     assert scalars["Rollout/EpisodeLength"] == 5
-    assert np.isfinite(scalars["Loss/Value"])
+    assert np.isfinite(scalars["TRPO/value_loss"])
 
 
 def test_interrupt_during_evaluation_is_not_swallowed(tmp_path, monkeypatch):

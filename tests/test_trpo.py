@@ -100,11 +100,9 @@ def test_truncated_steps_are_bootstrapped_in_rollouts():
     assert roll.episode_lengths == [10, 10, 10, 10]
 
 
-def test_batched_rollout_values_equal_per_step_critic_calls(monkeypatch):
+def test_batched_rollout_values_equal_per_step_critic_calls():
     """The numpy path values the whole rollout in one pass after it; the torch path calls the critic
     step by step (and on each truncated episode's final observation). Same seed, same values."""
-    from trpo_mimic.policies import agent as agent_mod
-
     def rollout(fast: bool):
         torch.manual_seed(0)
         envs = make_vector_env("Pendulum-v1", 3, max_episode_steps=7)
@@ -113,10 +111,8 @@ def test_batched_rollout_values_equal_per_step_critic_calls(monkeypatch):
         with torch.no_grad():
             for p in agent.critic.parameters():
                 p.add_(0.3 * torch.randn_like(p))
-        if not fast:
-            monkeypatch.setattr(agent_mod.NumpyActorCritic, "build", staticmethod(lambda a: None))
+        agent.set_backend("numpy" if fast else "torch")
         roll = RolloutCollector(envs, agent, "Pendulum-v1", seed=0).collect(20)
-        monkeypatch.undo()
         envs.close()
         return roll
 
@@ -138,41 +134,6 @@ def test_chunked_gradient_gives_the_same_update():
     assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_numpy_critic_fit_equals_torch_adam_fit(fused):
-    """The numpy fit (small CPU critics) does the torch path's maths: same minibatches, same Adam."""
-    import copy
-    agent, batch = real_batch()
-    twin = copy.deepcopy(agent)
-    opt_np = torch.optim.Adam(agent.critic.parameters(), lr=3e-3, fused=fused)
-    opt_t = torch.optim.Adam(twin.critic.parameters(), lr=3e-3, fused=fused)
-    for call in range(2):  # the second call starts from the Adam state the first one wrote back
-        s_np = update_critic(agent.critic, opt_np, batch.obs, batch.returns, 3, 64,
-                             generator=torch.Generator().manual_seed(call))
-        s_t = update_critic(twin.critic, opt_t, batch.obs, batch.returns, 3, 64,
-                            generator=torch.Generator().manual_seed(call), numpy_path=False)
-        assert s_np["value_loss"] == pytest.approx(s_t["value_loss"], rel=1e-4)
-    a, b = flat_params(agent.critic.parameters()), flat_params(twin.critic.parameters())
-    assert not torch.equal(a, flat_params(real_batch()[0].critic.parameters()))  # it did train
-    assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
-    for p, q in zip(agent.critic.parameters(), twin.critic.parameters()):
-        sp, sq = opt_np.state[p], opt_t.state[q]
-        assert float(sp["step"]) == float(sq["step"]) == 2 * 3 * -(-batch.obs.shape[0] // 64)
-        assert torch.allclose(sp["exp_avg"], sq["exp_avg"], atol=1e-6, rtol=1e-4)
-        assert torch.allclose(sp["exp_avg_sq"], sq["exp_avg_sq"], atol=1e-8, rtol=1e-4)
-
-
-def test_numpy_critic_fit_skips_non_finite_minibatches():
-    agent, batch = real_batch()
-    opt = torch.optim.Adam(agent.critic.parameters(), lr=1e-3)
-    returns = batch.returns.clone()
-    returns[0] = float("nan")  # poisons exactly one minibatch per epoch
-    stats = update_critic(agent.critic, opt, batch.obs, returns, 2, 64)
-    assert stats["value_steps_skipped"] == 2.0
-    assert all(torch.isfinite(p).all() for p in agent.critic.parameters())
-    assert math.isfinite(stats["value_loss"])
-
-
 def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, monkeypatch):
     """--critic_thread: the critic is fitted in a second thread while the policy step runs; the
     parameters, the critic's Adam state and the logged losses after 3 iterations equal those of
@@ -189,14 +150,14 @@ def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, mon
         fit_threads.append(threading.current_thread().name)
         return real_update_critic(*a, **k)
 
-    monkeypatch.setattr("trpo_mimic.train.update_critic", spy)
+    monkeypatch.setattr("trpo_mimic.algos.trpo.update_critic", spy)
 
     def train(threaded: bool):
         cfg = Config(env_id="Pendulum-v1", num_envs=2, steps_per_env=64, num_timesteps=384, seed=3,
                      policy_hidden_size=[16, 16], checkpoint_dir=str(tmp_path), run_name=f"t{threaded}",
                      progress=False, eval_freq=0, eval_episodes=0, critic_thread=threaded, vf_epochs=3)
         tr = Trainer(cfg)
-        assert (tr._critic_pool is not None) == threaded
+        assert tr.algo.threaded == threaded
         tr.run()
         return tr, [row for row in (tmp_path / f"t{threaded}" / "progress.csv").read_text().splitlines()]
 
@@ -207,7 +168,7 @@ def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, mon
     assert fit_threads and all(n.startswith("critic-fit") for n in fit_threads)
     for a, b in zip(seq.agent.state_dict().values(), par.agent.state_dict().values()):
         assert torch.equal(a, b)
-    sa, sb = seq.critic_opt.state_dict()["state"], par.critic_opt.state_dict()["state"]
+    sa, sb = seq.algo.optimizer.state_dict()["state"], par.algo.optimizer.state_dict()["state"]
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg_sq"], sb[k]["exp_avg_sq"]) for k in sa)
-    col = seq_rows[0].split(",").index("Loss/Value")
+    col = seq_rows[0].split(",").index("TRPO/value_loss")
     assert [r.split(",")[col] for r in seq_rows[1:]] == [r.split(",")[col] for r in par_rows[1:]]

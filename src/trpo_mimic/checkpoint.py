@@ -1,4 +1,6 @@
-"""Checkpoints: plain state_dicts, config and RNG states in a `.pt` file, written atomically.
+"""Checkpoints: plain state_dicts, config and RNG states in a `.pt` file, written atomically; and what
+is rebuilt from them: the agent (`build_agent`, `load_weights`, `load_agent`) and the run to resume
+(`find_resume`).
 
 Files load with `torch.load(weights_only=True)`: nothing in them can run code.
 """
@@ -15,6 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from .config import Config
+from .envs import env_kwargs_from_config, make_env
+from .policies.agent import Agent
 
 FORMAT_VERSION = 1
 
@@ -108,3 +114,44 @@ def load_module_state(module: nn.Module, state: dict[str, torch.Tensor], what: s
         raise CheckpointError(f"{source}: {what} does not match this model's architecture: "
                               + "; ".join(problems[:8]) + (" ..." if len(problems) > 8 else ""))
     module.load_state_dict(state)
+
+
+def find_resume(cfg: Config) -> Path:
+    """The checkpoint `--resume` names: a file, a run directory, or `latest` (the newest run of --env_id)."""
+    if cfg.resume == "latest":
+        env = cfg.env_id.replace("/", "_")
+        runs = sorted(Path(cfg.checkpoint_dir).glob(f"{env}-{cfg.algo}-*/latest.pt"), key=lambda p: p.stat().st_mtime)
+        if not runs:
+            raise CheckpointError(f"no run of {cfg.env_id} with a latest.pt under {cfg.checkpoint_dir}/")
+        return runs[-1]
+    return resolve_checkpoint(cfg.resume)
+
+
+def build_agent(cfg: Config, obs_space: Any, action_space: Any, device: str | torch.device = "cpu",
+                backend: str = "auto") -> Agent:
+    """The agent a config describes, for an environment's spaces, on `device`, its backend chosen there
+    (`Agent.set_backend`: "numpy" for tanh MLPs on the CPU unless `backend` says "torch")."""
+    agent = Agent(obs_space, action_space, cfg.policy_hidden_size, cfg.value_hidden_size,
+                  cfg.init_log_std, cfg.normalize_obs).to(device)
+    agent.set_backend(backend)
+    return agent
+
+
+def load_weights(agent: Agent, ckpt: dict[str, Any], source: str | Path) -> None:
+    """Actor, critic and normaliser from a checkpoint, with errors that name mismatched sizes."""
+    load_module_state(agent.actor, ckpt["actor"], "actor", source)
+    load_module_state(agent.critic, ckpt["critic"], "critic", source)
+    load_module_state(agent.obs_normalizer, ckpt["obs_normalizer"], "observation normaliser", source)
+
+
+def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, dict[str, Any]]:
+    """Rebuild the agent from a checkpoint's own config; the normaliser is restored, then frozen."""
+    p = resolve_checkpoint(path)
+    ckpt = load_checkpoint(p)
+    cfg = Config.from_dict(ckpt["config"])
+    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg))
+    agent = build_agent(cfg, env.observation_space, env.action_space, device)
+    env.close()
+    load_weights(agent, ckpt, p)
+    agent.eval()
+    return agent, cfg, ckpt

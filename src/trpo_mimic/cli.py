@@ -13,7 +13,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import Config
+from .config import GROUPS, Config
 
 COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export")
 
@@ -30,7 +30,9 @@ def _field_type(f: Any) -> Any:
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per Config field; defaults are suppressed so only flags actually given are seen."""
+    """One flag per Config field, in one argument group per config group; defaults are suppressed so only
+    flags actually given are seen."""
+    groups = {name: parser.add_argument_group(name, description) for name, description in GROUPS.items()}
     for f in fields(Config):
         meta = dict(f.metadata)
         help_text = meta.pop("help", "")
@@ -52,7 +54,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if f.name == "resume":
             kw.update(nargs="?", const="latest",
                       help="Continue a run: a checkpoint file or run directory; alone, the latest run of --env_id.")
-        parser.add_argument(f"--{f.name}", **kw)
+        groups[f.metadata["group"]].add_argument(f"--{f.name}", **kw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +114,9 @@ def read_arg_file(path: str, parser: argparse.ArgumentParser) -> list[str]:
 
 
 def read_yaml_config(path: str, parser: argparse.ArgumentParser) -> list[str]:
-    """A YAML mapping of Config fields -> the equivalent flags; an unknown key names file and line."""
+    """A YAML mapping of Config fields -> the equivalent flags; an unknown key names file and line.
+
+    Keys may also be nested under a group's name (`algorithm: {max_kl: 0.02}`), then they must belong to it."""
     import yaml
     try:
         text = Path(path).read_text()
@@ -130,11 +134,18 @@ def read_yaml_config(path: str, parser: argparse.ArgumentParser) -> list[str]:
         raise UsageError(f"{path}:{root.start_mark.line + 1}: expected a mapping of flag names to values")
     actions = {a.dest: a for a in parser._actions}
     tokens: list[str] = []
-    for key_node, value_node in root.value:
+    pairs = [(k, v, None) for k, v in root.value]
+    while pairs:
+        key_node, value_node, group = pairs.pop(0)
         key, line = str(key_node.value), key_node.start_mark.line + 1
+        if group is None and key in GROUPS and isinstance(value_node, yaml.MappingNode):
+            pairs = [(k, v, key) for k, v in value_node.value] + pairs
+            continue
         action = actions.get(key)
         if action is None or key in ("arg_file", "config", "help"):
             raise UsageError(f"{path}:{line}: unknown key {key!r}")
+        if group is not None and key not in Config.group_fields(group):
+            raise UsageError(f"{path}:{line}: {key!r} is not in the {group} group")
         value = yaml.safe_load(yaml.serialize(value_node))
         flag = f"--{key}"
         if isinstance(action, argparse.BooleanOptionalAction) or action.nargs == 0:
@@ -215,10 +226,9 @@ def make_train_config(opts: dict[str, Any]) -> Config:
     """Defaults <- saved config (when resuming) <- explicit flags."""
     base: dict[str, Any] = {}
     if opts.get("resume"):
-        from .checkpoint import load_checkpoint
-        from .train import Trainer
+        from .checkpoint import find_resume, load_checkpoint
         probe = Config(**{k: v for k, v in opts.items() if k in ("resume", "env_id", "checkpoint_dir", "algo")})
-        base = load_checkpoint(Trainer._find_resume(probe))["config"]
+        base = load_checkpoint(find_resume(probe))["config"]
         base = {k: v for k, v in base.items() if k not in ("resume", "pretrained_weight_path")}
     from .envs import ATARI_DEFAULTS, is_atari
     if not base and is_atari(opts.get("env_id", Config.env_id)):
@@ -240,6 +250,15 @@ def headless_defaults() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     headless_defaults()
+    try:  # before anything heavy is imported: --help and usage errors answer at once
+        command, opts = parse(argv)
+    except UsageError as exc:
+        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        return 2
+    return run_command(command, opts)
+
+
+def run_command(command: str, opts: dict[str, Any]) -> int:
     from .checkpoint import CheckpointError
     from .envs import EnvError
     from .rollout import NonFiniteError
@@ -248,7 +267,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
                                                FileNotFoundError, NoDisplayError)
     try:
-        command, opts = parse(argv)
         if command == "train":
             from .envs import check_env_id
             cfg = make_train_config(opts)

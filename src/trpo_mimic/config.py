@@ -1,119 +1,141 @@
-"""Run configuration: one dataclass whose documented fields are the command-line flags."""
+"""Run configuration: one dataclass whose documented fields are the command-line flags.
+
+The fields are declared in groups (run, environment, algorithm, evaluation: `GROUPS`, the group in each
+field's metadata); the CLI shows one argparse group each, YAML files may nest keys under a group's name,
+and the dataclass stays flat (`cfg.max_kl`), so saved configs and checkpoints read as before."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from typing import Any
 
+GROUPS = {
+    "run": "what is trained for how long, where it is written, on which device and backend",
+    "environment": "the environments and (DeepMimic) the motion clips",
+    "algorithm": "TRPO (default) or PPO (--algo ppo; the PPO-only flags say so), and the networks",
+    "evaluation": "evaluation during training, and the `evaluate` command",
+}
 
-def _f(default: Any, help: str, **kw: Any) -> Any:
+
+def _f(default: Any, help: str, group: str, **kw: Any) -> Any:
+    meta = {"help": help, "group": group, **kw}
     if isinstance(default, list):
-        return field(default_factory=lambda d=default: list(d), metadata={"help": help, **kw})
-    return field(default=default, metadata={"help": help, **kw})
+        return field(default_factory=lambda d=default: list(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+_run, _env, _algo, _eval = (partial(_f, group=g) for g in GROUPS)
 
 
 @dataclass
 class Config:
     """Every setting of a training or evaluation run. Field names are the CLI flag names."""
 
-    # what to train
-    env_id: str = _f("Pendulum-v1", "Gymnasium environment id (any id with Box or Discrete actions).")
-    algo: str = _f("trpo", "Algorithm: trpo, or ppo on the same rollouts, policies and checkpoints.",
-                   choices=["trpo", "ppo"])
-    seed: int = _f(0, "Random seed for torch, numpy, python and the environments.")
-    num_timesteps: int = _f(1_000_000, "Total environment steps to train for.")
-    num_envs: int = _f(8, "Number of vectorised environments.")
-    vec_env: str = _f("auto", "Vector environment: sync, async (a process per env), native (batched "
-                      "physics in threads: DeepMimic, Hopper-v5, Walker2d-v5, HalfCheetah-v5) or auto (native for those, "
-                      "async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
-    env_threads: int | None = _f(None, "Threads stepping a native vector env (default: all cores).")
-    steps_per_env: int = _f(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
-    max_episode_steps: int | None = _f(None, "Override the environment's time limit (a truncation).")
-    motion_file: list | None = _f(None, "DeepMimic motion clip(s): a path, builtin:NAME, several paths (one "
-                                  "sampled per episode) or a motion-set JSON with a weight per clip.",
-                                  nargs="+", type=str)
-    clip_id_obs: bool = _f(False, "DeepMimic with several clips: append a one-hot clip identifier to the "
-                           "observation, so one policy can hold several skills.")
-    motion_dir: str | None = _f(None, "Directory searched for DeepMimic shortcut clips.")
-    obs_mode: str | None = _f(None, "DeepMimic observation mode (deepmimic or compact).")
-    action_mode: str | None = _f(None, "DeepMimic action: absolute (PD target on the joint range, the default) or "
-                                 "residual (reference pose + correction).", choices=["absolute", "residual"])
-    residual_scale: float | None = _f(None, "DeepMimic residual actions: fraction of each joint's half range "
-                                      "(default 0.25).")
-    pd_feedforward: bool | None = _f(None, "DeepMimic residual actions: the PD controllers also track the "
-                                     "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
-    ref_obs: bool | None = _f(None, "DeepMimic: append where the reference root is, seen from the character (its "
-                              "position in the heading frame and the heading error), so drift from the clip is observable.")
-    max_root_drift: float | None = _f(None, "DeepMimic: end an episode (terminated) when the root is farther than "
-                                      "this many metres from the reference root, horizontally (default: never). Training "
-                                      "only: evaluation ends an episode only when the character falls.")
-    nonfinite: str = _f("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
-                        "or terminate that episode and count it.", choices=["raise", "terminate"])
+    # ---- run ----
+    seed: int = _run(0, "Random seed for torch, numpy, python and the environments.")
+    num_timesteps: int = _run(1_000_000, "Total environment steps to train for.")
+    checkpoint_dir: str = _run("runs", "Parent directory of run directories (logs and checkpoints).")
+    run_name: str | None = _run(None, "Run directory name (default <env>-<algo>-<seed>-<timestamp>).")
+    save_per_iter: int = _run(10, "Write iter_<N>.pt and latest.pt every this many iterations.")
+    keep_checkpoints: int = _run(5, "Keep the last K iter_<N>.pt files (0 keeps all); latest.pt is always kept.")
+    pretrained_weight_path: str | None = _run(None, "Checkpoint whose weights initialise the networks.")
+    resume: str | None = _run(None, "Continue a run: a checkpoint file or run directory.")
+    device: str = _run("auto", "Device for networks and updates.", choices=["auto", "cpu", "cuda"])
+    cpu: bool = _run(False, "Force the CPU (same as --device cpu).")
+    backend: str = _run("auto", "How the rollout's inference and the critic fit run: numpy (tanh-MLP networks on the "
+                        "CPU: the fast path), torch (the modules; any network, any device) or auto (numpy where it "
+                        "applies). Chosen once per run and printed at its start.", choices=["auto", "torch", "numpy"])
+    torch_threads: int = _run(1, "torch intra-op threads and numpy BLAS threads per process.")
+    progress: bool = _run(True, "Show a progress bar.")
+    wandb: bool = _run(False, "Also log to Weights & Biases (offline unless WANDB_MODE says otherwise).")
+    wandb_project: str = _run("trpo-mimic", "Weights & Biases project name.")
 
-    # networks
-    policy_hidden_size: list = _f([64, 64], "Hidden layer sizes of the policy; one number means two layers.",
-                                  nargs="+", type=int)
-    value_hidden_size: list | None = _f(None, "Hidden sizes of the critic (default: as the policy).",
-                                        nargs="+", type=int)
-    init_log_std: float = _f(0.0, "Initial log standard deviation of the Gaussian policy.")
-    normalize_obs: bool = _f(True, "Normalise observations by running statistics (not for images).")
+    # ---- environment ----
+    env_id: str = _env("Pendulum-v1", "Gymnasium environment id (any id with Box or Discrete actions).")
+    num_envs: int = _env(8, "Number of vectorised environments.")
+    vec_env: str = _env("auto", "Vector environment: sync, async (a process per env), native (batched "
+                        "physics in threads: DeepMimic, Hopper-v5, Walker2d-v5, HalfCheetah-v5) or auto (native for those, "
+                        "async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
+    env_threads: int | None = _env(None, "Threads stepping a native vector env (default: all cores).")
+    steps_per_env: int = _env(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
+    max_episode_steps: int | None = _env(None, "Override the environment's time limit (a truncation).")
+    motion_file: list | None = _env(None, "DeepMimic motion clip(s): a path, builtin:NAME, several paths (one "
+                                    "sampled per episode) or a motion-set JSON with a weight per clip.",
+                                    nargs="+", type=str)
+    clip_id_obs: bool = _env(False, "DeepMimic with several clips: append a one-hot clip identifier to the "
+                             "observation, so one policy can hold several skills.")
+    motion_dir: str | None = _env(None, "Directory searched for DeepMimic shortcut clips.")
+    obs_mode: str | None = _env(None, "DeepMimic observation mode (deepmimic or compact).")
+    action_mode: str | None = _env(None, "DeepMimic action: absolute (PD target on the joint range, the default) or "
+                                   "residual (reference pose + correction).", choices=["absolute", "residual"])
+    residual_scale: float | None = _env(None, "DeepMimic residual actions: fraction of each joint's half range "
+                                        "(default 0.25).")
+    pd_feedforward: bool | None = _env(None, "DeepMimic residual actions: the PD controllers also track the "
+                                       "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
+    ref_obs: bool | None = _env(None, "DeepMimic: append where the reference root is, seen from the character (its "
+                                "position in the heading frame and the heading error), so drift from the clip is observable.")
+    max_root_drift: float | None = _env(None, "DeepMimic: end an episode (terminated) when the root is farther than "
+                                        "this many metres from the reference root, horizontally (default: never). Training "
+                                        "only: evaluation ends an episode only when the character falls.")
+    nonfinite: str = _env("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
+                          "or terminate that episode and count it.", choices=["raise", "terminate"])
 
+    # ---- algorithm ----
+    algo: str = _algo("trpo", "Algorithm: trpo, or ppo on the same rollouts, policies and checkpoints.",
+                      choices=["trpo", "ppo"])
+    policy_hidden_size: list = _algo([64, 64], "Hidden layer sizes of the policy; one number means two layers.",
+                                     nargs="+", type=int)
+    value_hidden_size: list | None = _algo(None, "Hidden sizes of the critic (default: as the policy).",
+                                           nargs="+", type=int)
+    init_log_std: float = _algo(0.0, "Initial log standard deviation of the Gaussian policy.")
+    normalize_obs: bool = _algo(True, "Normalise observations by running statistics (not for images).")
     # TRPO
-    max_kl: float = _f(0.01, "Trust-region bound on the mean KL(old || new).")
-    policy_entcoeff: float = _f(0.0, "Entropy bonus coefficient in the surrogate objective (0.01 for Atari ids).")
-    gamma: float = _f(0.99, "Discount factor.")
-    lam: float = _f(0.95, "GAE lambda.")
-    cg_iters: int = _f(10, "Conjugate-gradient iterations.")
-    cg_damping: float = _f(0.1, "Damping added to the Fisher-vector product.")
-    fvp_subsample: float = _f(1.0, "Fraction of the batch used for Fisher-vector products in CG (as the original "
-                              "TRPO's subsampling; the gradient and line search use the whole batch).")
-    grad_chunk: int = _f(0, "Accumulate the policy gradient over chunks of this many samples to save memory "
-                         "(0: the whole batch; image policies use 1024).")
-    ls_max_steps: int = _f(10, "Maximum backtracking line-search steps.")
-    ls_backtrack: float = _f(0.5, "Step shrink factor of the line search.")
-    vf_lr: float = _f(1e-3, "Critic Adam learning rate.")
-    vf_epochs: int = _f(10, "Critic epochs per iteration.")
-    vf_batch_size: int = _f(128, "Critic minibatch size.")
-    critic_thread: bool = _f(True, "TRPO on the CPU with a tanh-MLP critic: fit the critic in a second thread "
-                             "while the policy step runs (they share no state, both release the GIL in their "
-                             "matrix maths; across ranks the critic's all-reduces use their own gloo group). "
-                             "Off: one after the other.")
-
+    max_kl: float = _algo(0.01, "Trust-region bound on the mean KL(old || new).")
+    policy_entcoeff: float = _algo(0.0, "Entropy bonus coefficient in the surrogate objective (0.01 for Atari ids).")
+    gamma: float = _algo(0.99, "Discount factor.")
+    lam: float = _algo(0.95, "GAE lambda.")
+    cg_iters: int = _algo(10, "Conjugate-gradient iterations.")
+    cg_damping: float = _algo(0.1, "Damping added to the Fisher-vector product.")
+    fvp_subsample: float = _algo(1.0, "Fraction of the batch used for Fisher-vector products in CG (as the original "
+                                 "TRPO's subsampling; the gradient and line search use the whole batch).")
+    grad_chunk: int = _algo(0, "Accumulate the policy gradient over chunks of this many samples to save memory "
+                            "(0: the whole batch; image policies use 1024).")
+    ls_max_steps: int = _algo(10, "Maximum backtracking line-search steps.")
+    ls_backtrack: float = _algo(0.5, "Step shrink factor of the line search.")
+    vf_lr: float = _algo(1e-3, "Critic Adam learning rate.")
+    vf_epochs: int = _algo(10, "Critic epochs per iteration.")
+    vf_batch_size: int = _algo(128, "Critic minibatch size.")
+    critic_thread: bool = _algo(True, "TRPO on the CPU with a tanh-MLP critic: fit the critic in a second thread "
+                                "while the policy step runs (they share no state, both release the GIL in their "
+                                "matrix maths; across ranks the critic's all-reduces use their own gloo group). "
+                                "Off: one after the other.")
     # PPO (--algo ppo)
-    lr: float = _f(3e-4, "PPO: Adam learning rate of actor and critic together.")
-    clip_range: float = _f(0.2, "PPO: clipping of the probability ratio.")
-    clip_range_vf: float | None = _f(None, "PPO: clipping of the value change (off by default).")
-    ppo_epochs: int = _f(10, "PPO: epochs over the batch per iteration.")
-    minibatch_size: int = _f(64, "PPO: minibatch size.")
-    target_kl: float | None = _f(0.015, "PPO: stop the epochs early once the approximate KL exceeds this.")
-    vf_coef: float = _f(0.5, "PPO: weight of the value loss.")
-    max_grad_norm: float = _f(0.5, "PPO: gradient-norm clipping over actor and critic.")
+    lr: float = _algo(3e-4, "PPO: Adam learning rate of actor and critic together.")
+    clip_range: float = _algo(0.2, "PPO: clipping of the probability ratio.")
+    clip_range_vf: float | None = _algo(None, "PPO: clipping of the value change (off by default).")
+    ppo_epochs: int = _algo(10, "PPO: epochs over the batch per iteration.")
+    minibatch_size: int = _algo(64, "PPO: minibatch size.")
+    target_kl: float | None = _algo(0.015, "PPO: stop the epochs early once the approximate KL exceeds this.")
+    vf_coef: float = _algo(0.5, "PPO: weight of the value loss.")
+    max_grad_norm: float = _algo(0.5, "PPO: gradient-norm clipping over actor and critic.")
 
-    # runs, checkpoints, devices
-    checkpoint_dir: str = _f("runs", "Parent directory of run directories (logs and checkpoints).")
-    run_name: str | None = _f(None, "Run directory name (default <env>-<algo>-<seed>-<timestamp>).")
-    save_per_iter: int = _f(10, "Write iter_<N>.pt and latest.pt every this many iterations.")
-    keep_checkpoints: int = _f(5, "Keep the last K iter_<N>.pt files (0 keeps all); latest.pt is always kept.")
-    pretrained_weight_path: str | None = _f(None, "Checkpoint whose weights initialise the networks.")
-    resume: str | None = _f(None, "Continue a run: a checkpoint file or run directory.")
-    device: str = _f("auto", "Device for networks and updates.", choices=["auto", "cpu", "cuda"])
-    cpu: bool = _f(False, "Force the CPU (same as --device cpu).")
-    torch_threads: int = _f(1, "torch intra-op threads and numpy BLAS threads per process.")
-    progress: bool = _f(True, "Show a progress bar.")
-    eval_freq: int = _f(50, "Evaluate (deterministic) every this many iterations during training; 0 turns it off.")
-    eval_episodes: int = _f(5, "Episodes of each evaluation during training (and at its end); 0 turns them off.")
-    eval_video: bool = _f(True, "Record a video of the first episode of each evaluation during training.")
-    wandb: bool = _f(False, "Also log to Weights & Biases (offline unless WANDB_MODE says otherwise).")
-    wandb_project: str = _f("trpo-mimic", "Weights & Biases project name.")
+    # ---- evaluation ----
+    eval_freq: int = _eval(50, "Evaluate (deterministic) every this many iterations during training; 0 turns it off.")
+    eval_episodes: int = _eval(5, "Episodes of each evaluation during training (and at its end); 0 turns them off.")
+    eval_video: bool = _eval(True, "Record a video of the first episode of each evaluation during training.")
+    load_model_path: str | None = _eval(None, "Checkpoint file or run directory to evaluate.")
+    num_eval_episodes: int = _eval(10, "Episodes to run in evaluation.")
+    stochastic_policy: bool = _eval(False, "Sample actions in evaluation instead of taking the mean.")
+    save_sample: bool = _eval(False, "Write evaluation trajectories to an .npz file.")
+    record_video: bool = _eval(False, "Write a video of the first evaluation episode to --video_dir.")
+    video_format: str = _eval("mp4", "Video container.", choices=["mp4", "avi"])
+    video_dir: str = _eval("render", "Directory for evaluation videos.")
+    render: bool = _eval(False, "Show the evaluation live in a viewer window (needs a display).")
 
-    # evaluation
-    load_model_path: str | None = _f(None, "Checkpoint file or run directory to evaluate.")
-    num_eval_episodes: int = _f(10, "Episodes to run in evaluation.")
-    stochastic_policy: bool = _f(False, "Sample actions in evaluation instead of taking the mean.")
-    save_sample: bool = _f(False, "Write evaluation trajectories to an .npz file.")
-    record_video: bool = _f(False, "Write a video of the first evaluation episode to --video_dir.")
-    video_format: str = _f("mp4", "Video container.", choices=["mp4", "avi"])
-    video_dir: str = _f("render", "Directory for evaluation videos.")
-    render: bool = _f(False, "Show the evaluation live in a viewer window (needs a display).")
+    @staticmethod
+    def group_fields(group: str) -> list[str]:
+        """Names of the fields declared in one of `GROUPS`."""
+        return [f.name for f in fields(Config) if f.metadata["group"] == group]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,12 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import load_agent, resolve_checkpoint
 from .config import Config
 from .envs import env_kwargs_from_config, make_env
 from .policies.agent import Agent
 from .threads import limit_threads
-from .train import build_agent, load_weights
 from .video import video_path, write_video
 
 
@@ -72,19 +71,6 @@ class EvalResult:
         else:
             lines.append(f"terminated: {s['terminated']} of {s['episodes']} episodes")
         return "\n".join(lines)
-
-
-def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, dict[str, Any]]:
-    """Rebuild the agent from a checkpoint's own config; the normaliser is restored, then frozen."""
-    p = resolve_checkpoint(path)
-    ckpt = load_checkpoint(p)
-    cfg = Config.from_dict(ckpt["config"])
-    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg))
-    agent = build_agent(cfg, env.observation_space, env.action_space)
-    env.close()
-    load_weights(agent, ckpt, p)
-    agent.to(device).eval()
-    return agent, cfg, ckpt
 
 
 def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import load_agent
 from .policies.agent import Agent
 
 ANET_FILE = "agent0_model_anet.pth"
@@ -95,7 +96,6 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, onnx: bo
     Returns {"anet", "cnet", "torchscript", "onnx", "meta"} -> written paths (the last three only
     when asked for; "meta" always).
     """
-    from .evaluate import load_agent
     agent, cfg, _ = load_agent(checkpoint_path, "cpu")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,9 @@ from torch import nn
 
 from .. import distributed as D
 from ..policies.networks import Actor, Critic
-from .trpo import PolicyBatch, normalize_advantages
+from ..rollout.frames import update_chunk
+from .base import PolicyBatch
+from .trpo import normalize_advantages
 
 
 @dataclass
@@ -35,7 +37,7 @@ class PPOSettings:
     entcoeff: float = 0.0
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    lr: float = 3e-4
+    lr: float = 3e-4  # of the one Adam over actor and critic that `PPO` builds
 
     def __post_init__(self) -> None:
         if not self.clip_range > 0:
@@ -140,8 +142,9 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
     if old_values.shape[0] != n or returns.shape[0] != n or advantages.shape[0] != n:
         raise ValueError(f"batch sizes differ: obs {n}, advantages {advantages.shape[0]}, "
                          f"returns {returns.shape[0]}, old_values {old_values.shape[0]}")
+    chunk = update_chunk(obs)  # stored frame stacks: rebuilt a chunk at a time
     with torch.no_grad():
-        old_logp = actor.batch_distribution(obs).log_prob(actions)
+        old_logp = actor.batch_distribution(obs, chunk).log_prob(actions)
 
     mb = min(settings.minibatch_size, n)
     per_epoch = math.ceil(n / mb)
@@ -182,7 +185,7 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
     optimizer.zero_grad(set_to_none=True)
 
     with torch.no_grad():
-        dist = actor.batch_distribution(obs)
+        dist = actor.batch_distribution(obs, chunk)
         log_ratio = dist.log_prob(actions) - old_logp
         full_kl = D.scalar_mean(float(approx_kl_from_log_ratio(log_ratio)))
         adv_all = normalize_advantages(advantages)
@@ -206,3 +209,39 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
         "early_stopped": float(stopped),
         "minibatches_skipped": float(skipped),
     }
+
+
+class PPO:
+    """The PPO algorithm on an agent: one Adam (``settings.lr``) over actor and critic, `update_ppo` epochs."""
+
+    name = "PPO"
+
+    def __init__(self, agent: Any, settings: PPOSettings) -> None:
+        self.agent, self.settings = agent, settings
+        self.optimizer = make_ppo_optimizer(agent, settings.lr)
+
+    @classmethod
+    def from_config(cls, cfg: Any, agent: Any) -> "PPO":
+        return cls(agent, PPOSettings(cfg.clip_range, cfg.clip_range_vf, cfg.ppo_epochs, cfg.minibatch_size,
+                                      cfg.target_kl, cfg.policy_entcoeff, cfg.vf_coef, cfg.max_grad_norm, cfg.lr))
+
+    def update(self, batch: PolicyBatch) -> dict[str, float]:
+        stats = update_ppo(self.agent.actor, self.agent.critic, self.optimizer, batch, batch.values, self.settings)
+        stats["clip_loss"] = stats.pop("surrogate")  # the clipped surrogate's loss, minimised
+        del stats["kl"]  # the same number as approx_kl
+        return {f"PPO/{k}": float(v) for k, v in stats.items()}
+
+    def summary(self, stats: dict[str, float]) -> str:
+        return (f"clip loss {stats['PPO/clip_loss']:.4f} | kl {stats['PPO/approx_kl']:.5f} | "
+                f"ent {stats['PPO/entropy']:.3f} | vloss {stats['PPO/value_loss']:.4g} | "
+                f"clip {stats['PPO/clip_fraction']:.3f} | ev {stats['PPO/explained_variance']:.3f} | "
+                f"epochs {stats['PPO/epochs_done']:.1f}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"critic_optimizer": self.optimizer.state_dict()}  # the key every checkpoint has used
+
+    def load_state_dict(self, payload: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(payload["critic_optimizer"])
+
+    def close(self) -> None:
+        pass

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 from torch.distributions import Distribution, kl_divergence
 
 from .. import distributed as D
+from ..policies import mlp_kernels as K
 from ..policies.networks import Actor, Critic
-from .linalg import (conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params,
-                     mlp_fisher_vector_product_fn, set_flat_params, tanh_mlp_linears)
-from .numpy_critic import fit_critic_numpy
+from ..rollout.frames import update_chunk
+from .base import PolicyBatch
+from .linalg import conjugate_gradient, fisher_vector_product_fn, flat_grad, flat_params, set_flat_params
 
 
 @dataclass
@@ -36,16 +40,8 @@ class TRPOSettings:
     vf_batch_size: int = 128
     fvp_subsample: float = 1.0
     grad_chunk: int = 0  # > 0: the policy gradient is accumulated over chunks of this many samples (memory)
-
-
-@dataclass
-class PolicyBatch:
-    """Flat samples for one update (observations already normalised)."""
-
-    obs: torch.Tensor
-    actions: torch.Tensor
-    advantages: torch.Tensor
-    returns: torch.Tensor
+    vf_lr: float = 1e-3  # the critic's Adam
+    critic_thread: bool = False  # fit the critic in a second thread beside the policy step (see TRPO)
 
 
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
@@ -97,13 +93,16 @@ def line_search(actor: Actor, params: list[nn.Parameter], old_flat: torch.Tensor
     return False, max_steps, old_surr, 0.0
 
 
-def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[str, float]:
-    """One TRPO step on the actor. Returns diagnostics; never leaves non-finite parameters."""
+def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings, fisher: str = "autograd") -> dict[str, float]:
+    """One TRPO step on the actor. Returns diagnostics; never leaves non-finite parameters.
+
+    `fisher`: how Fisher-vector products are taken: "autograd" (double backward of the mean KL, any
+    actor) or "written_out" (`mlp_kernels.fisher_vector_product`, tanh-MLP actors: a few matrix
+    products per CG step, no KL graph)."""
     params = [p for p in actor.parameters() if p.requires_grad]
     adv = normalize_advantages(batch.advantages)
     n = batch.obs.shape[0]
-    # Stored frame stacks (rollout.frames) are rebuilt a chunk at a time, never as one whole batch.
-    chunk = cfg.grad_chunk or (1024 if not isinstance(batch.obs, torch.Tensor) else 0)
+    chunk = update_chunk(batch.obs, cfg.grad_chunk)  # stored frame stacks: rebuilt a chunk at a time
 
     def first_pass(obs: torch.Tensor, actions: torch.Tensor, adv_part: torch.Tensor):
         """At the old parameters one forward pass gives both the old distribution's outputs and the
@@ -134,10 +133,9 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
         g = D.mean(g_local)
         surr_value = D.scalar_mean(surr_local)
     else:
-        obs = batch.obs if isinstance(batch.obs, torch.Tensor) else batch.obs[:]
-        surr, out, old_logp, new_dist = first_pass(obs, batch.actions, adv)
-        analytic = tanh_mlp_linears(actor) is not None  # then no KL graph is needed
-        g = D.mean(flat_grad(surr, params, retain_graph=cfg.fvp_subsample >= 1.0 and not analytic))
+        surr, out, old_logp, new_dist = first_pass(batch.obs[:], batch.actions, adv)
+        keep_kl_graph = cfg.fvp_subsample >= 1.0 and fisher == "autograd"
+        g = D.mean(flat_grad(surr, params, retain_graph=keep_kl_graph))
         surr_value = D.scalar_mean(float(surr.detach()))
     old_dist = actor.distribution_from(out, None if actor.discrete else actor.log_std.detach().clone())
     entropy = D.scalar_mean(float(old_dist.entropy().mean()))
@@ -152,10 +150,9 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
         n = batch.obs.shape[0]
         idx = torch.randperm(n)[:max(1, int(round(n * cfg.fvp_subsample)))].to(batch.obs.device)
         fisher_obs = batch.obs[idx]
-    # tanh MLPs: the Fisher product written out (same maths, a few matrix products per CG step)
-    local_fvp = (mlp_fisher_vector_product_fn(actor, fisher_obs, cfg.cg_damping)
-                 if isinstance(fisher_obs, torch.Tensor) else None)
-    if local_fvp is None:  # any other actor: Hessian of the mean KL by double backward
+    if fisher == "written_out":
+        local_fvp = K.fisher_vector_product(actor, fisher_obs, cfg.cg_damping)
+    else:  # Hessian of the mean KL by double backward
         if cfg.fvp_subsample < 1.0:
             with torch.no_grad():
                 old_sub = actor.distribution(fisher_obs)
@@ -189,16 +186,14 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings) -> dict[s
 
 def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.Tensor, returns: torch.Tensor,
                   epochs: int, batch_size: int, generator: torch.Generator | None = None,
-                  numpy_path: bool = True) -> dict[str, float]:
+                  backend: str = "torch") -> dict[str, float]:
     """Fit V(s) to the returns by Adam on shuffled minibatches.
 
     A minibatch with a non-finite loss is skipped; if the parameters or optimiser state still end up
-    non-finite, the whole fit is undone (parameters and Adam state restored). Small tanh-MLP critics
-    on the CPU are fitted by the same maths in numpy (`numpy_critic.fit_critic_numpy`) unless
-    `numpy_path` is False."""
-    fast = fit_critic_numpy(critic, optimizer, obs, returns, epochs, batch_size, generator) if numpy_path else None
-    if fast is not None:
-        return fast
+    non-finite, the whole fit is undone (parameters and Adam state restored). backend "numpy": the same
+    maths in numpy (`mlp_kernels.fit_critic_adam`, tanh-MLP critics on the CPU)."""
+    if backend == "numpy":
+        return K.fit_critic_adam(critic, optimizer, obs, returns, epochs, batch_size, generator)
     params = list(critic.parameters())
     saved_params = [p.detach().clone() for p in params]
     saved_opt = copy.deepcopy(optimizer.state_dict())
@@ -224,3 +219,67 @@ def update_critic(critic: Critic, optimizer: torch.optim.Optimizer, obs: torch.T
         optimizer.load_state_dict(saved_opt)
     value_loss = float(torch.stack(losses).mean()) if losses else float("nan")
     return {"value_loss": value_loss, "value_steps_skipped": float(skipped), "value_fit_undone": float(not finite)}
+
+
+class TRPO:
+    """The TRPO algorithm on an agent: the trust-region policy step and the critic's Adam fit.
+
+    With ``settings.critic_thread`` (CPU, tanh-MLP critic, a second core) the critic is fitted in a
+    second thread while the policy step runs: they share no state and both release the GIL in their
+    matrix maths. The critic's minibatch order comes from its own generator, seeded from the global one
+    before either starts, so the result does not depend on how the two interleave."""
+
+    name = "TRPO"
+
+    def __init__(self, agent: Any, settings: TRPOSettings) -> None:
+        self.agent, self.settings = agent, settings
+        # the fused kernel where torch has one for the device (same maths, faster)
+        self.optimizer = torch.optim.Adam(agent.critic.parameters(), lr=settings.vf_lr, fused=True)
+        # decided once: the written-out Fisher product for tanh-MLP actors, the critic fit on the agent's backend
+        self.fisher = "written_out" if K.actor_kernel_layers(agent.actor) is not None else "autograd"
+        self.backend = agent.backend
+        self._pool = (ThreadPoolExecutor(1, thread_name_prefix="critic-fit") if settings.critic_thread
+                      and agent.device.type == "cpu" and (os.cpu_count() or 1) > 1
+                      and K.net_tanh_mlp_layers(agent.critic) is not None else None)
+
+    @classmethod
+    def from_config(cls, cfg: Any, agent: Any) -> "TRPO":
+        return cls(agent, TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping, cfg.ls_max_steps,
+                                       cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size, cfg.fvp_subsample,
+                                       cfg.grad_chunk or (1024 if agent.actor.image else 0), cfg.vf_lr,
+                                       cfg.critic_thread))
+
+    @property
+    def threaded(self) -> bool:
+        return self._pool is not None
+
+    def update(self, batch: PolicyBatch) -> dict[str, float]:
+        s, agent = self.settings, self.agent
+        gen = torch.Generator().manual_seed(int(torch.randint(0, 2 ** 62, (1,))))
+        fit = (agent.critic, self.optimizer, batch.obs, batch.returns, s.vf_epochs, s.vf_batch_size, gen, self.backend)
+        if self._pool is not None:
+            pending = self._pool.submit(update_critic, *fit)
+            try:
+                pstats = update_policy(agent.actor, batch, s, self.fisher)
+            finally:  # also on Ctrl-C: the critic is whole again before any checkpoint is written
+                wait([pending])
+            vstats = pending.result()
+        else:
+            pstats = update_policy(agent.actor, batch, s, self.fisher)
+            vstats = update_critic(*fit)
+        return {f"TRPO/{k}": float(v) for k, v in {**pstats, **vstats}.items()}
+
+    def summary(self, stats: dict[str, float]) -> str:
+        return (f"surr {stats['TRPO/surrogate']:.4f} | kl {stats['TRPO/kl']:.5f} | "
+                f"ent {stats['TRPO/entropy']:.3f} | vloss {stats['TRPO/value_loss']:.4g} | "
+                f"ls {int(stats['TRPO/line_search_steps'])}{'' if stats['TRPO/line_search_accepted'] else ' (rejected)'}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"critic_optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, payload: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(payload["critic_optimizer"])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)

@@ -8,16 +8,40 @@ import numpy as np
 import torch
 from torch import nn
 
-from .networks import Actor, Critic, is_image_space, net_tanh_mlp_layers
+from .mlp_kernels import NumpyInference, net_tanh_mlp_layers
+from .networks import Actor, Critic, is_image_space
 from .normalizer import RunningNormalizer
+
+BACKENDS = ("auto", "torch", "numpy")
+
+
+class TorchInference:
+    """The rollout's actions and values through the torch modules (any network, any device), per step."""
+
+    batched_values = False
+
+    def __init__(self, agent: "Agent") -> None:
+        self.agent = agent
+
+    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(environment action, sampled action) for a batch of raw observations."""
+        action = self.agent.actor.sample(self.agent.obs_tensor(obs))
+        return self.agent.to_env_action(action), action.cpu().numpy()
+
+    def values(self, obs: np.ndarray) -> np.ndarray:
+        return self.agent.critic(self.agent.obs_tensor(obs)).cpu().numpy()
 
 
 class Agent(nn.Module):
-    """Holds the normaliser, the actor and the critic as three separate sub-modules."""
+    """Holds the normaliser, the actor and the critic as three separate sub-modules.
+
+    `backend` says how the rollout's inference and the critic fit run: "numpy" (`mlp_kernels`: tanh-MLP
+    networks on the CPU, the fast path) or "torch" (the modules themselves). It is chosen once, by
+    `set_backend` (at construction: "auto"; call it again after moving the agent to another device)."""
 
     def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden_sizes: Sequence[int] | int = (64, 64),
                  value_hidden_sizes: Sequence[int] | int | None = None, init_log_std: float = 0.0,
-                 normalize_obs: bool = True) -> None:
+                 normalize_obs: bool = True, backend: str = "auto") -> None:
         super().__init__()
         image = is_image_space(obs_space)
         self.obs_normalizer = RunningNormalizer(obs_space.shape, enabled=normalize_obs and not image)
@@ -27,6 +51,25 @@ class Agent(nn.Module):
         if isinstance(action_space, gym.spaces.Box):
             self.register_buffer("action_low", torch.as_tensor(action_space.low, dtype=torch.float32))
             self.register_buffer("action_high", torch.as_tensor(action_space.high, dtype=torch.float32))
+        self.set_backend(backend)
+
+    def set_backend(self, requested: str) -> str:
+        """Choose the numpy or torch path for the agent where it is now; "numpy" where it cannot run is an error."""
+        if requested not in BACKENDS:
+            raise ValueError(f"unknown backend {requested!r} (one of {', '.join(BACKENDS)})")
+        problem = None
+        if net_tanh_mlp_layers(self.actor) is None or net_tanh_mlp_layers(self.critic) is None:
+            problem = "the networks are not tanh MLPs (image observations use a CNN)"
+        elif self.device.type != "cpu":
+            problem = f"the agent is on {self.device.type}, numpy runs on the CPU"
+        if requested == "numpy" and problem:
+            raise ValueError(f"--backend numpy: {problem}; use --backend torch or auto")
+        self.backend = "torch" if requested == "torch" or problem else "numpy"
+        return self.backend
+
+    def inference(self) -> NumpyInference | TorchInference:
+        """The rollout's inference for the chosen backend (build one per rollout)."""
+        return NumpyInference(self) if self.backend == "numpy" else TorchInference(self)
 
     @property
     def device(self) -> torch.device:
@@ -50,70 +93,3 @@ class Agent(nn.Module):
         x = self.obs_tensor(obs)
         action = self.actor(x) if deterministic else self.actor.sample(x)
         return self.to_env_action(action)
-
-
-def _numpy_mlp(net: nn.Module) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """(W^T, b) numpy views of a tanh-MLP network's parameters, or None for image networks and other bodies."""
-    linears = net_tanh_mlp_layers(net)
-    if linears is None:
-        return None
-    return [(m.weight.detach().numpy().T, m.bias.detach().numpy()) for m in linears]
-
-
-class NumpyActorCritic:
-    """The rollout's hot path for small MLP agents on the CPU, in numpy.
-
-    A batched call of a 64x64 actor and critic on a few observations is dominated by torch's
-    per-operation overhead; numpy on views of the same parameters (no copies) does the same maths
-    about three times faster. The noise still comes from torch's generator (`torch.randn`,
-    `torch.multinomial`), so a seed gives the same actions as `Actor.sample`. Build one per rollout:
-    the views follow in-place parameter updates but not replaced tensors.
-    """
-
-    def __init__(self, agent: "Agent", actor_layers, critic_layers) -> None:
-        norm = agent.obs_normalizer
-        self.normalize = norm.enabled
-        self.mean, self.inv_std, self.clip = norm.mean32.numpy(), norm.inv_std32.numpy(), norm.clip
-        self.actor_layers, self.critic_layers = actor_layers, critic_layers
-        self.discrete = agent.actor.discrete
-        if not self.discrete:
-            self.std = agent.actor.log_std.detach().exp().numpy()
-            self.low, self.high = agent.action_low.numpy(), agent.action_high.numpy()
-
-    @staticmethod
-    def build(agent: "Agent") -> "NumpyActorCritic | None":
-        """The numpy path for `agent`, or None where it does not apply (images, GPU)."""
-        if agent.device.type != "cpu":
-            return None
-        actor_layers, critic_layers = _numpy_mlp(agent.actor), _numpy_mlp(agent.critic)
-        if actor_layers is None or critic_layers is None:
-            return None
-        return NumpyActorCritic(agent, actor_layers, critic_layers)
-
-    @staticmethod
-    def _forward(x: np.ndarray, layers) -> np.ndarray:
-        for w, b in layers[:-1]:
-            x = np.tanh(x @ w + b)
-        w, b = layers[-1]
-        return x @ w + b
-
-    def _inputs(self, obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, dtype=np.float32).reshape(len(obs), -1)
-        if self.normalize:
-            x = np.clip((x - self.mean.reshape(-1)) * self.inv_std.reshape(-1), -self.clip, self.clip)
-        return x
-
-    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(environment action, sampled action) for a batch of raw observations."""
-        out = self._forward(self._inputs(obs), self.actor_layers)
-        if self.discrete:
-            z = np.exp(out - out.max(axis=1, keepdims=True))
-            probs = torch.from_numpy(z / z.sum(axis=1, keepdims=True))
-            action = torch.multinomial(probs, 1).squeeze(-1).numpy()
-            return action, action
-        action = out + self.std * torch.randn(out.shape).numpy()
-        return np.minimum(np.maximum(action, self.low), self.high), action
-
-    def values(self, obs: np.ndarray) -> np.ndarray:
-        """Critic values (float32) of a batch of raw observations."""
-        return self._forward(self._inputs(obs), self.critic_layers)[:, 0]

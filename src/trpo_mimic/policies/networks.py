@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, Normal
 
+from .mlp_kernels import critic_mse_and_grad, tanh_mlp_layers
+
 
 def expand_hidden_sizes(sizes: Sequence[int] | int) -> tuple[int, ...]:
     """One number means two layers of that width (as in the PyTorch TRPO ports)."""
@@ -35,20 +37,6 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, out_gain: float = 1.0)
     nn.init.zeros_(out.bias)
     layers.append(out)
     return nn.Sequential(*layers)
-
-
-def tanh_mlp_layers(body: Any) -> list[nn.Linear] | None:
-    """The Linear layers of a Linear/Tanh/.../Linear stack (what `mlp` builds), or None for any other body."""
-    mods = list(body) if isinstance(body, nn.Sequential) else []
-    if not mods or len(mods) % 2 != 1 or not all(
-            isinstance(m, nn.Linear if i % 2 == 0 else nn.Tanh) for i, m in enumerate(mods)):
-        return None
-    return mods[::2]
-
-
-def net_tanh_mlp_layers(net: Any) -> list[nn.Linear] | None:
-    """`tanh_mlp_layers` of an Actor's or Critic's body; None for image networks and any other body."""
-    return None if getattr(net, "image", True) else tanh_mlp_layers(getattr(net, "body", None))
 
 
 class NatureCNN(nn.Module):
@@ -114,14 +102,13 @@ class Actor(nn.Module):
         return self.distribution_from(self.output(obs))
 
     def batch_distribution(self, obs: Any, chunk: int = 0) -> Distribution:
-        """The distribution for a whole batch, the network run on chunks of `chunk` samples.
+        """The distribution for a whole batch, the network run on chunks of `chunk` samples (0: at once).
 
-        `obs` may be a tensor or lazily stored frame stacks (`rollout.frames.FlatStackedFrames`,
-        then chunks of 1024 unless `chunk` says otherwise), anything with `.shape` and slicing."""
+        `obs` may be a tensor or stored frame stacks (`rollout.frames.FlatStackedFrames`), anything with
+        `.shape` and slicing; `rollout.frames.update_chunk` gives the chunk size frame stacks need."""
         n = obs.shape[0]
-        if isinstance(obs, torch.Tensor) and not 0 < chunk < n:
-            return self.distribution(obs)
-        chunk = chunk if chunk > 0 else 1024
+        if not 0 < chunk < n:
+            return self.distribution(obs[:])
         return self.distribution_from(torch.cat([self.output(obs[s:s + chunk]) for s in range(0, n, chunk)]))
 
     def distribution_from(self, out: torch.Tensor, log_std: torch.Tensor | None = None) -> Distribution:
@@ -163,26 +150,12 @@ class Critic(nn.Module):
     def mse_and_grad(self, obs: torch.Tensor, returns: torch.Tensor) -> torch.Tensor:
         """Mean squared error to `returns`, with the gradient written into each parameter's .grad.
 
-        For the tanh MLP the backward pass is written out (about twice as fast as autograd for
-        these small networks); other trunks use autograd.
+        For the tanh MLP the backward pass is written out (`mlp_kernels.critic_mse_and_grad`, about twice
+        as fast as autograd for these small networks); image critics use autograd.
         """
-        linears = [m for m in self.body if isinstance(m, nn.Linear)] if not self.image else []
-        if not linears:
+        if self.image:
             self.zero_grad(set_to_none=True)
             loss = (self(obs) - returns).pow(2).mean()
             loss.backward()
             return loss.detach()
-        with torch.no_grad():
-            acts = [obs.flatten(1)]
-            h = acts[0]
-            for lin in linears[:-1]:
-                h = torch.tanh(torch.addmm(lin.bias, h, lin.weight.t()))
-                acts.append(h)
-            err = torch.addmm(linears[-1].bias, h, linears[-1].weight.t()).squeeze(-1) - returns
-            g = (2.0 / returns.numel()) * err.unsqueeze(-1)
-            for i in reversed(range(len(linears))):
-                linears[i].weight.grad = g.t() @ acts[i]
-                linears[i].bias.grad = g.sum(0)
-                if i:
-                    g = (g @ linears[i].weight) * (1.0 - acts[i] * acts[i])
-            return err.pow(2).mean()
+        return critic_mse_and_grad(tanh_mlp_layers(self.body), obs, returns)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..envs.wrappers import NonFiniteError
-from ..policies.agent import Agent, NumpyActorCritic
+from ..policies.agent import Agent
 from .frames import StackedFrames
 
 
@@ -81,20 +81,15 @@ class RolloutCollector:
         final_val_buf = np.zeros((steps, n), dtype=np.float32)
         roll = Rollout(obs_buf, act_buf, rew_buf, term_buf, trunc_buf, val_buf, final_val_buf, np.zeros(n))
         agent = self.agent
-        fast = NumpyActorCritic.build(agent)  # small MLPs on the CPU: numpy views of the same parameters
+        infer = agent.inference()  # the agent's backend: numpy (tanh MLPs on the CPU) or torch
         t_env = t_inf = 0.0
         info_sums: dict[str, float] = {}
-        trunc_obs: list[tuple[int, np.ndarray, np.ndarray]] = []  # numpy path: (t, envs, final obs), valued at the end
+        trunc_obs: list[tuple[int, np.ndarray, np.ndarray]] = []  # batched values: (t, envs, final obs), valued at the end
         for t in range(steps):
             t0 = time.perf_counter()
-            if fast is not None:  # values are computed for the whole rollout at once after the loop
-                env_action, act_buf[t] = fast.act(self.obs)
-            else:
-                x = agent.obs_tensor(self.obs)
-                action = agent.actor.sample(x)
-                env_action = agent.to_env_action(action)
-                act_buf[t] = action.cpu().numpy()
-                val_buf[t] = agent.critic(x).cpu().numpy()
+            env_action, act_buf[t] = infer.act(self.obs)
+            if not infer.batched_values:  # else computed for the whole rollout at once after the loop
+                val_buf[t] = infer.values(self.obs)
             put_obs(t, self.obs)
             t1 = time.perf_counter()
             next_obs, reward, terminated, truncated, info = self.envs.step(env_action)
@@ -115,10 +110,10 @@ class RolloutCollector:
                 trunc_idx = np.flatnonzero(trunc_buf[t])
                 if trunc_idx.size:
                     fo = np.stack([final_obs[i] for i in trunc_idx])
-                    if fast is not None:
+                    if infer.batched_values:
                         trunc_obs.append((t, trunc_idx, fo))
                     else:
-                        final_val_buf[t, trunc_idx] = agent.critic(agent.obs_tensor(fo)).cpu().numpy()
+                        final_val_buf[t, trunc_idx] = infer.values(fo)
                 final_info = info.get("final_info", {})
                 for i in np.flatnonzero(done):
                     roll.episode_returns.append(float(self.ep_return[i]))
@@ -133,13 +128,13 @@ class RolloutCollector:
             t_inf += t1 - t0 + (time.perf_counter() - t2)
             t_env += t2 - t1
         t0 = time.perf_counter()
-        if fast is not None:
+        if infer.batched_values:
             # The critic and the normaliser do not change during a rollout: one batched pass over all the
             # observations (the last ones and the final observations of truncated episodes included)
             # gives the values the per-step calls would, at a fraction of the per-call overhead.
             parts = [obs_buf.reshape(steps * n, -1), self.obs.reshape(n, -1)] + [fo.reshape(len(fo), -1)
                                                                              for _, _, fo in trunc_obs]
-            v = fast.values(np.concatenate(parts))
+            v = infer.values(np.concatenate(parts))
             val_buf[:] = v[:steps * n].reshape(steps, n)
             roll.last_values = v[steps * n:steps * n + n]
             k = steps * n + n
@@ -147,7 +142,7 @@ class RolloutCollector:
                 final_val_buf[t, idx] = v[k:k + len(fo)]
                 k += len(fo)
         else:
-            roll.last_values = agent.critic(agent.obs_tensor(self.obs)).cpu().numpy()
+            roll.last_values = infer.values(self.obs)
         t_inf += time.perf_counter() - t0
         roll.env_time, roll.inference_time = t_env, t_inf
         roll.step_info_means = {k: v / (steps * n) for k, v in info_sums.items()}

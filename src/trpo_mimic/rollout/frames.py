@@ -111,10 +111,12 @@ class FlatStackedFrames:
         return torch.from_numpy(self.store.frames[idx]).to(self.device)
 
 
-def is_lazy(obs) -> bool:
-    return isinstance(obs, FlatStackedFrames)
+def is_stored_frames(obs: object) -> bool:
+    """Whether observations are stored frame stacks (rebuilt on indexing) rather than a tensor or an array."""
+    return isinstance(obs, (StackedFrames, FlatStackedFrames))
 
 
-def materialize(obs) -> torch.Tensor:
-    """The whole batch as one tensor (a plain tensor is returned as it is)."""
-    return obs[:] if is_lazy(obs) else obs
+def update_chunk(obs: object, chunk: int = 0) -> int:
+    """Samples per network call in an update: `chunk` if given, else 1024 for stored frame stacks (never
+    rebuilt as one whole batch) and 0 (the whole batch at once) for a tensor."""
+    return chunk or (1024 if is_stored_frames(obs) else 0)
