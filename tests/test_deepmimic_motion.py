@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from deepmimic_util import CLIPS, clip_path, motions_dir
-from trpo_mimic.envs.deepmimic.motion import (MotionClip, MotionError, MotionNotFoundError,
-                                              MotionWarning, find_motion_file, load_motion)
+from trpo_mimic.envs.deepmimic.clip import MotionClip, load_motion
+from trpo_mimic.envs.deepmimic.clipfile import MotionError, MotionNotFoundError, MotionWarning, find_motion_file
 from trpo_mimic.envs.deepmimic.reward import (KinematicState, RewardWeights, imitation_reward,
                                               pose_weight_vector, velocity_weight_vector)
 

@@ -92,7 +92,7 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
 
 def _several_clips(env_id: str, kwargs: dict[str, Any]) -> bool:
     """A DeepMimic env asked for with several clips (a list or a motion set) or a clip identifier."""
-    from .deepmimic.motion import resolve_motion_set
+    from .deepmimic.clipfile import resolve_motion_set
     spec_kwargs = {**gym.spec(env_id).kwargs, **kwargs}
     if spec_kwargs.get("clip_id_obs"):
         return True

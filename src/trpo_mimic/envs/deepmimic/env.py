@@ -49,8 +49,10 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from .motion import (ASSET_XML, CharacterIndex, MotionClip, find_motion_file, quat_conj,
-                     quat_mul, quat_yaw, resolve_motion_set)
+from .character import ASSET_XML, CharacterIndex
+from .clip import MotionClip
+from .clipfile import find_motion_file, resolve_motion_set
+from .quat import LEVI_CIVITA as _LEVI_CIVITA, QMUL as _QMUL, quat_yaw
 from .reward import (TERMS, KinematicState, PackedImitationReward, RewardWeights,
                      imitation_reward, pose_weight_vector, velocity_weight_vector)
 
@@ -62,20 +64,6 @@ FOOT_BODIES = ("right_ankle", "left_ankle")
 INFO_KEYS = tuple(f"reward_{k}" for k in TERMS)
 REF_OBS_SIZE = 5
 """ref_obs: reference root position in the heading frame (3), cos and sin of the heading error (2)."""
-
-# (16, 4) matrix M with quat_mul(p, q) == (p[:, :, None] * q[:, None, :]).reshape(-1, 16) @ M
-_QMUL = np.zeros((16, 4))
-for _i, _j, _k, _s in [(0, 0, 0, 1), (1, 1, 0, -1), (2, 2, 0, -1), (3, 3, 0, -1),
-                       (0, 1, 1, 1), (1, 0, 1, 1), (2, 3, 1, 1), (3, 2, 1, -1),
-                       (0, 2, 2, 1), (1, 3, 2, -1), (2, 0, 2, 1), (3, 1, 2, 1),
-                       (0, 3, 3, 1), (1, 2, 3, 1), (2, 1, 3, -1), (3, 0, 3, 1)]:
-    _QMUL[4 * _i + _j, _k] = _s
-
-
-_LEVI_CIVITA = np.zeros((3, 3, 3))
-for _i, _j, _k in [(0, 1, 2), (1, 2, 0), (2, 0, 1)]:
-    _LEVI_CIVITA[_i, _j, _k], _LEVI_CIVITA[_i, _k, _j] = 1.0, -1.0
-
 
 class DeepMimicEnv(gym.Env):
     """Imitate a motion clip with the project's MuJoCo humanoid (see module docstring)."""

@@ -41,8 +41,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..vector_util import add_info_row, sub_env_seeds
-from .env import _QMUL, INFO_KEYS, MAX_QVEL_NORM, DeepMimicEnv
-from .motion import quat_yaw
+from .env import INFO_KEYS, MAX_QVEL_NORM, DeepMimicEnv
+from .quat import QMUL as _QMUL, quat_yaw
 
 DEFAULT_MAX_EPISODE_STEPS = 300
 _WARNINGS = (mujoco.mjtWarning.mjWARN_BADQPOS, mujoco.mjtWarning.mjWARN_BADQVEL,
