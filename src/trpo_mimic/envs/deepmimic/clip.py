@@ -166,8 +166,6 @@ class MotionClip:
         d = mujoco.MjData(m)
         self.sample_qpos = self._poses_in_cycle(seg_i, seg_w)
         self.sample_qvel = self.qvel[seg_i] + seg_w[:, None] * (self.qvel[seg_i + 1] - self.qvel[seg_i])
-        self.body_pos = np.zeros((n, len(idx.bodies), 3))
-        self.body_quat = np.zeros((n, len(idx.bodies), 4))
         self.ee_pos = np.zeros((n, len(idx.ee_sites), 3))
         self.com = np.zeros((n, 3))
         self.com_vel = np.zeros((n, 3))
@@ -179,8 +177,6 @@ class MotionClip:
             mujoco.mj_comPos(m, d)
             mujoco.mj_comVel(m, d)
             mujoco.mj_subtreeVel(m, d)
-            self.body_pos[s] = d.xpos[idx.bodies]
-            self.body_quat[s] = d.xquat[idx.bodies]
             self.ee_pos[s] = d.site_xpos[idx.ee_sites]
             self.com[s] = d.subtree_com[idx.root_body]
             self.com_vel[s] = d.subtree_linvel[idx.root_body]
