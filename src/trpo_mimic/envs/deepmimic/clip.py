@@ -50,6 +50,8 @@ class MotionClip:
         durations[-1] = 0.0
         self.frame_times = np.concatenate([[0.0], np.cumsum(durations[:-1])])
         self.duration = float(self.frame_times[-1])
+        seg = np.diff(self.frame_times)
+        self._frame_seg = np.where(seg > 0, seg, np.inf)
         self.qpos = frames_to_qpos(frames, self.model)
         # rotations slerped by qpos_at: root (Z-up) and the spherical joints (file axes)
         self._rot_frames = np.stack([yup_to_zup_quat(frames[:, 4:8])]
@@ -247,16 +249,15 @@ class MotionClip:
         """(cycle, frame segment, weight in [0, 1]) of times t."""
         c, tau = self._cycle_and_tau(t)
         times = self.frame_times
-        i = np.clip(np.searchsorted(times, tau, side="right") - 1, 0, self.num_frames - 2)
-        seg = times[i + 1] - times[i]
-        w = np.where(seg > 0, (tau - times[i]) / np.where(seg > 0, seg, 1.0), 0.0)
+        i = np.minimum(np.maximum(np.searchsorted(times, tau, side="right") - 1, 0), self.num_frames - 2)
+        w = (tau - times[i]) / self._frame_seg[i]  # 0 in a segment of no duration
         return c, i, np.minimum(np.maximum(w, 0.0), 1.0)
 
     def _locate_sample(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cycle, segment, weight) of times t in the resampled tables."""
         c, tau = self._cycle_and_tau(t)
         times = self.sample_times
-        i = np.clip(np.searchsorted(times, tau, side="right") - 1, 0, len(times) - 2)
+        i = np.minimum(np.maximum(np.searchsorted(times, tau, side="right") - 1, 0), len(times) - 2)
         t0 = times[i]
         return c, i, (tau - t0) / (times[i + 1] - t0)
 

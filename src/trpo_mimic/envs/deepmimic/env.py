@@ -51,7 +51,7 @@ from gymnasium import spaces
 
 from .character import ASSET_XML, CharacterIndex
 from .clip import MotionClip
-from .clipfile import find_motion_file, resolve_motion_set
+from .clipfile import resolve_motion_set
 from .quat import LEVI_CIVITA as _LEVI_CIVITA, QMUL as _QMUL, quat_yaw
 from .reward import (TERMS, KinematicState, PackedImitationReward, RewardWeights,
                      imitation_reward, pose_weight_vector, velocity_weight_vector)
