@@ -44,8 +44,8 @@ def _fail(name: str, frame, field: str, problem: str) -> MotionError:
     return MotionError(f"{name}: {where}, field '{field}' {problem}")
 
 
-def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
-    """Validate a decoded clip document; return (frames (F, 44) float64, loop)."""
+def _frame_lists(doc, name: str) -> tuple[list, str]:
+    """(frames, loop) of a decoded document, every frame a list of 44 numbers."""
     if not isinstance(doc, dict):
         raise _fail(name, None, "Frames", f"missing: top level is {type(doc).__name__}, not an object")
     loop = doc.get("Loop", "wrap")
@@ -64,7 +64,11 @@ def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
         for k, v in enumerate(f):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise _fail(name, i, FIELD_OF_INDEX[k], f"value {v!r} (index {k}) is not a number")
-    arr = np.array(frames, dtype=np.float64)
+    return frames, loop
+
+
+def _check_values(arr: np.ndarray, name: str) -> None:
+    """Every number finite, durations >= 0 and not all zero."""
     bad = ~np.isfinite(arr)
     if bad.any():
         i, k = map(int, np.argwhere(bad)[0])
@@ -75,6 +79,11 @@ def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
         raise _fail(name, i, "duration", f"is negative ({arr[i, 0]})")
     if not arr[:-1, 0].sum() > 0:
         raise _fail(name, f"0-{len(arr) - 1}", "duration", "is zero in every frame: total duration is zero")
+
+
+def _normalise_quats(arr: np.ndarray, name: str):
+    """Normalise every quaternion field in place; (deviation, frame, field) of the worst one
+    off by more than QUAT_NORM_TOL, or None."""
     worst = None
     for field, start, width in FRAME_FIELDS:
         if width != 4:
@@ -87,8 +96,17 @@ def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
         dev = np.abs(norm - 1.0)
         j = int(np.argmax(dev))
         if dev[j] > QUAT_NORM_TOL and (worst is None or dev[j] > worst[0]):
-            worst = (float(dev[j]), j, field, int((dev > QUAT_NORM_TOL).sum()))
+            worst = (float(dev[j]), j, field)
         arr[:, start:start + 4] = q / norm[:, None]
+    return worst
+
+
+def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
+    """Validate a decoded clip document; return (frames (F, 44) float64, loop)."""
+    frames, loop = _frame_lists(doc, name)
+    arr = np.array(frames, dtype=np.float64)
+    _check_values(arr, name)
+    worst = _normalise_quats(arr, name)
     if worst is not None:
         warnings.warn(
             f"{name}: frame {worst[1]}, field '{worst[2]}' quaternion norm is off by {worst[0]:.3g}; "
@@ -191,8 +209,12 @@ def resolve_motion_set(motion_file: Any, clip_name: str | None = None,
         return [path], [1.0]  # not a motion set; the clip loader reports what is wrong with it
     if not (isinstance(doc, dict) and "Motions" in doc):
         return [path], [1.0]
-    name = Path(path).name
-    motions = doc["Motions"]
+    return _motion_set(doc["Motions"], Path(path))
+
+
+def _motion_set(motions: Any, path: Path) -> tuple[list[str], list[float]]:
+    """Clip paths and weights of the "Motions" entries of the motion set ``path``."""
+    name = path.name
     if not isinstance(motions, list) or not motions:
         raise MotionError(f"{name}: motion set, field 'Motions' must be a non-empty list")
     paths, weights = [], []
@@ -203,7 +225,7 @@ def resolve_motion_set(motion_file: Any, clip_name: str | None = None,
         if not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
             raise MotionError(f"{name}: motion {k}, field 'Weight' must be a finite number >= 0, got {w!r}")
         f = Path(entry["File"])
-        f = f if f.is_absolute() else Path(path).parent / f
+        f = f if f.is_absolute() else path.parent / f
         paths.append(find_motion_file(f.name, f, None))
         weights.append(float(w))
     if sum(weights) <= 0:
