@@ -24,7 +24,7 @@ import numpy as np
 from .builtin import builtin_frames
 from .character import FIELD_START, SPHERICAL_JOINTS, character_index, character_model, frames_to_qpos
 from .clipfile import parse_frames, read_clip_file
-from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi,
+from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi, yaw_mul,
                    yaw_quat, yup_to_zup_quat)
 from .reward import KinematicState
 
@@ -249,7 +249,7 @@ class MotionClip:
         """(cycle, frame segment, weight in [0, 1]) of times t."""
         c, tau = self._cycle_and_tau(t)
         times = self.frame_times
-        i = np.minimum(np.maximum(np.searchsorted(times, tau, side="right") - 1, 0), self.num_frames - 2)
+        i = np.searchsorted(times[1:-1], tau, side="right")  # the segment, clamped to the first and last
         w = (tau - times[i]) / self._frame_seg[i]  # 0 in a segment of no duration
         return c, i, np.minimum(np.maximum(w, 0.0), 1.0)
 
@@ -257,7 +257,7 @@ class MotionClip:
         """(cycle, segment, weight) of times t in the resampled tables."""
         c, tau = self._cycle_and_tau(t)
         times = self.sample_times
-        i = np.minimum(np.maximum(np.searchsorted(times, tau, side="right") - 1, 0), len(times) - 2)
+        i = np.searchsorted(times[1:-1], tau, side="right")  # the segment, clamped to the first and last
         t0 = times[i]
         return c, i, (tau - t0) / (times[i + 1] - t0)
 
@@ -279,7 +279,7 @@ class MotionClip:
             m3 = np.matmul(v3[moved], rot[cm].transpose(0, 2, 1))
             m3[:, positions] += off[cm][:, None]
             v3[moved] = m3
-            quats[moved, 0] = quat_mul(yq[cm], quats[moved, 0])
+            quats[moved, 0] = yaw_mul(yq[cm], quats[moved, 0])
         return v3
 
     def phase_batch(self, t: np.ndarray) -> np.ndarray:

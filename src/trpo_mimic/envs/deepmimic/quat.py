@@ -65,6 +65,15 @@ def yaw_quat(angle: float) -> np.ndarray:
     return np.array([math.cos(angle / 2), 0.0, 0.0, math.sin(angle / 2)])
 
 
+_YAW_MUL_SIGN = np.array([-1.0, -1.0, 1.0, 1.0])
+
+
+def yaw_mul(yq: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``quat_mul(yq, q)`` for rotations ``yq`` about +z (x = y = 0), in fewer operations;
+    the same terms in the same order, so the same bits."""
+    return yq[..., :1] * q + yq[..., 3:] * (q[..., ::-1] * _YAW_MUL_SIGN)
+
+
 def rotz(angle: float) -> np.ndarray:
     """3x3 matrix of a rotation by ``angle`` about +z."""
     c, s = math.cos(angle), math.sin(angle)
