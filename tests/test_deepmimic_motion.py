@@ -12,6 +12,7 @@ import pytest
 from deepmimic_util import CLIPS, clip_path, motions_dir
 from trpo_mimic.envs.deepmimic.clip import MotionClip, load_motion
 from trpo_mimic.envs.deepmimic.clipfile import MotionError, MotionNotFoundError, MotionWarning, find_motion_file
+from trpo_mimic.envs.deepmimic.quat import quat_mul, yaw_mul, yaw_quat
 from trpo_mimic.envs.deepmimic.reward import (KinematicState, RewardWeights, imitation_reward,
                                               pose_weight_vector, velocity_weight_vector)
 
@@ -64,6 +65,32 @@ def test_looping_root_keeps_moving_forward(walk):
     # continuous across the wrap: no jump in root position
     d = walk.duration
     assert np.linalg.norm(walk.qpos_at(d + 1e-6)[:3] - walk.qpos_at(d - 1e-6)[:3]) < 1e-3
+
+
+def test_one_time_samplers_are_rows_of_the_batch(walk):
+    """One vectorised sampler: each single-time method is the batch of one, bit for bit."""
+    t = np.array([-0.2, 0.0, 0.37, walk.duration, 2.6 * walk.duration, 7.1 * walk.duration])
+    batch = walk.reference_batch(t)
+    quats, packed = walk.reference_packed_batch(t)
+    for k, x in enumerate(t):
+        np.testing.assert_array_equal(walk.qpos_at(x), walk.qpos_batch(t)[k])
+        np.testing.assert_array_equal(walk.qvel_at(x), walk.qvel_batch(t)[k])
+        np.testing.assert_array_equal(walk.hinge_targets(x), walk.hinge_targets_batch(t)[k])
+        np.testing.assert_array_equal(walk.hinge_velocities(x), walk.hinge_velocities_batch(t)[k])
+        assert walk.phase(x) == walk.phase_batch(t)[k]
+        one = walk.reference(x)
+        for field in ("quats", "qvel", "root_pos", "com", "ee_pos", "root_linvel", "com_vel"):
+            np.testing.assert_array_equal(getattr(one, field), getattr(batch, field)[k])
+        q1, p1 = walk.reference_packed(x)
+        np.testing.assert_array_equal(q1, quats[k])
+        np.testing.assert_array_equal(p1, packed[k])
+
+
+def test_yaw_mul_is_quat_mul():
+    rng = np.random.default_rng(0)
+    yq = np.stack([yaw_quat(a) for a in rng.uniform(-7, 7, 50)])
+    q = rng.normal(size=(50, 4))
+    np.testing.assert_array_equal(yaw_mul(yq, q), quat_mul(yq, q))
 
 
 def test_none_clip_clamps_at_end(tmp_path):
