@@ -6,9 +6,12 @@ import pytest
 
 from deepmimic_util import clip_path
 from trpo_mimic.envs.deepmimic.bvh import (Bvh, BvhError, bvh_to_deepmimic, convert_bvh, deepmimic_local_quats,
-                                           deepmimic_to_bvh, euler_from_quat, humanoid_skeleton, parse_bvh,
-                                           quat_angle, quat_from_euler, read_bvh, write_bvh, write_deepmimic)
-from trpo_mimic.envs.deepmimic.motion import MotionClip, quat_conj, quat_mul, quat_to_mat
+                                           deepmimic_to_bvh, parse_bvh, read_bvh, write_bvh)
+from trpo_mimic.envs.deepmimic.character import humanoid_skeleton
+from trpo_mimic.envs.deepmimic.clip import MotionClip
+from trpo_mimic.envs.deepmimic.clipfile import write_deepmimic
+from trpo_mimic.envs.deepmimic.quat import (euler_from_quat, quat_angle, quat_conj, quat_from_euler, quat_mul,
+                                            quat_to_mat)
 
 TOL = 1e-4  # radians
 

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from deepmimic_util import CLIPS, clip_path, motions_dir
-from trpo_mimic.envs.deepmimic.motion import (MotionClip, MotionError, MotionNotFoundError,
-                                              MotionWarning, find_motion_file, load_motion)
-from trpo_mimic.envs.deepmimic.reward import (KinematicState, RewardWeights, imitation_reward,
-                                              pose_weight_vector, velocity_weight_vector)
+from trpo_mimic.envs.deepmimic.clip import MotionClip, load_motion
+from trpo_mimic.envs.deepmimic.clipfile import MotionError, MotionNotFoundError, MotionWarning, find_motion_file
+from trpo_mimic.envs.deepmimic.quat import quat_mul, yaw_mul, yaw_quat
+from deepmimic_oracle import batched_reward, imitation_reward
+from trpo_mimic.envs.deepmimic.layout import KinematicState
+from trpo_mimic.envs.deepmimic.reward import RewardWeights, pose_weight_vector, velocity_weight_vector
 
 
 def load_quiet(path):
@@ -64,6 +66,32 @@ def test_looping_root_keeps_moving_forward(walk):
     # continuous across the wrap: no jump in root position
     d = walk.duration
     assert np.linalg.norm(walk.qpos_at(d + 1e-6)[:3] - walk.qpos_at(d - 1e-6)[:3]) < 1e-3
+
+
+def test_one_time_samplers_are_rows_of_the_batch(walk):
+    """One vectorised sampler: each single-time method is the batch of one, bit for bit."""
+    t = np.array([-0.2, 0.0, 0.37, walk.duration, 2.6 * walk.duration, 7.1 * walk.duration])
+    batch = walk.reference_batch(t)
+    quats, packed = walk.reference_packed_batch(t)
+    for k, x in enumerate(t):
+        np.testing.assert_array_equal(walk.qpos_at(x), walk.qpos_batch(t)[k])
+        np.testing.assert_array_equal(walk.qvel_at(x), walk.qvel_batch(t)[k])
+        np.testing.assert_array_equal(walk.hinge_targets(x), walk.hinge_targets_batch(t)[k])
+        np.testing.assert_array_equal(walk.hinge_velocities(x), walk.hinge_velocities_batch(t)[k])
+        assert walk.phase(x) == walk.phase_batch(t)[k]
+        one = walk.reference(x)
+        for field in ("quats", "qvel", "root_pos", "com", "ee_pos", "root_linvel", "com_vel"):
+            np.testing.assert_array_equal(getattr(one, field), getattr(batch, field)[k])
+        q1, p1 = walk.reference_packed(x)
+        np.testing.assert_array_equal(q1, quats[k])
+        np.testing.assert_array_equal(p1, packed[k])
+
+
+def test_yaw_mul_is_quat_mul():
+    rng = np.random.default_rng(0)
+    yq = np.stack([yaw_quat(a) for a in rng.uniform(-7, 7, 50)])
+    q = rng.normal(size=(50, 4))
+    np.testing.assert_array_equal(yaw_mul(yq, q), quat_mul(yq, q))
 
 
 def test_none_clip_clamps_at_end(tmp_path):
@@ -193,16 +221,19 @@ def _state(nq=13, nv=34):
                           root_linvel=np.zeros(3), com_vel=np.zeros(3))
 
 
-def test_reward_is_one_for_identical_states():
+@pytest.mark.parametrize("reward", [imitation_reward, batched_reward])
+def test_reward_is_one_for_identical_states(reward):
     names = ("chest", "neck")
     pw = pose_weight_vector(names, RewardWeights().joint_weights)
     vw = velocity_weight_vector(pw, np.array([0, 0, 0, 1, 1, 1]))
     s = _state(3, 12)
-    total, terms = imitation_reward(s, s, pw, vw)
+    total, terms = reward(s, s, pw, vw)
     assert total == pytest.approx(1.0) and all(v == pytest.approx(1.0) for v in terms.values())
 
 
-def test_reward_against_hand_computed_value():
+@pytest.mark.parametrize("reward", [imitation_reward, batched_reward])
+def test_reward_against_hand_computed_value(reward):
+    """The term-by-term oracle and the batched production reward both equal the hand-worked values."""
     names = ("chest", "neck")  # weights root 1, chest 0.5, neck 0.3 -> normalised by 1.8
     w = RewardWeights()
     pw = pose_weight_vector(names, w.joint_weights)
@@ -220,7 +251,7 @@ def test_reward_against_hand_computed_value():
     root = 1.0
     comv = math.exp(-10 * 0.04)
     com = math.exp(-10 * 0.01)
-    total, terms = imitation_reward(sim, ref, pw, vw, w)
+    total, terms = reward(sim, ref, pw, vw, w)
     assert terms["pose"] == pytest.approx(pose)
     assert terms["velocity"] == pytest.approx(vel)
     assert terms["end_effector"] == pytest.approx(end)
@@ -228,7 +259,7 @@ def test_reward_against_hand_computed_value():
     assert terms["com_vel"] == pytest.approx(comv)
     assert terms["com"] == pytest.approx(com)
     assert total == pytest.approx(0.5 * pose + 0.05 * vel + 0.15 * end + 0.2 * root + 0.1 * comv)
-    paper_total, _ = imitation_reward(sim, ref, pw, vw, RewardWeights.paper())
+    paper_total, _ = reward(sim, ref, pw, vw, RewardWeights.paper())
     assert paper_total == pytest.approx(0.65 * pose + 0.1 * vel + 0.15 * math.exp(-40 * 0.01) + 0.1 * com)
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from .clip import MotionClip, load_motion
+from .clipfile import MotionError, MotionNotFoundError, MotionWarning
 from .env import DeepMimicEnv
-from .motion import MotionClip, MotionError, MotionNotFoundError, MotionWarning, load_motion
 
 DEFAULT_MAX_EPISODE_STEPS = 300
 ENTRY_POINT = "trpo_mimic.envs.deepmimic.env:DeepMimicEnv"

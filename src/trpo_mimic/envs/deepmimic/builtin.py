@@ -1,6 +1,7 @@
 """Motions the project generates itself, so training needs no external clip file.
 
-Available as ``MotionClip.load("builtin:<name>")`` / ``motion_file="builtin:<name>"``:
+Available as ``MotionClip.load("builtin:<name>")`` / ``motion_file="builtin:<name>"``
+(``clip.builtin_clip`` builds the clip from :func:`builtin_frames`):
 
 * ``builtin:walk``: a keyframed walk cycle (1.1 s, 34 frames at 30 Hz, looping).
   Hips swing +-0.4 rad in antiphase, knees flex in swing, ankles keep the feet level,
@@ -16,12 +17,13 @@ validation and conversion as files do.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import mujoco
 import numpy as np
 
-from .motion import MotionClip, MotionError, character_model, frames_to_qpos
+from .character import character_model, frames_to_qpos
+from .clipfile import MotionError
+from .quat import quat_from_euler
 
 BUILTIN = ("walk", "stand")
 _IDENTITY = [1.0, 0.0, 0.0, 0.0]
@@ -34,11 +36,7 @@ def _qz(angle: float) -> list[float]:
 
 def _qxyz(a: float, b: float, c: float) -> list[float]:
     """File quaternion of Rx(a) Ry(b) Rz(c)."""
-    from .motion import quat_mul
-    q = quat_mul(quat_mul(np.array([math.cos(a / 2), math.sin(a / 2), 0, 0]),
-                          np.array([math.cos(b / 2), 0, math.sin(b / 2), 0])),
-                 np.array([math.cos(c / 2), 0, 0, math.sin(c / 2)]))
-    return q.tolist()
+    return quat_from_euler(np.array([a, b, c]), "XYZ").tolist()
 
 
 def _frame(dt: float, hip: tuple, knee: tuple, arm: tuple, chest_twist: float) -> list[float]:
@@ -103,12 +101,11 @@ def _place_root(frames: list[list[float]], stance: list[int] | None = None) -> l
     return out
 
 
-@lru_cache(maxsize=None)
-def builtin_clip(name: str) -> MotionClip:
-    """The builtin clip ``name`` (see module docstring)."""
+def builtin_frames(name: str) -> tuple[list[list[float]], str]:
+    """(frames, loop) of the builtin clip ``name`` (see module docstring)."""
     if name == "walk":
-        return MotionClip.from_frames(walk_frames(), loop="wrap", name="builtin:walk")
+        return walk_frames(), "wrap"
     if name == "stand":
-        return MotionClip.from_frames(stand_frames(), loop="wrap", name="builtin:stand")
+        return stand_frames(), "wrap"
     raise MotionError(f"builtin:{name}: header, field 'name' unknown builtin motion; "
                       f"choose from {', '.join('builtin:' + b for b in BUILTIN)}")

@@ -24,8 +24,11 @@ import mujoco
 import numpy as np
 
 from .layout import StateLayout
-from .motion import ASSET_XML, CharacterIndex, MotionClip, quat_yaw, resolve_motion_set
+from .character import ASSET_XML, CharacterIndex
+from .clip import MotionClip
+from .clipfile import resolve_motion_set
 from .physics import MujocoPhysics, PhysicsState
+from .quat import QMUL, quat_yaw
 from .reward import TERMS, ImitationReward, RewardWeights, pose_weight_vector, velocity_weight_vector
 
 CONTROL_HZ = 30
@@ -35,15 +38,6 @@ INFO_KEYS = tuple(f"reward_{k}" for k in TERMS)
 REF_OBS_SIZE = 5
 """ref_obs: reference root position in the heading frame (3), cos and sin of the heading error (2)."""
 MODES = ("train", "eval")
-
-# (16, 4) matrix M with quat_mul(p, q) == (p[..., :, None] * q[..., None, :]).reshape(-1, 16) @ M
-_QMUL = np.zeros((16, 4))
-for _i, _j, _k, _s in [(0, 0, 0, 1), (1, 1, 0, -1), (2, 2, 0, -1), (3, 3, 0, -1),
-                       (0, 1, 1, 1), (1, 0, 1, 1), (2, 3, 1, 1), (3, 2, 1, -1),
-                       (0, 2, 2, 1), (1, 3, 2, -1), (2, 0, 2, 1), (3, 1, 2, 1),
-                       (0, 3, 3, 1), (1, 2, 3, 1), (2, 1, 3, -1), (3, 0, 3, 1)]:
-    _QMUL[4 * _i + _j, _k] = _s
-
 
 @dataclass(frozen=True)
 class TaskOptions:
@@ -137,7 +131,7 @@ class DeepMimicCore:
         m.opt.timestep = self.control_dt / self.frame_skip
         self.index = idx = CharacterIndex.of(m)
         assert np.array_equal(idx.hinge_qpos, np.arange(idx.root_qpos + 7, m.nq)), "actuators follow qpos order"
-        self.layout = StateLayout(n_qvel=m.nv - idx.root_qvel - 3, n_ee=len(idx.ee_sites))
+        self.layout = StateLayout.of(m, idx)
         pose_w = pose_weight_vector(idx.pose_names, self.reward_weights.joint_weights)
         self.reward = ImitationReward(self.layout, pose_w, velocity_weight_vector(pose_w, idx.hinge_pose_joint),
                                       self.reward_weights)
@@ -261,7 +255,7 @@ class DeepMimicCore:
         xq = s.xquat
         par = xq[:, self._rot_parents]
         par[..., 1:] *= -1.0
-        q = (par[..., :, None] * xq[:, self._rot_children][..., None, :]).reshape(n, -1, 16) @ _QMUL
+        q = (par[..., :, None] * xq[:, self._rot_children][..., None, :]).reshape(n, -1, 16) @ QMUL
         ref_q, ref_vec = ref
         dot = np.abs(np.einsum("nij,nij->ni", q, ref_q))
         ang = 2.0 * np.arccos(np.minimum(dot, 1.0))

@@ -19,12 +19,36 @@ from dataclasses import dataclass
 import numpy as np
 
 
+@dataclass
+class KinematicState:
+    """The quantities the reward compares, for the simulation or the reference, by name.
+
+    ``quats`` holds the root's world rotation then the joints' local rotations
+    (w, x, y, z), ``qvel`` is MuJoCo's qvel (root angular velocity at 3:6, hinge
+    rates after), positions and velocities are in the world frame. Fields may carry a
+    leading axis N (one row per time or environment).
+    """
+
+    quats: np.ndarray  # (J, 4)
+    qvel: np.ndarray  # (nv,)
+    root_pos: np.ndarray  # (3,)
+    com: np.ndarray  # (3,)
+    ee_pos: np.ndarray  # (E, 3)
+    root_linvel: np.ndarray  # (3,)
+    com_vel: np.ndarray  # (3,)
+
+
 @dataclass(frozen=True)
 class StateLayout:
     """Where each part of the packed state lies (see module docstring)."""
 
     n_qvel: int  # root angular velocity (3) + hinge rates
     n_ee: int  # end effectors
+
+    @staticmethod
+    def of(model, index) -> "StateLayout":
+        """The layout of a character (``model``: its MjModel, ``index``: its CharacterIndex)."""
+        return StateLayout(n_qvel=model.nv - index.root_qvel - 3, n_ee=len(index.ee_sites))
 
     @property
     def qvel(self) -> slice:

@@ -17,7 +17,8 @@ import mujoco
 import numpy as np
 
 from .env import tracking_camera
-from .motion import ASSET_XML, CharacterIndex, MotionClip
+from .character import ASSET_XML, CharacterIndex
+from .clip import MotionClip
 
 
 def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: int = 30,
