@@ -22,14 +22,19 @@ class TorchInference:
 
     def __init__(self, agent: "Agent") -> None:
         self.agent = agent
+        self._last: tuple[np.ndarray | None, torch.Tensor | None] = (None, None)
 
     def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(environment action, sampled action) for a batch of raw observations."""
-        action = self.agent.actor.sample(self.agent.obs_tensor(obs))
+        x = self.agent.obs_tensor(obs)
+        self._last = (obs, x)  # the values of the same observations, asked for next, reuse it
+        action = self.agent.actor.sample(x)
         return self.agent.to_env_action(action), action.cpu().numpy()
 
     def values(self, obs: np.ndarray) -> np.ndarray:
-        return self.agent.critic(self.agent.obs_tensor(obs)).cpu().numpy()
+        last, x = self._last
+        self._last = (None, None)
+        return self.agent.critic(x if last is obs else self.agent.obs_tensor(obs)).cpu().numpy()
 
 
 class Agent(nn.Module):
