@@ -96,8 +96,7 @@ def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str |
     if motion_file is None and clip_name is None:
         raise ValueError("DeepMimic-v0 needs motion_file=<clip path or builtin:walk>")
     paths, weights = resolve_motion_set(motion_file, clip_name, motion_dir)
-    clips = [MotionClip.load(p) if p.startswith("builtin:") else MotionClip.load(p, cycle_heading=cycle_heading)
-             for p in paths]
+    clips = [MotionClip.load(p, cycle_heading=cycle_heading) for p in paths]  # builtins ignore cycle_heading
     return clips, np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
 
 

@@ -60,6 +60,7 @@ class MujocoPhysics:
         self.datas = [mujoco.MjData(model) for _ in range(n)]
         self._warn = [[d.warning[int(k)] for k in _WARNINGS] for d in self.datas]
         self._bad = np.zeros(n, dtype=np.int64)  # warning count at the last reset or unstable step
+        self._root_z = int(model.jnt_qposadr[model.body_jntadr[r]]) + 2  # qpos address of the root's height
         self.state = PhysicsState.zeros(model, n)
         self.unstable = np.zeros(n, dtype=bool)
         self.fell = np.zeros(n, dtype=bool)
@@ -85,7 +86,7 @@ class MujocoPhysics:
         if d.ncon:
             low = float(d.contact.dist[:d.ncon].min())
             if low < 0:
-                d.qpos[m.jnt_qposadr[m.body_jntadr[self.root_body]] + 2] -= low
+                d.qpos[self._root_z] -= low
                 mujoco.mj_forward(m, d)
         mujoco.mj_subtreeVel(m, d)
         self._bad[i] = self._bad_warnings(i)

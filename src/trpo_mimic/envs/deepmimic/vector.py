@@ -55,7 +55,6 @@ class DeepMimicVectorEnv(VectorEnv):
         self.core = core = make_core(num_envs, nthread=nthread, **task_kwargs)
         self.num_envs = n = core.num_envs
         self.clips, self.model, self.options = core.clips, core.model, core.options
-        self.clip = self.clips[0]
         self.frame_skip, self.control_dt = core.frame_skip, core.control_dt
         self.sim_hz = CONTROL_HZ * self.frame_skip
         self.reward_weights = core.reward_weights
