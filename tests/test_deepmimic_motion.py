@@ -13,9 +13,9 @@ from deepmimic_util import CLIPS, clip_path, motions_dir
 from trpo_mimic.envs.deepmimic.clip import MotionClip, load_motion
 from trpo_mimic.envs.deepmimic.clipfile import MotionError, MotionNotFoundError, MotionWarning, find_motion_file
 from trpo_mimic.envs.deepmimic.quat import quat_mul, yaw_mul, yaw_quat
-from deepmimic_oracle import batched_reward, imitation_reward
+from deepmimic_oracle import batched_body_errors, batched_reward, body_errors, imitation_reward
 from trpo_mimic.envs.deepmimic.layout import KinematicState
-from trpo_mimic.envs.deepmimic.reward import RewardWeights, pose_weight_vector, velocity_weight_vector
+from trpo_mimic.envs.deepmimic.reward import RewardWeights, pose_weight_vector
 
 
 def load_quiet(path):
@@ -55,6 +55,29 @@ def test_reference_tables_match_forward_kinematics(walk):
         ref = walk.reference(t)
         np.testing.assert_allclose(d.site_xpos[walk.index.ee_sites], ref.ee_pos, atol=2e-3)
         np.testing.assert_allclose(d.xpos[walk.index.root_body], ref.root_pos, atol=2e-3)
+        np.testing.assert_allclose(d.xpos[walk.index.bodies], ref.body_pos, atol=2e-3)
+
+
+@pytest.mark.parametrize("name", ["walk", "backflip"])
+def test_reference_angular_velocities_match_mujoco_in_every_cycle(name):
+    """The root's world angular velocity (turned with each cycle of a looping clip) and each joint's
+    relative angular velocity in its own frame, against MuJoCo's body velocities at the same pose."""
+    import mujoco
+    clip = load_quiet(clip_path(name))
+    idx, d = clip.index, mujoco.MjData(clip.model)
+    for t in np.linspace(0.05, 3.5 * clip.duration, 13):
+        d.qpos[:], d.qvel[:] = clip.qpos_at(t), clip.qvel_at(t)
+        mujoco.mj_forward(clip.model, d)
+        ref = clip.reference(t)
+        v = np.zeros(6)
+        mujoco.mj_objectVelocity(clip.model, d, mujoco.mjtObj.mjOBJ_XBODY, idx.root_body, v, 0)
+        np.testing.assert_allclose(ref.angvel[0], v[:3], atol=0.05 * (1 + np.abs(v[:3]).max()))
+        for k, (b, p) in enumerate(zip(idx.pose_bodies, idx.pose_parents)):
+            wb, wp = np.zeros(6), np.zeros(6)
+            mujoco.mj_objectVelocity(clip.model, d, mujoco.mjtObj.mjOBJ_XBODY, b, wb, 0)
+            mujoco.mj_objectVelocity(clip.model, d, mujoco.mjtObj.mjOBJ_XBODY, p, wp, 0)
+            rel = d.xmat[b].reshape(3, 3).T @ (wb[:3] - wp[:3])
+            np.testing.assert_allclose(ref.angvel[1 + k], rel, atol=0.05 * (1 + np.abs(rel).max()))
 
 
 def test_looping_root_keeps_moving_forward(walk):
@@ -80,7 +103,7 @@ def test_one_time_samplers_are_rows_of_the_batch(walk):
         np.testing.assert_array_equal(walk.hinge_velocities(x), walk.hinge_velocities_batch(t)[k])
         assert walk.phase(x) == walk.phase_batch(t)[k]
         one = walk.reference(x)
-        for field in ("quats", "qvel", "root_pos", "com", "ee_pos", "root_linvel", "com_vel"):
+        for field in ("quats", "angvel", "root_pos", "com", "ee_pos", "body_pos", "root_linvel", "com_vel"):
             np.testing.assert_array_equal(getattr(one, field), getattr(batch, field)[k])
         q1, p1 = walk.reference_packed(x)
         np.testing.assert_array_equal(q1, quats[k])
@@ -214,34 +237,40 @@ def test_shortcut_resolution_order(tmp_path, monkeypatch):
 
 
 # ----------------------------------------------------------------------- reward
-def _state(nq=13, nv=34):
-    quats = np.tile([1.0, 0, 0, 0], (nq, 1))
-    return KinematicState(quats=quats, qvel=np.zeros(nv), root_pos=np.array([0, 0, 0.9]),
+def _state(nj=3, nb=2):
+    quats = np.tile([1.0, 0, 0, 0], (nj, 1))
+    return KinematicState(quats=quats, angvel=np.zeros((nj, 3)), root_pos=np.array([0, 0, 0.9]),
                           com=np.array([0, 0, 1.0]), ee_pos=np.zeros((4, 3)),
+                          body_pos=np.array([[0, 0, 0.9], [0, 0, 1.2]][:nb], dtype=np.float64),
                           root_linvel=np.zeros(3), com_vel=np.zeros(3))
 
 
-@pytest.mark.parametrize("reward", [imitation_reward, batched_reward])
+def _yaw(q_angle):
+    return np.array([math.cos(q_angle / 2), 0, 0, math.sin(q_angle / 2)])
+
+
+PAIR_FUNCS = [imitation_reward, batched_reward]
+
+
+@pytest.mark.parametrize("reward", PAIR_FUNCS)
 def test_reward_is_one_for_identical_states(reward):
-    names = ("chest", "neck")
-    pw = pose_weight_vector(names, RewardWeights().joint_weights)
-    vw = velocity_weight_vector(pw, np.array([0, 0, 0, 1, 1, 1]))
-    s = _state(3, 12)
-    total, terms = reward(s, s, pw, vw)
+    pw = pose_weight_vector(("chest", "neck"), RewardWeights().joint_weights)
+    s = _state()
+    total, terms = reward(s, s, pw)
     assert total == pytest.approx(1.0) and all(v == pytest.approx(1.0) for v in terms.values())
 
 
-@pytest.mark.parametrize("reward", [imitation_reward, batched_reward])
+@pytest.mark.parametrize("reward", PAIR_FUNCS)
 def test_reward_against_hand_computed_value(reward):
-    """The term-by-term oracle and the batched production reward both equal the hand-worked values."""
+    """The term-by-term oracle and the batched production reward both equal the hand-worked values of
+    DeepMimic's released formulas (SceneImitate.cpp)."""
     names = ("chest", "neck")  # weights root 1, chest 0.5, neck 0.3 -> normalised by 1.8
     w = RewardWeights()
     pw = pose_weight_vector(names, w.joint_weights)
-    vw = velocity_weight_vector(pw, np.array([0, 0, 0, 1, 1, 1]))
-    sim, ref = _state(3, 12), _state(3, 12)
+    sim, ref = _state(), _state()
     theta = 0.3  # chest rotated 0.3 rad about z
-    sim.quats[1] = [math.cos(theta / 2), 0, 0, math.sin(theta / 2)]
-    sim.qvel[6] = 2.0  # first chest hinge rate off by 2
+    sim.quats[1] = _yaw(theta)
+    sim.angvel[1] = [2.0, 0, 0]  # chest's relative angular velocity off by 2 rad/s
     sim.ee_pos[0] = [0.1, 0, 0]  # one end effector off by 0.1 m
     sim.com_vel[:] = [0.2, 0, 0]
     sim.com[:] = [0, 0.1, 1.0]
@@ -249,9 +278,9 @@ def test_reward_against_hand_computed_value(reward):
     vel = math.exp(-0.1 * (0.5 / 1.8) * 4.0)
     end = math.exp(-10 * 0.01)
     root = 1.0
-    comv = math.exp(-10 * 0.04)
+    comv = math.exp(-10 * 0.1 * 0.04)  # DeepMimic's com_err = 0.1 |dv|^2 with scale 10: exp(-1.0 |dv|^2)
     com = math.exp(-10 * 0.01)
-    total, terms = reward(sim, ref, pw, vw, w)
+    total, terms = reward(sim, ref, pw, w)
     assert terms["pose"] == pytest.approx(pose)
     assert terms["velocity"] == pytest.approx(vel)
     assert terms["end_effector"] == pytest.approx(end)
@@ -259,8 +288,47 @@ def test_reward_against_hand_computed_value(reward):
     assert terms["com_vel"] == pytest.approx(comv)
     assert terms["com"] == pytest.approx(com)
     assert total == pytest.approx(0.5 * pose + 0.05 * vel + 0.15 * end + 0.2 * root + 0.1 * comv)
-    paper_total, _ = reward(sim, ref, pw, vw, RewardWeights.paper())
+    paper_total, _ = reward(sim, ref, pw, RewardWeights.paper())
     assert paper_total == pytest.approx(0.65 * pose + 0.1 * vel + 0.15 * math.exp(-40 * 0.01) + 0.1 * com)
+
+
+@pytest.mark.parametrize("reward", PAIR_FUNCS)
+def test_end_effectors_compared_in_each_heading_frame_with_heights_above_ground(reward):
+    """A character turned 90 degrees about its root, end effectors turned with it, loses pose and root
+    reward but none on the end effectors; a root 0.1 m lower with the effectors at the same heights
+    loses none there either (heights are above the ground, not below the root)."""
+    pw = pose_weight_vector(("chest", "neck"), RewardWeights().joint_weights)
+    ref, sim = _state(), _state()
+    ref.ee_pos[:] = ref.root_pos + np.array([[0.1, 0.0, -0.85], [0.0, 0.1, -0.85], [0.2, 0.0, 0.0], [0.0, -0.2, 0.0]])
+    sim.quats[0] = _yaw(math.pi / 2)
+    rel = ref.ee_pos - ref.root_pos
+    sim.ee_pos[:] = sim.root_pos + np.stack([-rel[:, 1], rel[:, 0], rel[:, 2]], axis=1)
+    _, terms = reward(sim, ref, pw)
+    assert terms["end_effector"] == pytest.approx(1.0)
+    assert terms["pose"] == pytest.approx(math.exp(-2 * (1 / 1.8) * (math.pi / 2) ** 2))
+    assert terms["root"] == pytest.approx(math.exp(-5 * 0.1 * (math.pi / 2) ** 2))
+    low = _state()
+    low.ee_pos[:] = ref.ee_pos
+    low.root_pos[2] -= 0.1
+    _, terms = reward(low, ref, pw)
+    assert terms["end_effector"] == pytest.approx(1.0)
+    assert terms["root"] == pytest.approx(math.exp(-5 * 0.01))
+    # the same effector moved 0.2 m sideways in the character's own frame costs exp(-10 * 0.04)
+    side = _state()
+    side.ee_pos[:] = ref.ee_pos
+    side.ee_pos[2, 1] += 0.2
+    _, terms = reward(side, ref, pw)
+    assert terms["end_effector"] == pytest.approx(math.exp(-10 * 0.04))
+
+
+@pytest.mark.parametrize("errors", [body_errors, batched_body_errors])
+def test_body_position_error_against_hand_computed_value(errors):
+    ref, sim = _state(), _state()
+    sim.root_pos[:] = [0.1, 0, 0.9]
+    sim.body_pos[:] = [[0.1, 0, 0.9], [0.4, 0.4, 1.2]]
+    glob, local = errors(sim, ref)
+    assert glob == pytest.approx((0.1 + math.sqrt(0.32)) / 2)  # |(0.1, 0, 0)|, |(0.4, 0.4, 0)|
+    assert local == pytest.approx(0.5 / 2)  # root-relative: 0 and |(0.3, 0.4, 0)|
 
 
 def test_reward_weights_validated():

@@ -11,6 +11,7 @@ from gymnasium.vector import AutoresetMode
 from deepmimic_util import clip_path
 from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
 from trpo_mimic.envs.deepmimic.env import INFO_KEYS
+from trpo_mimic.envs.deepmimic.reward import BODY_ERRORS
 from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
 
 
@@ -28,10 +29,30 @@ def _quiet():
 def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, ref_obs, clips):
     """Sub-env i == DeepMimicEnv reset with seed+i under TimeLimit, through autoresets; with two clips,
     each sub-env draws its own clip per episode and carries the clip identifier in its observation."""
-    n, steps, limit, seed = 3, 50, 12, 7
     path = str(clip_path("jump")) if clips == 1 else [str(clip_path("jump")), str(clip_path("run"))]
     kw = dict(motion_file=path, obs_mode=obs_mode, action_mode=action_mode, max_root_drift=drift,
               pd_feedforward=ff, ref_obs=ref_obs, clip_id_obs=clips > 1)
+    ends, seen_clips = check_sub_envs_match(kw, nthread)
+    assert ends["terminated"] >= 1 and ends["truncated"] >= 1, ends
+    assert clips == 1 or seen_clips == {0, 1}
+
+
+@pytest.mark.parametrize("clip,rules,scale,want", [
+    ("crawl", dict(fall_contact_bodies=["root", "chest", "neck"], root_rot_fail=True, pose_termination=0.4), 4.0,
+     "terminated"),
+    ("getup_faceup", dict(early_termination=False), 1.0, "truncated"),
+    ("backflip", dict(root_rot_fail=True, early_termination=False), 0.5, "terminated")])
+def test_sub_envs_match_single_env_under_episode_rules(clip, rules, scale, want):
+    """The per-skill rules, the pose termination and the body errors agree between the two envs."""
+    kw = dict(motion_file=str(clip_path(clip)), action_mode="residual", **rules)
+    ends, _ = check_sub_envs_match(kw, 2, limit=40, scale=scale)
+    assert ends[want] >= 1, ends
+
+
+def check_sub_envs_match(kw, nthread, limit=12, scale=4.0):
+    """Step DeepMimicVectorEnv and N DeepMimicEnv side by side with random actions; (ends, clips seen)."""
+    n, steps, seed = 3, 50, 7
+    clips = 2 if isinstance(kw["motion_file"], list) else 1
     venv = DeepMimicVectorEnv(n, max_episode_steps=limit, nthread=nthread, **kw)
     singles = [DeepMimicEnv(**kw) for _ in range(n)]
     seen_clips = set()
@@ -42,8 +63,8 @@ def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, re
         assert vinfo["time"][i] == info["time"] and vinfo["_reward"][i]
     elapsed = [0] * n
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, n, 28)).astype(np.float32)
-    if action_mode == "residual":  # make the residual big enough to knock the character over
-        actions *= 4.0
+    if kw.get("action_mode") == "residual":  # make the residual big enough to knock the character over
+        actions *= scale
     ends = {"terminated": 0, "truncated": 0}
     for t in range(steps):
         vobs, vrew, vterm, vtrunc, vinfo = venv.step(actions[t])
@@ -55,7 +76,7 @@ def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, re
             assert (vterm[i], vtrunc[i]) == (term, trunc), (t, i)
             assert vrew[i] == pytest.approx(r, abs=1e-8)
             src = vinfo["final_info"] if term or trunc else vinfo
-            for k in INFO_KEYS:
+            for k in (*INFO_KEYS, *BODY_ERRORS):
                 assert src[k][i] == pytest.approx(info[k], abs=1e-8) and src["_" + k][i]
             assert src["time"][i] == pytest.approx(info["time"], abs=1e-12)
             assert bool(src["sim_unstable"][i]) == info["sim_unstable"]
@@ -73,9 +94,8 @@ def test_sub_envs_match_single_env(obs_mode, nthread, action_mode, drift, ff, re
             elif "_final_obs" in vinfo:
                 assert not vinfo["_final_obs"][i]
             np.testing.assert_allclose(vobs[i], o, rtol=0, atol=1e-8)
-    assert ends["terminated"] >= 1 and ends["truncated"] >= 1, ends
-    assert clips == 1 or seen_clips == {0, 1}
     venv.close()
+    return ends, seen_clips
 
 
 def test_evaluation_mode_has_no_drift_bound():

@@ -41,7 +41,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         t = _field_type(f)
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         if t is bool:
-            if default:
+            if default or default is None:  # --x / --no-x (None: not given, the environment's default)
                 kw["action"] = argparse.BooleanOptionalAction
             else:
                 kw["action"] = "store_true"

@@ -77,6 +77,18 @@ class Config:
     max_root_drift: float | None = _env(None, "DeepMimic: end an episode (terminated) when the root is farther than "
                                         "this many metres from the reference root, horizontally (default: never). Training "
                                         "only: evaluation ends an episode only when the character falls.")
+    early_termination: bool | None = _env(None, "DeepMimic: end an episode when a fall-contact body touches the "
+                                          "ground (DeepMimic's enable_char_contact_fall; default on). "
+                                          "--no-early_termination: contact never ends it (roll, getups).")
+    fall_contact_bodies: list | None = _env(None, "DeepMimic: the bodies whose ground contact ends an episode, by "
+                                            "name (root chest neck right_hip right_knee right_ankle right_shoulder "
+                                            "right_elbow right_wrist and the left_ ones; default: all but the "
+                                            "feet, i.e. the ankles).", nargs="+", type=str)
+    root_rot_fail: bool | None = _env(None, "DeepMimic: end an episode when the root's rotation is more than pi/2 "
+                                      "from the reference's (DeepMimic's enable_root_rot_fail; default off).")
+    pose_termination: float | None = _env(None, "DeepMimic: end a training episode when the mean body-position "
+                                          "error from the reference passes this many metres (default: never; "
+                                          "newer trackers use 1.0). Training only.")
     nonfinite: str = _env("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
                           "or terminate that episode and count it.", choices=["raise", "terminate"])
 

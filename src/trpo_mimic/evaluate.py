@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import load_agent, resolve_checkpoint
 from .config import Config
-from .envs import env_kwargs_from_config, make_env
+from .envs import env_kwargs_from_config, is_step_metric, make_env
 from .policies.agent import Agent
 from .threads import limit_threads
 from .video import video_path, write_video
@@ -20,6 +20,12 @@ from .video import video_path, write_video
 
 class NoDisplayError(RuntimeError):
     """--render was asked for where no display exists."""
+
+
+BODY_ERROR_KEY = "error_body_pos"
+SUCCESS_ERROR = 0.5
+"""An episode succeeds when it does not fall and its mean body-position error stays under this (m)
+throughout (the success rate of PHC and ProtoMotions)."""
 
 
 @dataclass
@@ -31,6 +37,14 @@ class EvalResult:
     deepmimic: bool = False
     video: Path | None = None
     clips: list[str] = field(default_factory=list)  # clip of each episode (several-clip DeepMimic)
+    max_errors: list[float] = field(default_factory=list)  # per episode: largest body-position error (m)
+
+    @property
+    def successes(self) -> int | None:
+        """Episodes without a fall whose body-position error stayed under SUCCESS_ERROR (None: no error known)."""
+        if not self.max_errors:
+            return None
+        return sum(not t and e < SUCCESS_ERROR for t, e in zip(self.terminated, self.max_errors))
 
     def per_clip(self) -> dict[str, dict[str, float]]:
         """Mean return and length, episodes and falls for each clip."""
@@ -49,6 +63,8 @@ class EvalResult:
                "length_std": float(l.std()), "length_min": float(l.min()), "length_max": float(l.max()),
                "terminated": int(sum(self.terminated))}
         out.update(self.term_means)
+        if self.successes is not None:
+            out["success_rate"] = self.successes / max(len(r), 1)
         return out
 
     def format(self) -> str:
@@ -63,8 +79,14 @@ class EvalResult:
             lines.append(f"mean reward per step: {sum(self.returns) / steps:.4f}")
             lines.append(f"falls: {s['terminated']} of {s['episodes']} episodes ended early"
                          + (" (none fell)" if s["terminated"] == 0 else ""))
+            if BODY_ERROR_KEY in self.term_means:
+                lines.append(f"body position error: {self.term_means[BODY_ERROR_KEY]:.3f} m mean per step "
+                             f"(relative to the root: {self.term_means.get(BODY_ERROR_KEY + '_local', float('nan')):.3f} m)")
+                lines.append(f"success: {self.successes} of {s['episodes']} episodes (no fall, body position "
+                             f"error under {SUCCESS_ERROR} m throughout)")
             for k, v in sorted(self.term_means.items()):
-                lines.append(f"  {k}: {v:.4f}")
+                if k.startswith("reward_"):
+                    lines.append(f"  {k}: {v:.4f}")
             for name, c in self.per_clip().items():
                 lines.append(f"clip {name}: return {c['return_mean']:.3f}, length {c['length_mean']:.1f}, "
                              f"falls {c['falls']} of {c['episodes']}")
@@ -79,9 +101,9 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     """Play whole episodes with the normaliser frozen. `frames` collects the first episode's renders;
     `record` keeps the trajectories (and, for DeepMimic, simulated and reference poses)."""
     from tqdm import tqdm
-    returns, lengths, terms = [], [], []
+    returns, lengths, terms, max_errors = [], [], [], []
     term_sums: dict[str, float] = {}
-    term_steps = 0
+    term_steps: dict[str, int] = {}
     traj: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "episode": []}
     unwrapped = env.unwrapped
     dm = hasattr(unwrapped, "clip") and hasattr(unwrapped, "data")
@@ -94,7 +116,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
             clip_names.append(unwrapped.clips[int(reset_info["clip"])].name)
         if frames is not None and ep == 0:
             frames.append(env.render())
-        done, total, length, terminated = False, 0.0, 0, False
+        done, total, length, terminated, max_err = False, 0.0, 0, False, None
         while not done:
             action = agent.act(obs[None], deterministic=deterministic)[0]
             next_obs, reward, terminated, truncated, info = env.step(action)
@@ -111,10 +133,16 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
                     traj["sim_qpos"].append(unwrapped.data.qpos.copy())
                     traj["ref_qpos"].append(unwrapped.clip.qpos_at(info["time"]))
                     traj["time"].append(info["time"])
+                for k, v in info.items():  # per-step reward terms and errors
+                    if is_step_metric(k):
+                        traj.setdefault(k, [np.nan] * (len(traj["rewards"]) - 1)).append(float(v))
             for k, v in info.items():
-                if k.startswith("reward_"):
+                if is_step_metric(k) and np.isfinite(v):
                     term_sums[k] = term_sums.get(k, 0.0) + float(v)
-            term_steps += 1
+                    term_steps[k] = term_steps.get(k, 0) + 1
+            if BODY_ERROR_KEY in info:
+                e = float(info[BODY_ERROR_KEY])
+                max_err = max(e if np.isfinite(e) else np.inf, max_err or 0.0)
             total += float(reward)
             length += 1
             obs = next_obs
@@ -122,8 +150,10 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
         returns.append(total)
         lengths.append(length)
         terms.append(bool(terminated))
-    result = EvalResult(returns, lengths, terms, {k: v / max(term_steps, 1) for k, v in term_sums.items()},
-                        deepmimic=dm, clips=clip_names)
+        if max_err is not None:
+            max_errors.append(max_err)
+    result = EvalResult(returns, lengths, terms, {k: v / term_steps[k] for k, v in term_sums.items()},
+                        deepmimic=dm, clips=clip_names, max_errors=max_errors)
     arrays = {k: np.asarray(v) for k, v in traj.items()} if record else None
     return result, arrays
 

@@ -177,6 +177,8 @@ class Trainer:
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
                    "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"])}
+        if "success_rate" in s:
+            scalars["Eval/SuccessRate"] = s["success_rate"]
         for k, v in result.term_means.items():
             scalars[f"Eval/{k}"] = v
         self.logger.log(scalars, self.timesteps)

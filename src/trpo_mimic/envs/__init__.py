@@ -12,6 +12,15 @@ from .wrappers import NonFiniteError, NonFiniteGuard
 DEEPMIMIC_PREFIX = "DeepMimic"
 
 
+STEP_METRIC_PREFIXES = ("reward_", "error_")
+"""Per-step info keys that training and evaluation average and log: reward terms (``reward_pose``,
+``reward_forward``, ...) and errors (DeepMimic's ``error_body_pos`` in metres)."""
+
+
+def is_step_metric(key: str) -> bool:
+    return key.startswith(STEP_METRIC_PREFIXES)
+
+
 class EnvError(ValueError):
     """An environment id or option that cannot be used."""
 
@@ -34,7 +43,9 @@ def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
     dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
                "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
                "clip_id_obs": cfg.clip_id_obs or None, "max_root_drift": cfg.max_root_drift,
-               "pd_feedforward": cfg.pd_feedforward or None, "ref_obs": cfg.ref_obs or None}
+               "pd_feedforward": cfg.pd_feedforward, "ref_obs": cfg.ref_obs,
+               "early_termination": cfg.early_termination, "fall_contact_bodies": cfg.fall_contact_bodies,
+               "root_rot_fail": cfg.root_rot_fail, "pose_termination": cfg.pose_termination}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
         kwargs["mode"] = "train" if training else "eval"

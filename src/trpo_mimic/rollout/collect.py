@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ..envs import is_step_metric
 from ..envs.wrappers import NonFiniteError
 from ..policies.agent import Agent
 from .frames import StackedFrames
@@ -84,6 +85,7 @@ class RolloutCollector:
         infer = agent.inference()  # the agent's backend: numpy (tanh MLPs on the CPU) or torch
         t_env = t_inf = 0.0
         info_sums: dict[str, float] = {}
+        info_counts: dict[str, int] = {}
         trunc_obs: list[tuple[int, np.ndarray, np.ndarray]] = []  # batched values: (t, envs, final obs), valued at the end
         for t in range(steps):
             t0 = time.perf_counter()
@@ -98,8 +100,10 @@ class RolloutCollector:
             self._check_finite(next_obs, reward, self.total_steps)
             rew_buf[t] = reward
             for k, v in info.items():
-                if k.startswith("reward_") and isinstance(v, np.ndarray) and v.dtype.kind == "f":
-                    info_sums[k] = info_sums.get(k, 0.0) + float(v.sum())
+                if is_step_metric(k) and isinstance(v, np.ndarray) and v.dtype.kind == "f":
+                    ok = np.isfinite(v)  # e.g. an error is NaN on a step whose simulation went unstable
+                    info_sums[k] = info_sums.get(k, 0.0) + float(v[ok].sum())
+                    info_counts[k] = info_counts.get(k, 0) + int(ok.sum())
             term_buf[t] = terminated
             trunc_buf[t] = truncated & ~terminated
             done = terminated | truncated
@@ -145,7 +149,7 @@ class RolloutCollector:
             roll.last_values = infer.values(self.obs)
         t_inf += time.perf_counter() - t0
         roll.env_time, roll.inference_time = t_env, t_inf
-        roll.step_info_means = {k: v / (steps * n) for k, v in info_sums.items()}
+        roll.step_info_means = {k: v / max(info_counts[k], 1) for k, v in info_sums.items()}
         return roll
 
 

@@ -78,6 +78,16 @@ class CharacterIndex:
     hinge_qvel: np.ndarray
     hinge_pose_joint: np.ndarray  # for each hinge, its row in pose_bodies
 
+    @property
+    def joint_bodies(self) -> np.ndarray:
+        """The bodies whose rotations the reward compares: the root, then ``pose_bodies``."""
+        return np.concatenate([[self.root_body], self.pose_bodies])
+
+    @property
+    def joint_parents(self) -> np.ndarray:
+        """Their parents (the world body 0 for the root: its rotation is the identity)."""
+        return np.concatenate([[0], self.pose_parents])
+
     @staticmethod
     def of(model: mujoco.MjModel) -> "CharacterIndex":
         """Resolve every index by name."""

@@ -26,7 +26,7 @@ from .character import FIELD_START, SPHERICAL_JOINTS, character_index, character
 from .clipfile import parse_frames, read_clip_file
 from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi, yaw_mul,
                    yaw_quat, yup_to_zup_quat)
-from .layout import KinematicState, StateLayout
+from .layout import KinematicState, StateLayout, angular_velocities
 
 RESAMPLE_HZ = 240.0
 """Clips are resampled (by slerp) at least this finely for the per-step reference tables."""
@@ -169,9 +169,11 @@ class MotionClip:
         self.sample_qpos = self._poses_in_cycle(seg_i, seg_w)
         self.sample_qvel = self.qvel[seg_i] + seg_w[:, None] * (self.qvel[seg_i + 1] - self.qvel[seg_i])
         self.ee_pos = np.zeros((n, len(idx.ee_sites), 3))
+        self.body_pos = np.zeros((n, len(idx.bodies), 3))
         self.com = np.zeros((n, 3))
         self.com_vel = np.zeros((n, 3))
-        quats = np.zeros((n, 1 + len(idx.pose_bodies), 4))
+        self.angvel = np.zeros((n, len(idx.joint_bodies), 3))
+        quats = np.zeros((n, len(idx.joint_bodies), 4))
         for s in range(n):
             d.qpos[:] = self.sample_qpos[s]
             d.qvel[:] = self.sample_qvel[s]
@@ -180,8 +182,10 @@ class MotionClip:
             mujoco.mj_comVel(m, d)
             mujoco.mj_subtreeVel(m, d)
             self.ee_pos[s] = d.site_xpos[idx.ee_sites]
+            self.body_pos[s] = d.xpos[idx.bodies]
             self.com[s] = d.subtree_com[idx.root_body]
             self.com_vel[s] = d.subtree_linvel[idx.root_body]
+            self.angvel[s] = angular_velocities(d.xquat, d.cvel, idx.joint_bodies, idx.joint_parents)
             quats[s, 0] = d.xquat[idx.root_body]
             quats[s, 1:] = quat_mul(quat_conj(d.xquat[idx.pose_parents]), d.xquat[idx.pose_bodies])
         self.sample_quats = quats
@@ -202,8 +206,8 @@ class MotionClip:
         # Packed table in the layout of layout.StateLayout.
         self.layout = lay = StateLayout.of(self.model, idx)
         root = self.sample_qpos[:, r:r + 3]
-        self._packed = lay.pack(self.sample_qvel[:, rv + 3:], self.ee_pos - root[:, None], root,
-                                self.sample_qvel[:, rv:rv + 3], self.com_vel, self.com)
+        self._packed = lay.pack(self.angvel, self.ee_pos, self.body_pos, root, self.sample_qvel[:, rv:rv + 3],
+                                self.com_vel, self.com)
         self._dpacked = np.diff(self._packed, axis=0)
 
     def quats_of_frames(self) -> np.ndarray:
@@ -322,16 +326,7 @@ class MotionClip:
     def reference_batch(self, t: np.ndarray) -> ReferenceState:
         """Everything the reward needs at times t, by name, in world coordinates; each field has a
         leading axis N (:meth:`reference_packed_batch` unpacked)."""
-        quats, vec = self.reference_packed_batch(t)
-        lay, rv = self.layout, self.index.root_qvel
-        n = len(vec)
-        root = vec[:, lay.root_pos]
-        qvel = np.zeros((n, self.model.nv))
-        qvel[:, rv:rv + 3] = vec[:, lay.root_linvel]
-        qvel[:, rv + 3:] = vec[:, lay.qvel]
-        return ReferenceState(quats=quats, qvel=qvel, root_pos=root, com=vec[:, lay.com],
-                              ee_pos=vec[:, lay.ee].reshape(n, -1, 3) + root[:, None],
-                              root_linvel=vec[:, lay.root_linvel], com_vel=vec[:, lay.com_vel])
+        return self.layout.unpack(*self.reference_packed_batch(t))
 
     def reference_packed_batch(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(quats (N, 13, 4), packed (N, n)) at times t: :meth:`reference_batch` in the layout of

@@ -159,7 +159,8 @@ def write_deepmimic(clip: Mapping[str, Any], path: str | os.PathLike) -> Path:
 def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
                      motion_dir: str | os.PathLike | None = None) -> str:
     """Locate a clip: ``motion_file``, else ``motion_dir/clip``, else
-    ``$TRPO_MIMIC_MOTION_DIR/clip``, else ``../shared/motions/clip`` from the cwd.
+    ``$TRPO_MIMIC_MOTION_DIR/clip``, else ``../shared/motions/clip`` from the cwd. A bare file name
+    as ``motion_file`` that is not in the working directory is searched for in the same places.
 
     ``builtin:<name>`` is returned unchanged.  Raises :class:`MotionNotFoundError`
     listing every place looked.
@@ -167,6 +168,8 @@ def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
     if motion_file is not None:
         if str(motion_file).startswith("builtin:") or Path(motion_file).is_file():
             return str(motion_file)
+        if Path(motion_file).name == str(motion_file):  # a bare file name: searched like a shortcut's clip
+            return find_motion_file(str(motion_file), None, motion_dir)
         raise MotionNotFoundError(f"{clip}: motion_file {str(motion_file)!r} does not exist "
                                   f"(looked at {Path(motion_file).resolve()})")
     looked = []

@@ -23,18 +23,21 @@ from typing import Callable, Sequence
 import mujoco
 import numpy as np
 
-from .layout import StateLayout
+from .layout import StateLayout, angular_velocities
 from .character import ASSET_XML, CharacterIndex
 from .clip import MotionClip
 from .clipfile import resolve_motion_set
 from .physics import MujocoPhysics, PhysicsState
 from .quat import QMUL, quat_yaw
-from .reward import TERMS, ImitationReward, RewardWeights, pose_weight_vector, velocity_weight_vector
+from .reward import BODY_ERRORS, TERMS, ImitationReward, RewardWeights, heading, pose_weight_vector
 
 CONTROL_HZ = 30
 DEFAULT_SIM_HZ = 240
 FOOT_BODIES = ("right_ankle", "left_ankle")
 INFO_KEYS = tuple(f"reward_{k}" for k in TERMS)
+"""Per-step info keys of the reward terms; ``BODY_ERRORS`` (metres) come beside them."""
+ROOT_ROT_FAIL_ANGLE = 0.5 * np.pi
+"""Root-rotation failure: the root's rotation is more than this from the reference's (DeepMimic)."""
 REF_OBS_SIZE = 5
 """ref_obs: reference root position in the heading frame (3), cos and sin of the heading error (2)."""
 MODES = ("train", "eval")
@@ -50,6 +53,9 @@ class TaskOptions:
     ref_obs: bool = False
     clip_id_obs: bool = False
     early_termination: bool = True
+    fall_contact_bodies: tuple[str, ...] | None = None
+    root_rot_fail: bool = False
+    pose_termination: float | None = None
     max_root_drift: float | None = None
     mode: str = "train"
 
@@ -64,6 +70,8 @@ class TaskOptions:
             raise ValueError("ref_obs needs obs_mode='deepmimic'")
         if self.max_root_drift is not None and not self.max_root_drift > 0:
             raise ValueError(f"max_root_drift must be > 0 metres or None, got {self.max_root_drift!r}")
+        if self.pose_termination is not None and not self.pose_termination > 0:
+            raise ValueError(f"pose_termination must be > 0 metres or None, got {self.pose_termination!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be 'train' or 'eval', got {self.mode!r}")
 
@@ -71,6 +79,11 @@ class TaskOptions:
     def drift_bound(self) -> float | None:
         """The drift bound in force: a training device, so None in evaluation."""
         return self.max_root_drift if self.mode == "train" else None
+
+    @property
+    def pose_bound(self) -> float | None:
+        """The pose termination in force (mean body-position error, m): training only, as the drift bound."""
+        return self.pose_termination if self.mode == "train" else None
 
 
 @dataclass
@@ -80,6 +93,7 @@ class StepResult:
     obs: np.ndarray  # (N, obs_dim): the step's last observations
     reward: np.ndarray  # (N,)
     terms: np.ndarray  # (N, len(TERMS))
+    errors: np.ndarray  # (N, len(BODY_ERRORS)) mean body-position errors (m)
     terminated: np.ndarray
     truncated: np.ndarray
     unstable: np.ndarray
@@ -88,6 +102,37 @@ class StepResult:
     reset_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     reset_obs: np.ndarray | None = None  # (R, obs_dim): first observations of the new episodes
     reset_info: dict | None = None  # arrays (R,)
+
+
+@dataclass
+class Score:
+    """What :meth:`DeepMimicCore.score` measures of N states (rows in environment order)."""
+
+    total: np.ndarray  # (N,) reward
+    terms: np.ndarray  # (N, len(TERMS))
+    errors: np.ndarray  # (N, len(BODY_ERRORS)) mean body-position errors (m): global, root-relative
+    drift_sq: np.ndarray  # (N,) horizontal root distance to the reference, squared
+    root_angle: np.ndarray  # (N,) angle of the root's rotation from the reference's (rad)
+
+
+def step_info(terms: np.ndarray, errors: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-step info arrays (N,) of reward terms and body-position errors."""
+    info = {k: terms[:, j] for j, k in enumerate(INFO_KEYS)}
+    info.update({k: errors[:, j] for j, k in enumerate(BODY_ERRORS)})
+    return info
+
+
+def fall_contact_body_ids(model: mujoco.MjModel, index: CharacterIndex, names: Sequence[str] | None) -> np.ndarray:
+    """Body ids whose contact ends an episode: ``names`` (the character's body names), or, when None,
+    DeepMimic's default (every body but the feet)."""
+    bodies = {model.body(b).name: int(b) for b in index.bodies}
+    if names is None:
+        return np.array([b for name, b in bodies.items() if name not in FOOT_BODIES], dtype=np.intp)
+    unknown = [n for n in names if n not in bodies]
+    if unknown:
+        raise ValueError(f"fall_contact_bodies: unknown body {unknown[0]!r}; the character's bodies are "
+                         f"{', '.join(bodies)}")
+    return np.array([bodies[n] for n in names], dtype=np.intp)
 
 
 def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str | None = None,
@@ -132,18 +177,16 @@ class DeepMimicCore:
         assert np.array_equal(idx.hinge_qpos, np.arange(idx.root_qpos + 7, m.nq)), "actuators follow qpos order"
         self.layout = StateLayout.of(m, idx)
         pose_w = pose_weight_vector(idx.pose_names, self.reward_weights.joint_weights)
-        self.reward = ImitationReward(self.layout, pose_w, velocity_weight_vector(pose_w, idx.hinge_pose_joint),
-                                      self.reward_weights)
+        self.reward = ImitationReward(self.layout, pose_w, self.reward_weights)
         hinge_range = m.actuator_ctrlrange.copy()
         self.act_center = hinge_range.mean(axis=1)
         self.act_half = 0.5 * (hinge_range[:, 1] - hinge_range[:, 0])
         # Position actuators: force = kp ctrl - kp q - kd dq, gainprm[0] = kp, biasprm[2] = -kd.
         self.ff_gain = -m.actuator_biasprm[:, 2] / m.actuator_gainprm[:, 0]  # kd / kp per hinge
         root = idx.root_body
-        foot = {g for g in range(m.ngeom) if m.body(m.geom_bodyid[g]).name in FOOT_BODIES}
-        fall_geom = np.array([m.body_rootid[m.geom_bodyid[g]] == root and g not in foot for g in range(m.ngeom)])
-        self._rot_children = np.concatenate([[root], idx.pose_bodies])
-        self._rot_parents = np.concatenate([[0], idx.pose_parents])  # world's xquat is identity
+        fall_bodies = fall_contact_body_ids(m, idx, options.fall_contact_bodies)
+        fall_geom = np.isin(m.geom_bodyid, fall_bodies)
+        self._rot_children, self._rot_parents = idx.joint_bodies, idx.joint_parents
         nb = len(idx.bodies)
         b0 = int(idx.bodies[0])
         self._body_sel = slice(b0, b0 + nb) if np.array_equal(idx.bodies, np.arange(b0, b0 + nb)) else idx.bodies
@@ -248,8 +291,9 @@ class DeepMimicCore:
             obs[:, k + 3], obs[:, k + 4] = np.cos(dyaw), np.sin(dyaw)
         return obs
 
-    def score(self, s: PhysicsState, ref) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(total (N,), terms (N, 6), horizontal root distance to the reference squared (N,))."""
+    def score(self, s: PhysicsState, ref) -> "Score":
+        """The reward, its terms, the body-position errors and the failure measures of states ``s``
+        against references ``ref`` (:meth:`reference`)."""
         n, idx, lay = len(s.qpos), self.index, self.layout
         xq = s.xquat
         par = xq[:, self._rot_parents]
@@ -259,12 +303,26 @@ class DeepMimicCore:
         dot = np.abs(np.einsum("nij,nij->ni", q, ref_q))
         ang = 2.0 * np.arccos(np.minimum(dot, 1.0))
         rv, root_pos = idx.root_qvel, s.xpos[:, idx.root_body]
-        sim = lay.pack(s.qvel[:, rv + 3:], s.site[:, idx.ee_sites] - root_pos[:, None], root_pos,
-                       s.qvel[:, rv:rv + 3], s.com_vel, s.com)
-        diff = sim - ref_vec
-        dxy = diff[:, lay.root_pos][:, :2]
+        sim = lay.pack(angular_velocities(xq, s.cvel, self._rot_children, self._rot_parents),
+                       s.site[:, idx.ee_sites], s.xpos[:, self._body_sel], root_pos, s.qvel[:, rv:rv + 3],
+                       s.com_vel, s.com)
+        diff = self.reward.difference(sim, ref_vec, heading(s.root_mat), quat_yaw(ref_q[:, 0]))
         total, terms = self.reward(ang * ang, diff)
-        return total, terms, dxy[:, 0] ** 2 + dxy[:, 1] ** 2
+        dxy = diff[:, lay.root_pos][:, :2]
+        return Score(total, terms, self.reward.body_errors(diff), dxy[:, 0] ** 2 + dxy[:, 1] ** 2, ang[:, 0])
+
+    def failed(self, sc: "Score") -> np.ndarray:
+        """(N,) bool: the episode ends (terminated) on this score: root-rotation failure, or, while
+        training, the pose termination or the drift bound."""
+        o = self.options
+        out = np.zeros(len(sc.total), dtype=bool)
+        if o.root_rot_fail:
+            out |= sc.root_angle > ROOT_ROT_FAIL_ANGLE
+        if o.pose_bound is not None:
+            out |= sc.errors[:, 0] > o.pose_bound
+        if o.drift_bound is not None:
+            out |= sc.drift_sq > o.drift_bound ** 2
+        return out
 
     # ------------------------------------------------------------------ episodes
     def _start(self, i: int, time: float | None = None, clip: int | None = None) -> None:
@@ -285,12 +343,13 @@ class DeepMimicCore:
         t, ids = self.t[rows].copy(), self.clip_id[rows].copy()
         ref = self.reference(t, ids)
         obs = self.observe(s, t, ids, ref)
-        total, terms, _ = self.score(s, ref)
+        sc = self.score(s, ref)
+        terms = sc.terms
         if (terms[:, 0] < 0.99).any():  # the sim would not start on the reference: a bug, not an event
             k = int(np.argmin(terms[:, 0]))
             raise RuntimeError(f"reference state initialisation failed: pose term {terms[k, 0]:.4f} at t={t[k]}")
-        info = {k: terms[:, j] for j, k in enumerate(INFO_KEYS)}
-        info.update(reward=total, time=t, phase=self.phase(t, ids), sim_unstable=np.zeros(len(rows), dtype=bool))
+        info = step_info(terms, sc.errors)
+        info.update(reward=sc.total, time=t, phase=self.phase(t, ids), sim_unstable=np.zeros(len(rows), dtype=bool))
         if len(self.clips) > 1:
             info["clip"] = ids
         return obs, info
@@ -339,19 +398,21 @@ class DeepMimicCore:
         with np.errstate(invalid="ignore", over="ignore"):
             ref = self.reference(t1, ids)
             obs = self.observe(ph.state, t1, ids, ref)
-            reward, terms, drift_sq = self.score(ph.state, ref)
-        if o.drift_bound is not None:  # drifted too far from the reference root: terminated
-            far = (drift_sq > o.drift_bound ** 2) & ~unstable & ~term
+            sc = self.score(ph.state, ref)
+        reward, terms, errors = sc.total, sc.terms, sc.errors
+        late = self.failed(sc) & ~unstable & ~term  # decided on the reward's quantities, after the physics
+        if late.any():
             if autoreset:
-                for i in np.flatnonzero(far & ~trunc):  # not yet started again by the physics step
+                for i in np.flatnonzero(late & ~trunc):  # not yet started again by the physics step
                     self._start(int(i))
-            term |= far
+            term |= late
         if unstable.any():
             bad = unstable & ~np.all(np.isfinite(obs), axis=1)
             obs[bad] = 0.0
             reward[unstable] = 0.0
             terms[unstable] = 0.0
-        res = StepResult(obs, reward, terms, term, trunc, unstable, t1, ids)
+            errors[unstable] = np.nan
+        res = StepResult(obs, reward, terms, errors, term, trunc, unstable, t1, ids)
         if autoreset:
             res.reset_rows = np.flatnonzero(term | trunc)
             if res.reset_rows.size:
@@ -363,17 +424,21 @@ class DeepMimicCore:
 
 
 def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, clip_name: str | None = None,
-              obs_mode: str = "deepmimic", sim_hz: int | None = None, frame_skip: int | None = None,
-              reward_weights: RewardWeights | dict | None = None, early_termination: bool = True,
-              cycle_heading: bool = True, action_mode: str = "absolute", residual_scale: float = 0.25,
-              clip_id_obs: bool = False, max_root_drift: float | None = None, pd_feedforward: bool = False,
-              ref_obs: bool = False, mode: str = "train", nthread: int | None = None) -> DeepMimicCore:
-    """A :class:`DeepMimicCore` from the environments' keyword arguments (documented on DeepMimicEnv)."""
-    options = TaskOptions(obs_mode=obs_mode, action_mode=action_mode, residual_scale=float(residual_scale),
-                          pd_feedforward=bool(pd_feedforward), ref_obs=bool(ref_obs), clip_id_obs=bool(clip_id_obs),
-                          early_termination=bool(early_termination),
-                          max_root_drift=None if max_root_drift is None else float(max_root_drift), mode=mode)
+              sim_hz: int | None = None, frame_skip: int | None = None,
+              reward_weights: RewardWeights | dict | None = None, cycle_heading: bool = True,
+              nthread: int | None = None, **options) -> DeepMimicCore:
+    """A :class:`DeepMimicCore` from the environments' keyword arguments (documented on DeepMimicEnv);
+    ``options`` are the fields of :class:`TaskOptions`."""
+    known = TaskOptions.__dataclass_fields__
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise TypeError(f"DeepMimic environment: unknown option {unknown[0]!r}")
+    if options.get("fall_contact_bodies") is not None:
+        bodies = options["fall_contact_bodies"]
+        options["fall_contact_bodies"] = (bodies,) if isinstance(bodies, str) else tuple(bodies)
+    for k in ("residual_scale", "max_root_drift", "pose_termination"):
+        if options.get(k) is not None:
+            options[k] = float(options[k])
     skip = frame_skip_of(sim_hz, frame_skip)
     clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading)
-    return DeepMimicCore(num_envs, clips, weights, options, skip, reward_weights, nthread)
-
+    return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread)

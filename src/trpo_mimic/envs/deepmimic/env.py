@@ -4,9 +4,10 @@ The policy acts at 30 Hz; each action is a PD target per hinge (28), normalised 
 [-1, 1] and mapped onto the joint's range, and MuJoCo position actuators track it.
 Episodes start at a uniformly random time of the clip with the reference pose and
 velocity copied into the simulation (reference state initialisation), end with
-``terminated=True`` when a body other than the feet touches the ground or the
-simulation goes unstable, and are truncated by the ``TimeLimit`` set at registration
-(or at the end of a clip that plays once).
+``terminated=True`` when a fall-contact body (by default every body but the feet)
+touches the ground, on the optional root-rotation failure and pose termination, or
+when the simulation goes unstable, and are truncated by the ``TimeLimit`` set at
+registration (or at the end of a clip that plays once).
 
 Simulation rate (``sim_hz``, default 240 Hz = 8 substeps per action).  Measured on
 this project's MJCF (2-core CPU, MuJoCo 4.0, implicitfast) with
@@ -47,8 +48,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from .core import CONTROL_HZ, INFO_KEYS, make_core
-from .reward import RewardWeights
+from .core import CONTROL_HZ, INFO_KEYS, make_core, step_info
 
 __all__ = ["DeepMimicEnv", "tracking_camera", "CONTROL_HZ", "INFO_KEYS"]
 
@@ -58,29 +58,33 @@ class DeepMimicEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
 
-    def __init__(self, motion_file: str | None = None, motion_dir: str | None = None,
-                 clip_name: str | None = None, obs_mode: str = "deepmimic",
-                 sim_hz: int | None = None, frame_skip: int | None = None,
-                 reward_weights: RewardWeights | dict | None = None,
-                 early_termination: bool = True, render_mode: str | None = None,
-                 width: int = 640, height: int = 480, cycle_heading: bool = True,
-                 action_mode: str = "absolute", residual_scale: float = 0.25, clip_id_obs: bool = False,
-                 max_root_drift: float | None = None, pd_feedforward: bool = False, ref_obs: bool = False,
-                 mode: str = "train"):
+    def __init__(self, motion_file=None, render_mode: str | None = None, width: int = 640, height: int = 480,
+                 **task_kwargs):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
         shortcut ids) is searched for in ``motion_dir``, ``$TRPO_MIMIC_MOTION_DIR`` and
         ``../shared/motions``.  obs_mode: ``"deepmimic"`` or ``"compact"``.  sim_hz /
         frame_skip: simulation rate or substeps per 30 Hz action (give at most one).
-        reward_weights: :class:`RewardWeights` or a dict of its fields.
-        early_termination: end the episode when a non-foot body touches the ground.
+        reward_weights: :class:`.reward.RewardWeights` or a dict of its fields.
+
+        Episode rules (DeepMimic's per-skill args; ``configs/skills/<skill>.txt`` sets them per clip):
+        early_termination: contact falls (DeepMimic's ``enable_char_contact_fall``): the episode ends
+            when one of the fall-contact bodies touches the ground (or the other bodies).
+        fall_contact_bodies: names of those bodies (``root``, ``chest``, ``neck``, ``right_hip`` (thigh),
+            ``right_knee`` (shin), ``right_ankle`` (foot), ``right_shoulder``, ``right_elbow``,
+            ``right_wrist`` (hand), and the ``left_`` ones); None: every body but the feet.
+        root_rot_fail: also end it when the root's rotation is more than pi/2 from the reference's
+            (DeepMimic's ``enable_root_rot_fail``, off by default there and here).
+        pose_termination: end a training episode when the mean body-position error from the
+            reference passes this many metres (None: never; newer trackers use 1.0). Off in ``mode="eval"``.
+        A clip that plays once (``"Loop": "none"``) ends its episode at the clip's end (truncated).
         max_root_drift: also end it (terminated) when the root is farther than this many metres
             from the reference root, horizontally (None: never). A character that falls behind
             the clip then loses the rest of the episode instead of drifting on with the root and
             centre-of-mass terms near 0. A training device: ``mode="eval"`` switches it off.
-        mode: ``"train"`` or ``"eval"`` (evaluation ends an episode only on a fall, an unstable
-            simulation or the end of the clip).
+        mode: ``"train"`` or ``"eval"`` (evaluation ends an episode only on a fall, a root-rotation
+            failure, an unstable simulation or the end of the clip).
         cycle_heading: a looping clip also turns by its per-cycle heading change.
         action_mode: ``"absolute"``: the PD target is the action scaled onto the joint's
         range; ``"residual"``: the PD target is the reference's hinge angle at the end of
@@ -99,15 +103,14 @@ class DeepMimicEnv(gym.Env):
         ``{"Motions": [{"File": path, "Weight": w}, ...]}`` (paths relative to the JSON);
         each episode samples a clip by weight (``options["clip"]`` picks one), ``info["clip"]``
         says which, and ``clip_id_obs`` appends a one-hot clip identifier to the observation.
+
+        Step info: the reward terms ``reward_<term>``, the mean body-position errors in metres
+        ``error_body_pos`` (global) and ``error_body_pos_local`` (relative to the root position),
+        ``time``, ``sim_unstable`` (and ``clip`` with several clips).
         """
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.core = core = make_core(
-            1, motion_file=motion_file, motion_dir=motion_dir, clip_name=clip_name, obs_mode=obs_mode,
-            sim_hz=sim_hz, frame_skip=frame_skip, reward_weights=reward_weights,
-            early_termination=early_termination, cycle_heading=cycle_heading, action_mode=action_mode,
-            residual_scale=residual_scale, clip_id_obs=clip_id_obs, max_root_drift=max_root_drift,
-            pd_feedforward=pd_feedforward, ref_obs=ref_obs, mode=mode, nthread=1)
+        self.core = core = make_core(1, motion_file=motion_file, nthread=1, **task_kwargs)
         self.options, self.clips, self.model, self.index = core.options, core.clips, core.model, core.index
         self.reward_weights, self.frame_skip, self.control_dt = core.reward_weights, core.frame_skip, core.control_dt
         self.sim_hz = CONTROL_HZ * self.frame_skip
@@ -156,7 +159,7 @@ class DeepMimicEnv(gym.Env):
     def step(self, action):
         """Apply a PD target per hinge for one 30 Hz step."""
         r = self.core.step(np.asarray(action, dtype=np.float64)[None])
-        info: dict[str, Any] = dict(zip(INFO_KEYS, r.terms[0].tolist()))
+        info: dict[str, Any] = _row(step_info(r.terms, r.errors), 0)
         info["time"] = float(r.time[0])
         if len(self.clips) > 1:
             info["clip"] = int(r.clip[0])

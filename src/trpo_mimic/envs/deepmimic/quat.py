@@ -46,6 +46,20 @@ def quat_conj(q: np.ndarray) -> np.ndarray:
     return q * np.array([1.0, -1.0, -1.0, -1.0])
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a x b along the last axis (broadcasting; faster than np.cross on small arrays)."""
+    ax, ay, az = np.moveaxis(a, -1, 0)
+    bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+
+
+def quat_rotate_inv(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate 3-vectors v by the inverse of unit quaternions q: world -> the frame q describes."""
+    u = q[..., 1:]
+    t = 2.0 * cross(u, v)
+    return v - q[..., :1] * t + cross(u, t)
+
+
 def normalize(q: np.ndarray) -> np.ndarray:
     """q / |q| along the last axis."""
     return q / np.linalg.norm(q, axis=-1, keepdims=True)

@@ -24,7 +24,7 @@ ended sub-env is its *reset* info.
 
 Step info keys (arrays over sub-envs, each with a ``"_key"`` mask): ``reward_pose``,
 ``reward_velocity``, ``reward_end_effector``, ``reward_root``, ``reward_com_vel``,
-``reward_com``, ``time``, ``sim_unstable`` (and ``clip`` with several clips); ``phase`` and ``reward`` where a sub-env
+``reward_com``, ``error_body_pos``, ``error_body_pos_local``, ``time``, ``sim_unstable`` (and ``clip`` with several clips); ``phase`` and ``reward`` where a sub-env
 was reset (and ``phase`` in ``final_info`` where the simulation went unstable).
 """
 
@@ -39,7 +39,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from ..vector_util import sub_env_seeds
-from .core import CONTROL_HZ, INFO_KEYS, make_core
+from .core import CONTROL_HZ, make_core, step_info
 
 DEFAULT_MAX_EPISODE_STEPS = 300
 
@@ -108,7 +108,7 @@ class DeepMimicVectorEnv(VectorEnv):
         obs, terminated, truncated, unstable = r.obs, r.terminated, r.truncated, r.unstable
         ones = np.ones(n, dtype=bool)
         info: dict[str, Any] = {}
-        for k, col in zip(INFO_KEYS, r.terms.T):
+        for k, col in step_info(r.terms, r.errors).items():
             info[k], info["_" + k] = col.copy(), ones
         info["time"], info["_time"] = r.time, ones
         if len(self.clips) > 1:

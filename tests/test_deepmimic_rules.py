@@ -1,0 +1,172 @@
+"""DeepMimic's per-skill episode rules (skill files), the pose termination and the body-position error."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from deepmimic_util import clip_path, motions_dir
+from trpo_mimic.cli import parse
+from trpo_mimic.config import Config
+from trpo_mimic.envs import env_kwargs_from_config, make_env
+from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
+
+SKILLS = Path(__file__).resolve().parents[1] / "configs" / "skills"
+HUMANOID_CLIPS = ("walk", "jog", "run", "jump", "backflip", "spinkick", "cartwheel", "crawl", "roll", "dance_a",
+                  "punch", "getup_faceup")
+TOUCHING_HANDS_KNEES = {"right_wrist", "left_wrist", "right_knee", "left_knee"}
+
+
+@pytest.fixture(autouse=True)
+def _setup(monkeypatch):
+    monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(motions_dir()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MotionWarning)
+        yield
+
+
+def skill_env(skill: str, *extra: str, training: bool = True):
+    """The environment a training run gets from configs/skills/<skill>.txt (through the CLI's parsing)."""
+    _, opts = parse(["train", "--arg_file", str(SKILLS / f"{skill}.txt"), "--action_mode", "residual", *extra])
+    cfg = Config.from_dict(opts)
+    return make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg, training))
+
+
+def floor_contacts(env) -> set[str]:
+    """Names of the character's bodies touching the floor now."""
+    m, d = env.unwrapped.model, env.unwrapped.data
+    out = set()
+    for c in d.contact[:d.ncon]:
+        b1, b2 = m.geom_bodyid[c.geom1], m.geom_bodyid[c.geom2]
+        if 0 in (b1, b2):
+            out.add(m.body(b1 or b2).name)
+    return out
+
+
+def run(env, steps: int, actions=None, time: float | None = None) -> tuple[int, bool, bool, set[str]]:
+    """(steps taken, terminated, truncated, bodies that touched the floor) from a reset at ``time``."""
+    env.reset(seed=0, options={"time": time})
+    touched: set[str] = set()
+    for k in range(steps):
+        a = np.zeros(28) if actions is None else actions[k]
+        _, _, term, trunc, _ = env.step(a)
+        touched |= floor_contacts(env)
+        if term or trunc:
+            return k + 1, term, trunc, touched
+    return steps, False, False, touched
+
+
+def test_every_humanoid_clip_has_a_skill_file_that_builds():
+    for skill in HUMANOID_CLIPS:
+        env = skill_env(skill)
+        assert env.unwrapped.clip.name == f"humanoid3d_{skill}.txt"
+        env.close()
+    assert sorted(p.stem for p in SKILLS.glob("*.txt")) == sorted(HUMANOID_CLIPS)
+
+
+def test_crawl_hands_and_knees_do_not_end_it_but_the_chest_does():
+    crawl = skill_env("crawl")
+    steps, term, _, touched = run(crawl, 30, time=1.0)
+    assert steps == 30 and not term
+    assert touched & TOUCHING_HANDS_KNEES  # the test means something: hands or knees were on the floor
+    # the same start under the default rules (every body but the feet) ends at once
+    default = skill_env("walk", "--motion_file", "humanoid3d_crawl.txt")
+    steps, term, _, _ = run(default, 30, time=1.0)
+    assert term and steps <= 3
+    # the chest and root on the floor (the getup clip's first frame lies on its back) end a crawl episode
+    lying = skill_env("crawl", "--motion_file", "humanoid3d_getup_faceup.txt")
+    steps, term, _, touched = run(lying, 30, time=0.0)
+    assert term and steps <= 5 and touched & {"root", "chest", "neck"}
+
+
+def test_getup_never_ends_on_contact_and_ends_at_the_clip_end():
+    env = skill_env("getup_faceup")
+    clip = env.unwrapped.clip
+    assert clip.loop == "none"
+    rng = np.random.default_rng(0)
+    t0 = 2.0
+    n = math.ceil((clip.duration - t0) * 30 - 1e-9)
+    steps, term, trunc, touched = run(env, n + 5, actions=rng.uniform(-1, 1, (n + 5, 28)) * 2, time=t0)
+    assert (steps, term, trunc) == (n, False, True)  # a play-once clip ends at its end, truncated
+    assert touched - {"right_ankle", "left_ankle"}  # lying, kneeling on the floor: no fall
+
+
+def test_play_once_clip_ends_at_its_end():
+    env = skill_env("punch")
+    clip = env.unwrapped.clip
+    t0 = clip.duration - 0.2
+    steps, term, trunc, _ = run(env, 20, time=t0)
+    assert (steps, term, trunc) == (math.ceil(0.2 * 30 - 1e-9), False, True)
+
+
+def _turned(env, angle: float, time: float = 0.5):
+    """Reset at ``time``, then turn the character's root by ``angle`` about the vertical."""
+    u = env.unwrapped
+    env.reset(seed=0, options={"time": time})
+    rq = u.index.root_qpos + 3
+    q = u.data.qpos[rq:rq + 4].copy()
+    mujoco.mju_mulQuat(u.data.qpos[rq:rq + 4], np.array([math.cos(angle / 2), 0, 0, math.sin(angle / 2)]), q)
+    mujoco.mj_forward(u.model, u.data)
+
+
+@pytest.mark.parametrize("rule,angle,ends", [(True, math.radians(110), True), (True, math.radians(70), False),
+                                             (False, math.radians(110), False)])
+def test_root_rotation_failure_past_half_pi_only_when_on(rule, angle, ends):
+    env = DeepMimicEnv(motion_file=str(clip_path("walk")), action_mode="residual", root_rot_fail=rule)
+    _turned(env, angle)
+    _, _, term, trunc, _ = env.step(np.zeros(28))
+    assert term == ends and not trunc
+    if rule:  # it applies in evaluation too: DeepMimic counts it as a fall
+        ev = DeepMimicEnv(motion_file=str(clip_path("walk")), action_mode="residual", root_rot_fail=True, mode="eval")
+        _turned(ev, angle)
+        assert ev.step(np.zeros(28))[2] == ends
+
+
+def test_backflip_and_cartwheel_skill_files_switch_root_rotation_failure_off():
+    for skill in ("backflip", "cartwheel"):
+        assert skill_env(skill).unwrapped.options.root_rot_fail is False
+    assert skill_env("cartwheel").unwrapped.options.fall_contact_bodies == (
+        "root", "chest", "neck", "right_hip", "right_knee", "right_shoulder", "right_elbow", "left_hip", "left_knee",
+        "left_shoulder", "left_elbow")
+
+
+def _shifted(env, shift):
+    env.reset(seed=0, options={"time": 0.3})
+    u = env.unwrapped
+    u.data.qpos[u.index.root_qpos:u.index.root_qpos + 3] += shift
+    mujoco.mj_forward(u.model, u.data)
+
+
+def test_body_error_of_a_shifted_character_is_the_shift():
+    """Every body 0.5 m away (a (0.3, 0.4, 0) shift): global error 0.5 m, root-relative 0."""
+    env = DeepMimicEnv(motion_file=str(clip_path("walk")))
+    _shifted(env, [0.3, 0.4, 0.0])
+    core = env.core
+    t, ids = core.t[:1], core.clip_id[:1]
+    sc = core.score(core.state([0]), core.reference(t, ids))
+    assert sc.errors[0, 0] == pytest.approx(0.5, abs=1e-3)
+    assert sc.errors[0, 1] == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("bound,mode,ends", [(None, "train", False), (0.5, "train", True), (0.8, "train", False),
+                                             (0.5, "eval", False)])
+def test_pose_termination_triggers_at_its_bound_in_training_only(bound, mode, ends):
+    env = DeepMimicEnv(motion_file=str(clip_path("run")), action_mode="residual", pose_termination=bound, mode=mode)
+    _shifted(env, [0.0, 0.65, 0.0])
+    _, r, term, trunc, info = env.step(np.zeros(28))
+    assert term == ends and not trunc and r > 0
+    assert info["error_body_pos"] == pytest.approx(0.65, abs=0.05) and info["error_body_pos_local"] < 0.05
+
+
+def test_bad_rules_name_the_problem():
+    with pytest.raises(ValueError, match="fall_contact_bodies: unknown body 'hand'.*right_wrist"):
+        DeepMimicEnv(motion_file=str(clip_path("walk")), fall_contact_bodies=["root", "hand"])
+    with pytest.raises(ValueError, match="pose_termination"):
+        DeepMimicEnv(motion_file=str(clip_path("walk")), pose_termination=0.0)
+    with pytest.raises(TypeError, match="unknown option 'fall_bodies'"):
+        DeepMimicEnv(motion_file=str(clip_path("walk")), fall_bodies=["root"])
