@@ -76,7 +76,6 @@ class CharacterIndex:
     joint_qpos: dict  # character joint name -> qpos addresses (3 or 1)
     hinge_qpos: np.ndarray  # qpos address of every hinge, actuator order
     hinge_qvel: np.ndarray
-    hinge_pose_joint: np.ndarray  # for each hinge, its row in pose_bodies
 
     @property
     def joint_bodies(self) -> np.ndarray:
@@ -104,7 +103,6 @@ class CharacterIndex:
         pose_bodies = np.array(pose_bodies)
         names = tuple(model.body(b).name for b in pose_bodies)
         trn = model.actuator_trnid[:, 0]
-        hinge_pose_joint = np.array([names.index(model.body(model.jnt_bodyid[j]).name) for j in trn])
         return CharacterIndex(
             root_body=root, root_qpos=int(rj.qposadr[0]), root_qvel=int(rj.dofadr[0]),
             bodies=bodies, pose_bodies=pose_bodies,
@@ -113,7 +111,6 @@ class CharacterIndex:
             ee_sites=np.array([model.site(s).id for s in END_EFFECTOR_SITES]),
             joint_qpos=joint_qpos,
             hinge_qpos=model.jnt_qposadr[trn].copy(), hinge_qvel=model.jnt_dofadr[trn].copy(),
-            hinge_pose_joint=hinge_pose_joint,
         )
 
 
