@@ -170,3 +170,15 @@ def test_bad_rules_name_the_problem():
         DeepMimicEnv(motion_file=str(clip_path("walk")), pose_termination=0.0)
     with pytest.raises(TypeError, match="unknown option 'fall_bodies'"):
         DeepMimicEnv(motion_file=str(clip_path("walk")), fall_bodies=["root"])
+
+
+def test_rule_flags_are_deepmimic_only_and_reach_the_env():
+    from trpo_mimic.envs import EnvError
+    _, opts = parse(["train", "--env_id", "Pendulum-v1", "--no-early_termination"])
+    with pytest.raises(EnvError, match="--early_termination applies to DeepMimic environments only"):
+        env_kwargs_from_config(Config.from_dict(opts))
+    _, opts = parse(["train", "--env_id", "DeepMimicWalk-v0", "--fall_contact_bodies", "root", "chest",
+                     "--root_rot_fail", "--pose_termination", "1.0"])
+    kw = env_kwargs_from_config(Config.from_dict(opts), training=True)
+    assert kw["fall_contact_bodies"] == ["root", "chest"] and kw["root_rot_fail"] is True
+    assert kw["pose_termination"] == 1.0 and kw["mode"] == "train" and "early_termination" not in kw

@@ -1,4 +1,5 @@
 """Run directories, TensorBoard scalars, videos, evaluation statistics and plots (issue 4)."""
+import re
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -115,8 +116,10 @@ def test_deepmimic_evaluation_reports_terms_falls_and_poses(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     acc = EventAccumulator(str(tmp_path / "dm"))
     acc.Reload()
-    for term in ("pose", "velocity", "end_effector", "root", "com_vel"):
-        assert f"DeepMimic/reward_{term}" in acc.Tags()["scalars"]
+    for key in ("reward_pose", "reward_velocity", "reward_end_effector", "reward_root", "reward_com_vel",
+                "error_body_pos", "error_body_pos_local"):
+        assert f"DeepMimic/{key}" in acc.Tags()["scalars"]
+    assert "Eval/SuccessRate" in acc.Tags()["scalars"] and "Eval/error_body_pos" in acc.Tags()["scalars"]
     r = cli("evaluate", "--load_model_path", str(tmp_path / "dm"), "--num_eval_episodes", "2",
             "--max_episode_steps", "15", "--save_sample", "--record_video")
     assert r.returncode == 0, r.stderr
@@ -124,6 +127,21 @@ def test_deepmimic_evaluation_reports_terms_falls_and_poses(cli, tmp_path):
     data = np.load(tmp_path / "dm" / "samples_DeepMimicWalk-v0.npz")
     n = len(data["rewards"])
     assert data["sim_qpos"].shape == (n, 35) and data["ref_qpos"].shape == (n, 35)
+    err, local = data["error_body_pos"], data["error_body_pos_local"]
+    assert err.shape == (n,) and local.shape == (n,) and (err >= 0).all() and err.max() > 0
+    m = re.search(r"body position error: ([0-9.]+) m mean per step \(relative to the root: ([0-9.]+) m\)", r.stdout)
+    assert m and float(m.group(1)) == pytest.approx(err.mean(), abs=1e-3), r.stdout
+    assert float(m.group(2)) == pytest.approx(local.mean(), abs=1e-3)
+    assert re.search(r"success: \d of 2 episodes \(no fall, body position error under 0.5 m throughout\)", r.stdout)
+
+
+def test_success_needs_no_fall_and_a_small_error_throughout():
+    from trpo_mimic.evaluate import EvalResult
+    res = EvalResult([1.0, 1.0, 1.0, 1.0], [5, 5, 5, 5], [False, True, False, False], deepmimic=True,
+                     max_errors=[0.3, 0.2, 0.6, 0.49], term_means={"error_body_pos": 0.2})
+    assert res.successes == 2 and res.summary()["success_rate"] == 0.5
+    assert "success: 2 of 4 episodes" in res.format()
+    assert EvalResult([1.0], [5], [False]).successes is None  # not DeepMimic: no error, no success rate
 
 
 def test_live_render_mode_choice(monkeypatch):
