@@ -9,10 +9,11 @@ behind :class:`.physics.MujocoPhysics`.
 
 A step (:meth:`DeepMimicCore.step`): the actions of all N become PD targets, the physics
 steps every character (in threads) and decides per character whether it ended (unstable
-simulation, fall contact, end of a clip that plays once, time limit) and, with autoreset,
-starts ended ones again; then observations and rewards are computed once for all N from
-the stacked state, and the drift bound (a training device, off in ``mode="eval"``) ends
-characters too far from the reference root.
+simulation, contact of a fall-contact body, end of a clip that plays once, time limit) and,
+with autoreset, starts ended ones again; then observations, rewards and body-position errors
+are computed once for all N from the stacked state, and the rules decided on those quantities
+end characters too (:meth:`DeepMimicCore.failed`: the root-rotation failure, and the training
+devices that ``mode="eval"`` switches off, the pose termination and the drift bound).
 """
 
 from __future__ import annotations
