@@ -6,8 +6,8 @@
 # the run with those flags until that many samples (a curriculum, e.g. a drift termination switched on later);
 # SAMPLES, when given, caps the last stage.
 # Writes runs/deepmimic-SKILL-<time>/ (checkpoints, logs, learning_curve.png, videos) and prints: samples,
-# wall time, mean reward per step, falls, body-position error and success rate over 10 deterministic 10-second
-# episodes from random phases.
+# wall time, then (benchmarks/deepmimic/targets.py) the mean reward per step, falls, body-position error and
+# success rate over 10 deterministic 10-second episodes from random phases, against the skill's bar.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 skill=${1:?usage: benchmarks/deepmimic_train.sh SKILL [SAMPLES] [flags...]}
@@ -44,6 +44,6 @@ fi
 end=$(date +%s)
 "$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 10 --max_episode_steps 300 \
   --record_video --video_dir "runs/$run/videos" --no-progress | tee "runs/$run/eval.txt"
-echo "skill $skill: $("$py" -c "import torch;c=torch.load('runs/$run/latest.pt',weights_only=True);print(c['timesteps'])") samples," \
-     "wall $(( (end - start) / 60 )) min; $(grep 'mean reward per step' "runs/$run/eval.txt"); $(grep '^falls' "runs/$run/eval.txt");" \
-     "$(grep '^body position error' "runs/$run/eval.txt"); $(grep '^success' "runs/$run/eval.txt")"
+samples_done=$("$py" -c "import torch;c=torch.load('runs/$run/latest.pt',weights_only=True);print(c['timesteps'])")
+echo "skill $skill: $samples_done samples, wall $(( (end - start) / 60 )) min"
+"$py" benchmarks/deepmimic/targets.py "$skill" "$samples_done" "runs/$run/eval.txt"

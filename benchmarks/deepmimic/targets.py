@@ -1,0 +1,62 @@
+"""The bar each DeepMimic skill is held to, and the verdict of one evaluation against it.
+
+    python benchmarks/deepmimic/targets.py SKILL SAMPLES EVAL_TXT
+
+EVAL_TXT is what ``trpo-mimic evaluate`` printed (10 deterministic 10 s episodes from random phases). The bar
+(issue 18): reward per step within 0.03 of DeepMimic's figure or above it, 0 falls, at most 20M samples (a
+quarter of DeepMimic's or less); the walk: 0.95 or more within 5M samples. DeepMimic's figures are its
+paper's normalised returns as ``../shared/docs/deepmimic.md`` recalls them (approximate), with the samples it
+reported.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+DEEPMIMIC = {  # skill: (normalised return, samples)
+    "walk": (0.985, 61e6), "jog": (0.951, 51e6), "run": (0.951, 53e6), "jump": (0.947, 86e6),
+    "backflip": (0.729, 72e6), "spinkick": (0.748, 67e6), "cartwheel": (0.804, 51e6), "crawl": (0.932, 68e6),
+    "roll": (0.735, 81e6), "dance_a": (0.863, 67e6), "punch": (0.812, 60e6), "getup_faceup": (0.838, 66e6),
+}
+MARGIN = 0.03
+MAX_SAMPLES = 20e6
+WALK_BAR, WALK_SAMPLES = 0.95, 5e6
+
+
+def bar(skill: str) -> tuple[float, float]:
+    """(reward per step to reach, samples allowed)."""
+    if skill == "walk":
+        return WALK_BAR, WALK_SAMPLES
+    return DEEPMIMIC[skill][0] - MARGIN, MAX_SAMPLES
+
+
+def read_eval(text: str) -> dict[str, float]:
+    """The figures of an `evaluate` printout."""
+    out = {"reward": float(re.search(r"mean reward per step: ([0-9.]+)", text).group(1)),
+           "falls": int(re.search(r"falls: (\d+) of", text).group(1))}
+    m = re.search(r"body position error: ([0-9.]+) m mean per step \(relative to the root: ([0-9.]+) m\)", text)
+    if m:
+        out["error"], out["error_local"] = float(m.group(1)), float(m.group(2))
+    m = re.search(r"success: (\d+) of (\d+) episodes", text)
+    if m:
+        out["success"] = int(m.group(1)) / int(m.group(2))
+    return out
+
+
+def verdict(skill: str, samples: float, figures: dict[str, float]) -> str:
+    target, budget = bar(skill)
+    ok = figures["reward"] >= target and figures["falls"] == 0 and samples <= budget
+    dm, dm_samples = DEEPMIMIC[skill]
+    return (f"{skill}: {figures['reward']:.3f} per step at {samples / 1e6:.2f}M samples (DeepMimic {dm:.3f} at "
+            f"{dm_samples / 1e6:.0f}M; bar >= {target:.3f}, 0 falls, <= {budget / 1e6:.0f}M): "
+            f"{'MET' if ok else 'NOT MET'}; falls {figures['falls']}"
+            + (f", body error {figures['error']:.3f} m" if "error" in figures else "")
+            + (f", success {figures['success']:.0%}" if "success" in figures else ""))
+
+
+if __name__ == "__main__":
+    skill, samples, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    if skill not in DEEPMIMIC:
+        sys.exit(f"unknown skill {skill!r}; known: {', '.join(DEEPMIMIC)}")
+    print(verdict(skill, samples, read_eval(Path(path).read_text())))
