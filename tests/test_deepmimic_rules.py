@@ -182,3 +182,25 @@ def test_rule_flags_are_deepmimic_only_and_reach_the_env():
     kw = env_kwargs_from_config(Config.from_dict(opts), training=True)
     assert kw["fall_contact_bodies"] == ["root", "chest"] and kw["root_rot_fail"] is True
     assert kw["pose_termination"] == 1.0 and kw["mode"] == "train" and "early_termination" not in kw
+
+
+@pytest.mark.parametrize("sync", [True, False])
+def test_new_cycle_moves_the_rewards_reference_root_onto_the_character(sync):
+    """DeepMimic's sync_char_root_pos: a character 0.4 m beside the clip's path gets its root term back at the
+    next cycle of the clip, not before; the body-position error keeps measuring the clip's own path."""
+    env = DeepMimicEnv(motion_file=str(clip_path("walk")), action_mode="residual", sync_root=sync)
+    dur = env.clips[0].duration
+    roots = {}
+    for start in (0.3, dur - 0.02):  # the second start crosses into the next cycle in its first step
+        env.reset(seed=0, options={"time": start})
+        env.data.qpos[env.index.root_qpos + 1] += 0.4
+        mujoco.mj_forward(env.model, env.data)
+        env.core.physics.refresh([0])
+        _, _, term, _, info = env.step(np.zeros(28))
+        assert not term and info["error_body_pos"] == pytest.approx(0.4, abs=0.05)
+        roots[start] = info["reward_root"]
+        if start > 0.3:
+            _, _, _, _, info2 = env.step(np.zeros(28))  # the offset holds for the rest of the cycle
+            assert (info2["reward_root"] > 0.8) == sync
+    assert roots[0.3] < math.exp(-5 * 0.3 ** 2)  # 0.4 m off the reference root
+    assert (roots[dur - 0.02] > 0.9) == sync  # re-anchored one control step behind the character

@@ -89,6 +89,9 @@ class Config:
     pose_termination: float | None = _env(None, "DeepMimic: end a training episode when the mean body-position "
                                           "error from the reference passes this many metres (default: never; "
                                           "newer trackers use 1.0). Training only.")
+    sync_root: bool | None = _env(None, "DeepMimic: at each new cycle of a looping clip, move the reward's reference "
+                                  "root onto the character's (DeepMimic's sync_char_root_pos; default on). The "
+                                  "body-position error and the terminations keep the clip's own path.")
     nonfinite: str = _env("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
                           "or terminate that episode and count it.", choices=["raise", "terminate"])
 

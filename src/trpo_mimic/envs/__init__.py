@@ -45,7 +45,8 @@ def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
                "clip_id_obs": cfg.clip_id_obs or None, "max_root_drift": cfg.max_root_drift,
                "pd_feedforward": cfg.pd_feedforward, "ref_obs": cfg.ref_obs,
                "early_termination": cfg.early_termination, "fall_contact_bodies": cfg.fall_contact_bodies,
-               "root_rot_fail": cfg.root_rot_fail, "pose_termination": cfg.pose_termination}
+               "root_rot_fail": cfg.root_rot_fail, "pose_termination": cfg.pose_termination,
+               "sync_root": cfg.sync_root}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
         kwargs["mode"] = "train" if training else "eval"

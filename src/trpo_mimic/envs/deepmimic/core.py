@@ -57,6 +57,7 @@ class TaskOptions:
     fall_contact_bodies: tuple[str, ...] | None = None
     root_rot_fail: bool = False
     pose_termination: float | None = None
+    sync_root: bool = True
     max_root_drift: float | None = None
     mode: str = "train"
 
@@ -197,8 +198,10 @@ class DeepMimicCore:
             self.task_obs_dim = (m.nq - 7) + (m.nv - 6)
         self.obs_dim = self.task_obs_dim + (len(self.clips) if options.clip_id_obs else 0)
         self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])
+        self._cycle_len = np.array([c.duration if c.loop == "wrap" else np.inf for c in self.clips])
         self.physics = MujocoPhysics(m, n, self.frame_skip, root, fall_geom, nthread)
         self.t = np.zeros(n)
+        self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)
         self.rngs: list[np.random.Generator | None] = [None] * n
 
@@ -292,9 +295,11 @@ class DeepMimicCore:
             obs[:, k + 3], obs[:, k + 4] = np.cos(dyaw), np.sin(dyaw)
         return obs
 
-    def score(self, s: PhysicsState, ref) -> "Score":
+    def score(self, s: PhysicsState, ref, root_offset: np.ndarray | None = None) -> "Score":
         """The reward, its terms, the body-position errors and the failure measures of states ``s``
-        against references ``ref`` (:meth:`reference`)."""
+        against references ``ref`` (:meth:`reference`). The reward's reference root (and com) is moved
+        horizontally by ``root_offset`` (N, 2) (``sync_root``); the errors, drift and failures measure
+        against the clip's own path."""
         n, idx, lay = len(s.qpos), self.index, self.layout
         xq = s.xquat
         par = xq[:, self._rot_parents]
@@ -308,7 +313,12 @@ class DeepMimicCore:
                        s.site[:, idx.ee_sites], s.xpos[:, self._body_sel], root_pos, s.qvel[:, rv:rv + 3],
                        s.com_vel, s.com)
         diff = self.reward.difference(sim, ref_vec, heading(s.root_mat), quat_yaw(ref_q[:, 0]))
-        total, terms = self.reward(ang * ang, diff)
+        rdiff = diff
+        if root_offset is not None and root_offset.any():
+            rdiff = diff.copy()
+            for part in (lay.root_pos, lay.com):  # positions; everything else is relative or a velocity
+                rdiff[:, part.start:part.start + 2] -= root_offset
+        total, terms = self.reward(ang * ang, rdiff)
         dxy = diff[:, lay.root_pos][:, :2]
         return Score(total, terms, self.reward.body_errors(diff), dxy[:, 0] ** 2 + dxy[:, 1] ** 2, ang[:, 0])
 
@@ -335,12 +345,13 @@ class DeepMimicCore:
         clip_ = self.clips[c]
         t0 = float(rng.uniform(0.0, clip_.duration)) if time is None else float(time)
         self.t[i] = t0
+        self.root_offset[i] = 0.0
         qpos = clip_.qpos_at(t0)
         self.physics.set_state(i, qpos, clip_.qvel_at(t0), qpos[self.index.hinge_qpos])
 
     def _started(self, rows: np.ndarray) -> tuple[np.ndarray, dict]:
         """First observations and reset infos (arrays over rows) of freshly started environments."""
-        s = self.physics.read(rows)
+        s = self.physics.refresh(rows)
         t, ids = self.t[rows].copy(), self.clip_id[rows].copy()
         ref = self.reference(t, ids)
         obs = self.observe(s, t, ids, ref)
@@ -375,11 +386,14 @@ class DeepMimicCore:
         that count. With ``autoreset``, ended environments start again in the same call and
         ``reset_rows``/``reset_obs``/``reset_info`` describe their new episodes."""
         n, o = self.num_envs, self.options
-        t1 = self.t + self.control_dt
+        t0 = self.t.copy()
+        t1 = t0 + self.control_dt
         ids = self.clip_id.copy()
         ctrl = self.controls(actions, t1, ids)
         self.t[:] = t1
         ph = self.physics
+        offset = self.root_offset.copy()  # restarts (in the physics step) zero self.root_offset's rows
+        pre_root = ph.state.xpos[:, self.index.root_body, :2].copy()
         term, trunc = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         clip_end = self._clip_end[ids]
         over = np.zeros(n, dtype=bool) if limit is None or elapsed is None else elapsed >= limit
@@ -398,10 +412,17 @@ class DeepMimicCore:
         unstable = ph.unstable.copy()
         with np.errstate(invalid="ignore", over="ignore"):
             ref = self.reference(t1, ids)
+            if o.sync_root:  # a new cycle of a looping clip: the reward's reference root moves onto the character
+                dur = self._cycle_len[ids]
+                new = np.floor(t1 / dur) > np.floor(t0 / dur)
+                if new.any():
+                    offset[new] = pre_root[new] - ref[1][new][:, self.layout.root_pos][:, :2]
             obs = self.observe(ph.state, t1, ids, ref)
-            sc = self.score(ph.state, ref)
+            sc = self.score(ph.state, ref, offset)
         reward, terms, errors = sc.total, sc.terms, sc.errors
         late = self.failed(sc) & ~unstable & ~term  # decided on the reward's quantities, after the physics
+        going = ~(term | trunc | late)
+        self.root_offset[going] = offset[going]
         if late.any():
             if autoreset:
                 for i in np.flatnonzero(late & ~trunc):  # not yet started again by the physics step

@@ -79,6 +79,10 @@ class DeepMimicEnv(gym.Env):
         pose_termination: end a training episode when the mean body-position error from the
             reference passes this many metres (None: never; newer trackers use 1.0). Off in ``mode="eval"``.
         A clip that plays once (``"Loop": "none"``) ends its episode at the clip's end (truncated).
+        sync_root: DeepMimic's ``sync_char_root_pos`` (on in its every skill): at each new cycle of a
+            looping clip the reward's reference root (and com) moves horizontally onto the character's
+            root, so the root term measures the drift within a cycle. The body-position errors, the pose
+            termination, the drift bound and ``ref_obs`` keep measuring against the clip's own path.
         max_root_drift: also end it (terminated) when the root is farther than this many metres
             from the reference root, horizontally (None: never). A character that falls behind
             the clip then loses the rest of the episode instead of drifting on with the root and

@@ -38,6 +38,11 @@ class PhysicsState:
     qpos: np.ndarray  # (N, nq)
     qvel: np.ndarray  # (N, nv)
 
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """The fields in declaration order (the order of ``MujocoPhysics``'s views of each MjData)."""
+        return (self.xpos, self.xquat, self.cvel, self.root_mat, self.com, self.com_vel, self.site, self.qpos,
+                self.qvel)
+
     @staticmethod
     def zeros(model: mujoco.MjModel, n: int) -> "PhysicsState":
         m = model
@@ -95,17 +100,25 @@ class MujocoPhysics:
         """A fresh copy of the state of the given characters, read from their MjData."""
         rows = list(rows)
         out = PhysicsState.zeros(self.model, len(rows))
-        fields = (out.xpos, out.xquat, out.cvel, out.root_mat, out.com, out.com_vel, out.site, out.qpos, out.qvel)
+        fields = out.arrays()
         for k, i in enumerate(rows):
             for dst, src in zip(fields, self._views[i]):
                 dst[k] = src
         return out
 
+    def refresh(self, rows) -> PhysicsState:
+        """Read the given characters (e.g. just restarted) into ``state`` as well: ``state`` then holds
+        every character's current state. Returns the rows read (a copy)."""
+        rows = list(rows)
+        out = self.read(rows)
+        for dst, src in zip(self.state.arrays(), out.arrays()):
+            dst[rows] = src
+        return out
+
     # ------------------------------------------------------------------ stepping
     def _work(self, it, after: Callable[[int], None] | None) -> None:
         m, nstep, datas, views = self.model, self.frame_skip, self.datas, self._views
-        s = self.state
-        dst = (s.xpos, s.xquat, s.cvel, s.root_mat, s.com, s.com_vel, s.site, s.qpos, s.qvel)
+        dst = self.state.arrays()
         ctrl, fall, unstable, fell = self._ctrl, self.fall_geom, self.unstable, self.fell
         step, kin, cpos, cvl, stv = (mujoco.mj_step, mujoco.mj_kinematics, mujoco.mj_comPos,
                                      mujoco.mj_comVel, mujoco.mj_subtreeVel)
