@@ -153,6 +153,7 @@ def _frames(n=3):
     (lambda f: f[2].pop(), 2, "frame"),
     (lambda f: f[1].__setitem__(20, float("nan")), 1, "right_knee"),
     (lambda f: f[1].__setitem__(0, -0.1), 1, "duration"),
+    (lambda f: f[0].__setitem__(0, 1e30), 0, "duration"),  # would ask the 240 Hz resampling for unbounded memory
     (lambda f: f[0].__setitem__(slice(16, 20), [0.0, 0.0, 0.0, 0.0]), 0, "right_hip"),
     (lambda f: f[1].__setitem__(5, "x"), 1, "root_rot"),
 ])

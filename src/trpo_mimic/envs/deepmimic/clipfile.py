@@ -25,6 +25,9 @@ QUAT_NORM_TOL = 1e-3
 ZERO_NORM = 1e-6
 """Quaternions with a norm below this are rejected."""
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FRAME_SECONDS = 10.0
+"""A frame lasting longer is rejected: clips are resampled at 240 Hz, so an absurd duration (a typo, 1e30)
+would otherwise ask for unbounded memory; mocap frames last 1/120-1/30 s, keyframes a fraction of a second."""
 
 
 class MotionError(ValueError):
@@ -68,7 +71,7 @@ def _frame_lists(doc, name: str) -> tuple[list, str]:
 
 
 def _check_values(arr: np.ndarray, name: str) -> None:
-    """Every number finite, durations >= 0 and not all zero."""
+    """Every number finite, durations in [0, MAX_FRAME_SECONDS] and not all zero (the last frame's is unused)."""
     bad = ~np.isfinite(arr)
     if bad.any():
         i, k = map(int, np.argwhere(bad)[0])
@@ -77,6 +80,10 @@ def _check_values(arr: np.ndarray, name: str) -> None:
     if neg.size:
         i = int(neg[0])
         raise _fail(name, i, "duration", f"is negative ({arr[i, 0]})")
+    long = np.flatnonzero(arr[:-1, 0] > MAX_FRAME_SECONDS)
+    if long.size:
+        i = int(long[0])
+        raise _fail(name, i, "duration", f"is {arr[i, 0]} s; a frame may last at most {MAX_FRAME_SECONDS} s")
     if not arr[:-1, 0].sum() > 0:
         raise _fail(name, f"0-{len(arr) - 1}", "duration", "is zero in every frame: total duration is zero")
 
