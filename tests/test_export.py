@@ -86,3 +86,28 @@ def test_exported_policies_match_the_agent(tmp_path, cfg):
 
     meta = json.loads(paths["meta"].read_text())
     assert meta["env_id"] == cfg.env_id and meta["observation_shape"] == list(obs.shape[1:])
+
+
+def test_policy_file_is_small_weights_only_and_evaluates_like_its_checkpoint(tmp_path, cli):
+    """`export --pretrained`: networks, normaliser and config only; evaluate reads it as it reads the run;
+    it can start a new run (--pretrained_weight_path) but not resume one."""
+    cfg = Config(env_id="Pendulum-v1", policy_hidden_size=[16, 16], checkpoint_dir=str(tmp_path), run_name="run")
+    _, path, _ = make_checkpoint(tmp_path, cfg)
+    out = tmp_path / "pretrained" / "pendulum.pt"
+    r = cli("export", str(path), "--pretrained", str(out))
+    assert r.returncode == 0, r.stderr
+    data = torch.load(out, weights_only=True)
+    assert data["kind"] == "policy" and "critic_optimizer" not in data and "rng" not in data
+    assert data["config"]["run_name"] is None and data["config"]["env_id"] == "Pendulum-v1"
+    assert out.stat().st_size < path.stat().st_size
+    runs = [cli("evaluate", "--load_model_path", str(p), "--num_eval_episodes", "2", "--max_episode_steps", "20")
+            for p in (path, out)]
+    assert all(x.returncode == 0 for x in runs), runs[1].stderr
+    pick = [next(line for line in x.stdout.splitlines() if line.startswith("return:")) for x in runs]
+    assert pick[0] == pick[1]
+    r = cli("train", "--resume", str(out), "--num_timesteps", "10")
+    assert r.returncode == 2 and "a policy file (weights only) cannot resume a run" in r.stderr
+    r = cli("train", "--env_id", "Pendulum-v1", "--policy_hidden_size", "16", "16", "--pretrained_weight_path",
+            str(out), "--num_timesteps", "64", "--num_envs", "2", "--steps_per_env", "32", "--eval_episodes", "0",
+            "--checkpoint_dir", str(tmp_path / "new"), "--no-progress")
+    assert r.returncode == 0, r.stderr

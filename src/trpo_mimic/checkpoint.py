@@ -73,6 +73,30 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
+POLICY_FILE_KEYS = ("actor", "critic", "obs_normalizer", "iteration", "timesteps")
+RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "pretrained_weight_path")
+"""Config fields that belong to the run that wrote a checkpoint, not to its policy."""
+
+
+def write_policy_file(checkpoint_path: str | Path, out: str | Path) -> Path:
+    """A small weights-only policy file (e.g. ``pretrained/walk.pt``): the networks, the normaliser and the
+    config (the environment and its rules) of a checkpoint, without the optimiser state and RNG. It loads
+    wherever a checkpoint is read for its weights (``evaluate``, ``--pretrained_weight_path``, ``export``)."""
+    ckpt = load_checkpoint(checkpoint_path)
+    cfg = dict(ckpt["config"])
+    defaults = Config()
+    for k in RUN_SETTINGS:
+        cfg[k] = getattr(defaults, k)
+    return save_checkpoint(out, {"kind": "policy", **{k: ckpt[k] for k in POLICY_FILE_KEYS}, "config": cfg})
+
+
+def check_resumable(ckpt: dict[str, Any], source: str | Path) -> None:
+    """A run resumes from a training checkpoint only (a policy file has no optimiser state or RNG)."""
+    if ckpt.get("kind") == "policy":
+        raise CheckpointError(f"{source}: a policy file (weights only) cannot resume a run; start a new run from it "
+                              f"with --pretrained_weight_path {source}")
+
+
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint file, or a run directory (its latest.pt)."""
     p = Path(path)

@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="checkpoint file or run directory")
     p.add_argument("--out", default="export", help="output directory")
     p.add_argument("--no-onnx", action="store_true", help="skip the ONNX file")
+    p.add_argument("--pretrained", metavar="FILE", default=None,
+                   help="instead, write one small weights-only policy file (networks, normaliser, config with the "
+                        "environment's rules; no optimiser state), e.g. pretrained/walk.pt: `evaluate "
+                        "--load_model_path FILE` and `train --pretrained_weight_path FILE` read it")
     return parser
 
 
@@ -286,9 +290,13 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
             out = convert_bvh(opts["bvh"], opts["out"], opts["map"], scale=opts["scale"], loop=opts["loop"])
             print(f"wrote {out}")
         elif command == "export":
-            from .export import export_checkpoint
-            for path in export_checkpoint(opts["checkpoint"], opts["out"], onnx=not opts["no_onnx"]).values():
-                print(f"wrote {path}")
+            if opts["pretrained"]:
+                from .checkpoint import write_policy_file
+                print(f"wrote {write_policy_file(opts['checkpoint'], opts['pretrained'])}")
+            else:
+                from .export import export_checkpoint
+                for path in export_checkpoint(opts["checkpoint"], opts["out"], onnx=not opts["no_onnx"]).values():
+                    print(f"wrote {path}")
         elif command == "plot":
             from .plot import plot_runs
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")

@@ -14,8 +14,8 @@ import torch
 
 from . import distributed as D
 from .algos import PolicyBatch, make_algorithm
-from .checkpoint import (build_agent, find_resume, load_checkpoint, load_weights, rng_state, save_checkpoint,
-                         set_rng_state)
+from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpoint, load_weights, rng_state,
+                         save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
 from .logger import RunLogger
@@ -50,6 +50,7 @@ class Trainer:
         if cfg.resume:
             path = find_resume(cfg)
             resume_ckpt = load_checkpoint(path)
+            check_resumable(resume_ckpt, path)
             self.run_dir = path.parent
             for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
                 stale.unlink(missing_ok=True)
