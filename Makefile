@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
-TRAIN_ARGS ?= --arg_file configs/deepmimic_builtin_walk.txt
+TRAIN_ARGS ?= --arg_file configs/deepmimic.txt --arg_file configs/deepmimic_builtin_walk.txt
 
 .PHONY: install train test test-slow bench clean
 

@@ -8,7 +8,7 @@ first left out) of `Perf/SamplesPerSecond` (rollout and update, per iteration); 
 rounds is reported, and the ratio after / before. Tasks: Pendulum-v1 and Hopper-v5 with
 `benchmarks/compare_sb3.py`'s settings (2048 samples per update, 64x64, 10 CG iterations, 10 critic epochs of
 128, one torch thread; observation normalisation off for Pendulum, on for Hopper, as rl-baselines3-zoo), and
-the DeepMimic walk preset (`configs/deepmimic_walk.txt`: 16 envs x 256 steps, 256x256, 2 stepping threads).
+the DeepMimic preset on the walk clip (`configs/deepmimic.txt`: 16 envs x 256 steps, 256x256, 2 stepping threads).
 With the same seed both trees should also log the same returns: where the change keeps the maths, the
 script says whether they did.
 """
@@ -31,8 +31,9 @@ SB3_SETTINGS = ["--num_envs", "8", "--steps_per_env", "256", "--policy_hidden_si
 TASKS = {
     "Pendulum-v1": ["--env_id", "Pendulum-v1", "--no-normalize_obs", *SB3_SETTINGS, "--num_timesteps", "40960"],
     "Hopper-v5": ["--env_id", "Hopper-v5", *SB3_SETTINGS, "--num_timesteps", "40960"],
-    "DeepMimic walk": ["--arg_file", str(ROOT / "configs" / "deepmimic_walk.txt"), "--motion_file",
-                       str(MOTIONS / "humanoid3d_walk.txt"), "--env_threads", "2", "--num_timesteps", "28672"],
+    "DeepMimic walk": ["--arg_file", str(ROOT / "configs" / "deepmimic.txt"), "--env_id", "DeepMimic-v0",
+                       "--motion_file", str(MOTIONS / "humanoid3d_walk.txt"), "--env_threads", "2",
+                       "--num_timesteps", "28672"],
 }
 
 

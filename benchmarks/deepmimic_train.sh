@@ -1,49 +1,44 @@
 #!/usr/bin/env bash
-# Reproduce a DeepMimic imitation run end to end and print the evaluation figures.
+# Train one DeepMimic skill with the one preset and print its figures against the skill's bar (issue 18).
 #   benchmarks/deepmimic_train.sh SKILL [SAMPLES] [extra train flags...]
-# SKILL: walk | run | jump | backflip (preset configs/deepmimic_SKILL.txt, clip ../shared/motions/humanoid3d_SKILL.txt)
-# If configs/deepmimic_SKILL.stages exists, training goes in stages: each line "UNTIL_SAMPLES FLAGS..." resumes
-# the run with those flags until that many samples (a curriculum, e.g. a drift termination switched on later);
-# SAMPLES, when given, caps the last stage.
-# Writes runs/deepmimic-SKILL-<time>/ (checkpoints, logs, learning_curve.png, videos) and prints: samples,
-# wall time, then (benchmarks/deepmimic/targets.py) the mean reward per step, falls, body-position error and
-# success rate over 10 deterministic 10-second episodes from random phases, against the skill's bar.
+# SKILL names a skill file, configs/skills/SKILL.txt (the clip and DeepMimic's episode rules for it): walk jog
+# run jump backflip spinkick cartwheel crawl roll dance_a punch getup_faceup. Every skill trains with the same
+# preset, configs/deepmimic.txt ($TRPO_MIMIC_PRESET to try another), up to SAMPLES (default 20M).
+# The run is runs/deepmimic-SKILL ($TRPO_MIMIC_RUN to name it otherwise). If it already holds a checkpoint (a run
+# that was stopped, or one to take further), the script resumes it up to SAMPLES instead of starting again.
+# Then it evaluates the last checkpoint (10 deterministic 10 s episodes from random phases, with a video), writes
+# a 4-second gif, and prints the samples, the training wall time (summed over resumes) and, from
+# benchmarks/deepmimic/targets.py, the reward per step, falls, body-position error and success rate against
+# the skill's bar. A policy that meets it ships as: trpo-mimic export runs/deepmimic-SKILL --pretrained pretrained/SKILL.pt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 skill=${1:?usage: benchmarks/deepmimic_train.sh SKILL [SAMPLES] [flags...]}
 samples=${2:-20000000}
 shift $(( $# >= 2 ? 2 : 1 ))
-motions=${TRPO_MIMIC_MOTION_DIR:-../shared/motions}
-run=deepmimic-$skill-$(date +%Y%m%d-%H%M%S)
+skill_file=configs/skills/$skill.txt
+if [[ ! -f $skill_file ]]; then
+  echo "unknown skill $skill: no $skill_file (skills: $(cd configs/skills && ls ./*.txt | sed 's|./||; s|\.txt||' | tr '\n' ' '))" >&2
+  exit 2
+fi
+preset=${TRPO_MIMIC_PRESET:-configs/deepmimic.txt}
+run=${TRPO_MIMIC_RUN:-deepmimic-$skill}
 bin=${TRPO_MIMIC_BIN:-.venv/bin/trpo-mimic}
 py=${TRPO_MIMIC_PYTHON:-.venv/bin/python}
-stages=${TRPO_MIMIC_STAGES:-configs/deepmimic_$skill.stages}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 mkdir -p runs
-start=$(date +%s)
-if [[ -f $stages ]]; then
-  first=1
-  while read -r until flags; do
-    [[ -z $until || $until == \#* ]] && continue
-    (( until > samples )) && until=$samples
-    if (( first )); then
-      # shellcheck disable=SC2086
-      "$bin" train --arg_file "configs/deepmimic_$skill.txt" --motion_file "$motions/humanoid3d_$skill.txt" \
-        --num_timesteps "$until" --run_name "$run" --no-progress $flags "$@" | tee -a "runs/$run.log"
-      first=0
-    else
-      # shellcheck disable=SC2086
-      "$bin" train --resume "runs/$run" --num_timesteps "$until" --no-progress $flags "$@" | tee -a "runs/$run.log"
-    fi
-    (( until >= samples )) && break
-  done < "$stages"
+if [[ -f runs/$run/latest.pt ]]; then
+  "$bin" train --resume "runs/$run" --num_timesteps "$samples" --no-progress "$@" | tee -a "runs/$run.log"
 else
-  "$bin" train --arg_file "configs/deepmimic_$skill.txt" --motion_file "$motions/humanoid3d_$skill.txt" \
-    --num_timesteps "$samples" --run_name "$run" --no-progress "$@" | tee "runs/$run.log"
+  "$bin" train --arg_file "$preset" --arg_file "$skill_file" --num_timesteps "$samples" --run_name "$run" \
+    --no-progress "$@" | tee "runs/$run.log"
 fi
-end=$(date +%s)
 "$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 10 --max_episode_steps 300 \
   --record_video --video_dir "runs/$run/videos" --no-progress | tee "runs/$run/eval.txt"
-samples_done=$("$py" -c "import torch;c=torch.load('runs/$run/latest.pt',weights_only=True);print(c['timesteps'])")
-echo "skill $skill: $samples_done samples, wall $(( (end - start) / 60 )) min"
+"$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 1 --max_episode_steps 120 \
+  --record_video --video_format gif --video_dir "runs/$run/videos" --no-progress > /dev/null
+read -r samples_done seconds < <("$py" -c "
+import torch
+c = torch.load('runs/$run/latest.pt', weights_only=True)
+print(c['timesteps'], round(c.get('train_seconds', 0)))")
+echo "skill $skill: $samples_done samples, training wall time $(( seconds / 60 )) min"
 "$py" benchmarks/deepmimic/targets.py "$skill" "$samples_done" "runs/$run/eval.txt"

@@ -27,6 +27,7 @@ def test_train_two_iterations_then_evaluate(cli, tmp_path):
     r = cli("--task", "evaluate", "--load_model_path", str(run), "--num_eval_episodes", "3", "--seed", "5")
     assert r.returncode == 0, r.stderr
     assert "episodes: 3" in r.stdout and "return:" in r.stdout and "length:   200.0" in r.stdout
+    assert f"policy trained on 256 samples in {ckpt['train_seconds'] / 60:.0f} min of training" in r.stdout
 
 
 def test_module_task_form_and_resume(cli, tmp_path):
@@ -34,10 +35,14 @@ def test_module_task_form_and_resume(cli, tmp_path):
             "--checkpoint_dir", str(tmp_path), "--run_name", "cp", *FAST)
     assert r.returncode == 0, r.stderr
     before = load_checkpoint(tmp_path / "cp")
+    assert before["train_seconds"] > 0
+    torch.save({**before, "train_seconds": 1000.0}, tmp_path / "cp" / "latest.pt")  # as if it had trained long
     r = cli("train", "--resume", str(tmp_path / "cp"), "--num_timesteps", "384", "--no-progress")
     assert r.returncode == 0, r.stderr
     after = load_checkpoint(tmp_path / "cp")
     assert after["iteration"] == 3 and after["timesteps"] == 384
+    # the training wall time goes on from the stopped run's, not from zero
+    assert 1000.0 < after["train_seconds"] < 1000.0 + 600
     assert after["obs_normalizer"]["count"].item() == before["obs_normalizer"]["count"].item() + 256
     assert after["config"]["env_id"] == "CartPole-v1" and after["config"]["num_envs"] == 2
 

@@ -17,6 +17,9 @@ from trpo_mimic.envs import env_kwargs_from_config, make_env
 from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
 
 SKILLS = Path(__file__).resolve().parents[1] / "configs" / "skills"
+PRESET = SKILLS.parent / "deepmimic.txt"
+EPISODE_RULES = {"--env_id", "--motion_file", "--fall_contact_bodies", "--early_termination", "--no-early_termination",
+                 "--root_rot_fail", "--no-root_rot_fail", "--max_episode_steps"}
 HUMANOID_CLIPS = ("walk", "jog", "run", "jump", "backflip", "spinkick", "cartwheel", "crawl", "roll", "dance_a",
                   "punch", "getup_faceup")
 TOUCHING_HANDS_KNEES = {"right_wrist", "left_wrist", "right_knee", "left_knee"}
@@ -67,6 +70,19 @@ def test_every_humanoid_clip_has_a_skill_file_that_builds():
         assert env.unwrapped.clip.name == f"humanoid3d_{skill}.txt"
         env.close()
     assert sorted(p.stem for p in SKILLS.glob("*.txt")) == sorted(HUMANOID_CLIPS)
+
+
+def test_one_recipe_the_skill_files_hold_episode_rules_only():
+    """Every skill trains with the one preset; a skill file sets its clip and rules, never a hyperparameter."""
+    for skill in HUMANOID_CLIPS:
+        lines = (line.split("#", 1)[0] for line in (SKILLS / f"{skill}.txt").read_text().splitlines())
+        flags = {w.split("=", 1)[0] for line in lines for w in line.split() if w.startswith("--")}
+        assert flags <= EPISODE_RULES, (skill, flags - EPISODE_RULES)
+    _, preset = parse(["train", "--arg_file", str(PRESET)])
+    _, opts = parse(["train", "--arg_file", str(PRESET), "--arg_file", str(SKILLS / "crawl.txt")])
+    cfg = Config.from_dict(opts)
+    assert cfg.env_id == "DeepMimic-v0" and cfg.pose_termination == 0.5 and cfg.ref_obs and cfg.pd_feedforward
+    assert {k: v for k, v in opts.items() if k in preset} == preset  # the skill file overrode none of the preset
 
 
 def test_crawl_hands_and_knees_do_not_end_it_but_the_chest_does():

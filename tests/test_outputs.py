@@ -68,6 +68,17 @@ def test_evaluate_records_video(cli, pendulum_run, tmp_path, fmt):
     assert len(frames) == 31 and frames[0].shape == (500, 500, 3)
 
 
+def test_evaluate_records_a_small_looping_gif(cli, pendulum_run, tmp_path):
+    run, _ = pendulum_run
+    r = cli("evaluate", "--load_model_path", str(run), "--num_eval_episodes", "1", "--max_episode_steps", "30",
+            "--record_video", "--video_format", "gif", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (gif,) = (tmp_path / "render").glob("Pendulum-v1-*.gif")
+    frames = imageio.mimread(gif)
+    # every other one of the 31 frames, scaled from 500 to 320 pixels wide
+    assert len(frames) == 16 and frames[0].shape[:2] == (320, 320)
+
+
 def test_printed_statistics_equal_hand_computation(cli, pendulum_run):
     run, _ = pendulum_run
     r = cli("evaluate", "--load_model_path", str(run), "--num_eval_episodes", "4",

@@ -87,7 +87,8 @@ def write_policy_file(checkpoint_path: str | Path, out: str | Path) -> Path:
     defaults = Config()
     for k in RUN_SETTINGS:
         cfg[k] = getattr(defaults, k)
-    return save_checkpoint(out, {"kind": "policy", **{k: ckpt[k] for k in POLICY_FILE_KEYS}, "config": cfg})
+    extra = {"train_seconds": ckpt["train_seconds"]} if "train_seconds" in ckpt else {}
+    return save_checkpoint(out, {"kind": "policy", **{k: ckpt[k] for k in POLICY_FILE_KEYS}, **extra, "config": cfg})
 
 
 def check_resumable(ckpt: dict[str, Any], source: str | Path) -> None:

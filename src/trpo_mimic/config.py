@@ -143,7 +143,8 @@ class Config:
     stochastic_policy: bool = _eval(False, "Sample actions in evaluation instead of taking the mean.")
     save_sample: bool = _eval(False, "Write evaluation trajectories to an .npz file.")
     record_video: bool = _eval(False, "Write a video of the first evaluation episode to --video_dir.")
-    video_format: str = _eval("mp4", "Video container.", choices=["mp4", "avi"])
+    video_format: str = _eval("mp4", "Video container (gif: a small looping preview at half the frame rate).",
+                              choices=["mp4", "avi", "gif"])
     video_dir: str = _eval("render", "Directory for evaluation videos.")
     render: bool = _eval(False, "Show the evaluation live in a viewer window (needs a display).")
 

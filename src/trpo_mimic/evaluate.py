@@ -222,7 +222,7 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
         raise ValueError("evaluate needs --load_model_path (a checkpoint file or run directory)")
     limit_threads(1)
     device = "cpu" if opts.get("cpu") else ("cuda" if opts.get("device") == "cuda" else "cpu")
-    agent, cfg, _ = load_agent(path, device)
+    agent, cfg, ckpt = load_agent(path, device)
     for k in ("max_episode_steps", "motion_file", "motion_dir"):
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
@@ -237,6 +237,9 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
                                      progress=bool(opts.get("progress", True)))
     print(f"evaluated {resolve_checkpoint(path)} on {cfg.env_id} "
           f"({'stochastic' if stochastic else 'deterministic'} policy)")
+    if "timesteps" in ckpt:
+        took = f" in {ckpt['train_seconds'] / 60:.0f} min of training" if "train_seconds" in ckpt else ""
+        print(f"policy trained on {int(ckpt['timesteps']):,} samples{took}")
     print(result.format())
     if result.video is not None:
         print(f"video written to {result.video}")

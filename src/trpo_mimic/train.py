@@ -88,6 +88,8 @@ class Trainer:
         self.recent_returns: list[float] = []
         self.recent_lengths: list[int] = []
         self.loop_seconds = 0.0
+        # wall-clock seconds spent training this run, summed over every resume (what a results table reports)
+        self.train_seconds = float(resume_ckpt.get("train_seconds", 0.0)) if resume_ckpt is not None else 0.0
 
     def checkpoint_payload(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ class Trainer:
             "timesteps": self.timesteps,
             "rng": rng_state(),
             "saved_at": time.time(),
+            "train_seconds": self.train_seconds,
         }
 
     def save(self, numbered: bool = True) -> Path:
@@ -218,11 +221,20 @@ class Trainer:
         bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
                    disable=not (cfg.progress and main), dynamic_ncols=True, file=sys.stderr)
         last_saved = self.iteration
-        loop_start = time.perf_counter()
+        loop_start = mark = time.perf_counter()
+
+        def tick() -> None:
+            nonlocal mark
+            now = time.perf_counter()
+            self.train_seconds += now - mark
+            mark = now
+
         try:
             while self.timesteps < cfg.num_timesteps:
                 before = self.timesteps
                 scalars = self.iterate()
+                tick()
+                scalars["Perf/TrainSeconds"] = self.train_seconds
                 bar.update(min(self.timesteps, cfg.num_timesteps) - min(before, cfg.num_timesteps))
                 if self.iteration % 10 == 0:
                     self.check_ranks_agree()
@@ -242,6 +254,7 @@ class Trainer:
             # final save, evaluation and plot: what a side-by-side speed comparison times
             self.loop_seconds = time.perf_counter() - loop_start
             if main:
+                tick()
                 if last_saved != self.iteration:
                     self.save()
                 if cfg.eval_episodes > 0:
@@ -258,6 +271,7 @@ class Trainer:
         except Interrupted as exc:
             if main:
                 bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
+                tick()
                 self.save()
             raise
         finally:

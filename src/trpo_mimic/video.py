@@ -1,4 +1,5 @@
-"""Video files (mp4 or avi) from rendered frames, through imageio's ffmpeg plugin."""
+"""Video files from rendered frames: mp4 or avi through imageio's ffmpeg plugin, or a small looping gif
+(e.g. for a README) through its pillow plugin."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,9 @@ from typing import Iterable
 
 import numpy as np
 
-VIDEO_FORMATS = ("mp4", "avi")
+VIDEO_FORMATS = ("mp4", "avi", "gif")
+GIF_WIDTH = 320
+"""A gif is scaled down to this width and keeps every other frame: a preview, not a record."""
 
 
 def video_path(directory: str | Path, env_id: str, fmt: str = "mp4", stem: str | None = None) -> Path:
@@ -19,11 +22,14 @@ def video_path(directory: str | Path, env_id: str, fmt: str = "mp4", stem: str |
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30) -> Path:
-    """Encode RGB uint8 frames; .mp4 uses H.264, .avi MPEG-4 part 2. Returns the path."""
+    """Encode RGB uint8 frames; .mp4 uses H.264, .avi MPEG-4 part 2, .gif a looping preview (see GIF_WIDTH).
+    Returns the path."""
     import imageio.v2 as imageio
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".gif":
+        return _write_gif(frames, path, fps)
     codec = "mpeg4" if path.suffix.lower() == ".avi" else "libx264"
     # macro_block_size=1 keeps odd frame sizes as they are instead of resizing them
     writer = imageio.get_writer(path, fps=fps, codec=codec, macro_block_size=1,
@@ -38,4 +44,22 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30)
     if n == 0:
         path.unlink(missing_ok=True)
         raise ValueError(f"no frames to write to {path}")
+    return path
+
+
+def _write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> Path:
+    import imageio.v3 as iio
+    from PIL import Image
+
+    small = []
+    for i, frame in enumerate(frames):
+        if i % 2:
+            continue
+        img = Image.fromarray(np.asarray(frame, dtype=np.uint8))
+        if img.width > GIF_WIDTH:
+            img = img.resize((GIF_WIDTH, max(1, round(img.height * GIF_WIDTH / img.width))), Image.LANCZOS)
+        small.append(np.asarray(img))
+    if not small:
+        raise ValueError(f"no frames to write to {path}")
+    iio.imwrite(path, np.stack(small), extension=".gif", duration=2000.0 / fps, loop=0)
     return path
