@@ -183,8 +183,9 @@ class DeepMimicCore:
         hinge_range = m.actuator_ctrlrange.copy()
         self.act_center = hinge_range.mean(axis=1)
         self.act_half = 0.5 * (hinge_range[:, 1] - hinge_range[:, 0])
-        # Position actuators: force = kp ctrl - kp q - kd dq, gainprm[0] = kp, biasprm[2] = -kd.
-        self.ff_gain = -m.actuator_biasprm[:, 2] / m.actuator_gainprm[:, 0]  # kd / kp per hinge
+        # The PD: a position actuator (kp ctrl - kp q, gainprm[0] = kp) and the joint's damping (- kd dq).
+        act_dof = m.jnt_dofadr[m.actuator_trnid[:, 0]]
+        self.ff_gain = m.dof_damping[act_dof] / m.actuator_gainprm[:, 0]  # kd / kp per hinge
         root = idx.root_body
         fall_bodies = fall_contact_body_ids(m, idx, options.fall_contact_bodies)
         fall_geom = np.isin(m.geom_bodyid, fall_bodies)
