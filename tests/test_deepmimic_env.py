@@ -339,3 +339,19 @@ def test_root_drift_terminates_only_past_the_threshold():
     for bad in (0.0, -1.0):
         with pytest.raises(ValueError, match="max_root_drift"):
             DeepMimicEnv(motion_file=path, max_root_drift=bad)
+
+
+def test_frames_have_no_shadow_acne_on_the_floor():
+    """The floor away from the character shows only its checker squares (luminance 150 and up), near the
+    origin and 10 m away: a fixed slanted sun left a dithered black patch there (luminance down to 30)."""
+    import mujoco
+
+    env = DeepMimicEnv(motion_file=str(clip_path("walk")), render_mode="rgb_array", action_mode="residual")
+    for t in (0.5, 8.0):
+        env.reset(seed=0)
+        env.data.qpos[:] = env.clip.qpos_at(t)
+        mujoco.mj_forward(env.model, env.data)
+        lum = env.render().astype(float).mean(axis=-1)  # 480 x 640, the character in the middle columns
+        floor = np.concatenate([lum[380:, :180].ravel(), lum[380:, 460:].ravel()])
+        assert floor.min() > 120, (t, floor.min())
+    env.close()
