@@ -355,3 +355,26 @@ def test_frames_have_no_shadow_acne_on_the_floor():
         floor = np.concatenate([lum[380:, :180].ravel(), lum[380:, 460:].ravel()])
         assert floor.min() > 120, (t, floor.min())
     env.close()
+
+
+def test_render_draws_the_reference_as_a_ghost():
+    """overlay / side draw the clip's pose as a translucent orange second character (and a caption);
+    off draws the character alone, as the frames were before."""
+    frames = {}
+    for view in ("overlay", "side", "off"):
+        env = DeepMimicEnv(motion_file=str(clip_path("walk")), render_mode="rgb_array", render_reference=view)
+        env.reset(seed=0, options={"time": 0.3})
+        for _ in range(12):  # zero actions (absolute mode): the character has left the clip's pose
+            env.step(np.zeros(28))
+        frames[view] = env.render().astype(int)
+        env.close()
+
+    def orange(f):
+        r, g, b = f[..., 0], f[..., 1], f[..., 2]
+        return int(((r > g + 30) & (g > b + 20)).sum())
+
+    assert orange(frames["off"]) == 0
+    assert orange(frames["overlay"]) > 500 and orange(frames["side"]) > 500
+    assert np.abs(frames["overlay"] - frames["side"]).sum() > 0
+    with pytest.raises(ValueError, match="render_reference"):
+        DeepMimicEnv(motion_file=str(clip_path("walk")), render_reference="beside")

@@ -75,8 +75,8 @@ def test_evaluate_records_a_small_looping_gif(cli, pendulum_run, tmp_path):
     assert r.returncode == 0, r.stderr
     (gif,) = (tmp_path / "render").glob("Pendulum-v1-*.gif")
     frames = imageio.mimread(gif)
-    # every other one of the 31 frames, scaled from 500 to 320 pixels wide
-    assert len(frames) == 16 and frames[0].shape[:2] == (320, 320)
+    # every third of the 31 frames, scaled from 500 to 240 pixels wide
+    assert len(frames) == 11 and frames[0].shape[:2] == (240, 240)
 
 
 def test_printed_statistics_equal_hand_computation(cli, pendulum_run):

@@ -143,9 +143,12 @@ class Config:
     stochastic_policy: bool = _eval(False, "Sample actions in evaluation instead of taking the mean.")
     save_sample: bool = _eval(False, "Write evaluation trajectories to an .npz file.")
     record_video: bool = _eval(False, "Write a video of the first evaluation episode to --video_dir.")
-    video_format: str = _eval("mp4", "Video container (gif: a small looping preview at half the frame rate).",
+    video_format: str = _eval("mp4", "Video container (gif: a small looping preview at a third of the frame rate).",
                               choices=["mp4", "avi", "gif"])
     video_dir: str = _eval("render", "Directory for evaluation videos.")
+    reference: str = _eval("overlay", "DeepMimic videos: the reference drawn as a translucent ghost over the "
+                           "character (overlay), 1 m beside it (side), or not at all (off); frames with a ghost "
+                           "also show the step's reward and body-position error.", choices=["overlay", "side", "off"])
     render: bool = _eval(False, "Show the evaluation live in a viewer window (needs a display).")
 
     @staticmethod

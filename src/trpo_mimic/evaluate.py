@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import load_agent, resolve_checkpoint
 from .config import Config
-from .envs import env_kwargs_from_config, is_step_metric, make_env
+from .envs import env_kwargs_from_config, is_deepmimic, is_step_metric, make_env
 from .policies.agent import Agent
 from .threads import limit_threads
 from .video import video_path, write_video
@@ -199,6 +199,8 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
     """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video."""
     mode = render_mode_for(cfg.env_id, live, video_file is not None)
     kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
+    if mode is not None and is_deepmimic(cfg.env_id):
+        kwargs["render_reference"] = cfg.reference
     env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, render_mode=mode, **kwargs)
     viewer = LiveViewer(env) if live and mode is None else None
     frames: list | None = [] if video_file is not None and not live else None
@@ -223,7 +225,7 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     limit_threads(1)
     device = "cpu" if opts.get("cpu") else ("cuda" if opts.get("device") == "cuda" else "cpu")
     agent, cfg, ckpt = load_agent(path, device)
-    for k in ("max_episode_steps", "motion_file", "motion_dir"):
+    for k in ("max_episode_steps", "motion_file", "motion_dir", "reference"):
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
     episodes = int(opts.get("num_eval_episodes", 10))

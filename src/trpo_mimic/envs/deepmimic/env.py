@@ -50,7 +50,9 @@ from gymnasium import spaces
 
 from .core import CONTROL_HZ, INFO_KEYS, make_core, step_info
 
-__all__ = ["DeepMimicEnv", "tracking_camera", "CONTROL_HZ", "INFO_KEYS"]
+__all__ = ["DeepMimicEnv", "CONTROL_HZ", "INFO_KEYS", "REFERENCE_VIEWS"]
+
+REFERENCE_VIEWS = ("overlay", "side", "off")
 
 
 class DeepMimicEnv(gym.Env):
@@ -59,7 +61,7 @@ class DeepMimicEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": CONTROL_HZ}
 
     def __init__(self, motion_file=None, render_mode: str | None = None, width: int = 640, height: int = 480,
-                 **task_kwargs):
+                 render_reference: str = "overlay", **task_kwargs):
         """Build the environment.
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
@@ -108,12 +110,19 @@ class DeepMimicEnv(gym.Env):
         each episode samples a clip by weight (``options["clip"]`` picks one), ``info["clip"]``
         says which, and ``clip_id_obs`` appends a one-hot clip identifier to the observation.
 
+        render_reference: what ``render`` draws of the reference: ``"overlay"`` (a translucent orange
+        ghost of the clip's pose at the same time, on the clip's own path, over the character), ``"side"``
+        (the ghost 1 m to the character's left) or ``"off"``; frames with a ghost also carry the
+        clip time, the step's reward and the body-position error.
+
         Step info: the reward terms ``reward_<term>``, the mean body-position errors in metres
         ``error_body_pos`` (global) and ``error_body_pos_local`` (relative to the root position),
         ``time``, ``sim_unstable`` (and ``clip`` with several clips).
         """
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if render_reference not in REFERENCE_VIEWS:
+            raise ValueError(f"render_reference must be one of {', '.join(REFERENCE_VIEWS)}, got {render_reference!r}")
         self.core = core = make_core(1, motion_file=motion_file, nthread=1, **task_kwargs)
         self.options, self.clips, self.model, self.index = core.options, core.clips, core.model, core.index
         self.reward_weights, self.frame_skip, self.control_dt = core.reward_weights, core.frame_skip, core.control_dt
@@ -121,6 +130,8 @@ class DeepMimicEnv(gym.Env):
         self.render_mode = render_mode
         self._width, self._height = width, height
         self._renderer = None
+        self.render_reference = render_reference
+        self._last_step: tuple[float, float] | None = None  # (reward, body-position error) of the last step
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float64)
 
@@ -158,6 +169,7 @@ class DeepMimicEnv(gym.Env):
         options = options or {}
         self.core.rngs[0] = self.np_random
         obs, info = self.core.reset([0], times=[options.get("time")], clips=[options.get("clip")])
+        self._last_step = None
         return obs[0], _row(info, 0)
 
     def step(self, action):
@@ -168,19 +180,26 @@ class DeepMimicEnv(gym.Env):
         if len(self.clips) > 1:
             info["clip"] = int(r.clip[0])
         info["sim_unstable"] = bool(r.unstable[0])
+        self._last_step = (float(r.reward[0]), float(info["error_body_pos"]))
         if r.unstable[0]:
             info["phase"] = float(self.core.phase(r.time, r.clip)[0])
         return r.obs[0], float(r.reward[0]), bool(r.terminated[0]), bool(r.truncated[0]), info
 
     def render(self):
-        """RGB frame (height, width, 3) from a camera tracking the root."""
+        """RGB frame (height, width, 3) from a camera tracking the root, with the reference drawn as
+        ``render_reference`` says."""
         if self.render_mode != "rgb_array":
             return None
+        from .render import FrameDrawer
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self._height, self._width)
-            self._camera = tracking_camera(self.model, self.index.root_body)
-        self._renderer.update_scene(self.data, camera=self._camera)
-        return self._renderer.render()
+            self._renderer = FrameDrawer(self.model, self.index.root_body, self._width, self._height)
+        if self.render_reference == "off":
+            return self._renderer.draw(self.data)
+        text = f"t {self.time:5.2f} s"
+        if self._last_step is not None:
+            text += f"   reward {self._last_step[0]:.3f}   body error {self._last_step[1]:.3f} m"
+        return self._renderer.draw(self.data, ghost_qpos=self.clip.qpos_at(self.time),
+                                   side=self.render_reference == "side", caption=text)
 
     def close(self):
         if self._renderer is not None:
@@ -192,13 +211,3 @@ class DeepMimicEnv(gym.Env):
 def _row(info: dict, i: int) -> dict[str, Any]:
     """Row i of a dict of arrays, as Python scalars."""
     return {k: v[i].item() for k, v in info.items()}
-
-
-def tracking_camera(model: mujoco.MjModel, body: int, distance: float = 3.5,
-                    azimuth: float = 90.0, elevation: float = -12.0) -> mujoco.MjvCamera:
-    """A side-on camera that follows ``body``."""
-    cam = mujoco.MjvCamera()
-    cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
-    cam.trackbodyid = body
-    cam.distance, cam.azimuth, cam.elevation = distance, azimuth, elevation
-    return cam

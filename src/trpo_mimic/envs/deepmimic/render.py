@@ -1,4 +1,5 @@
-"""Render a reference clip kinematically to a video, headless.
+"""Frames of the DeepMimic character, headless: a tracking camera, the reference drawn as a translucent
+ghost, a caption; and a reference clip played kinematically to a video.
 
     python -m trpo_mimic.envs.deepmimic.render CLIP --out clip.mp4 [--fps 30] [--cycles 2]
 
@@ -16,9 +17,76 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from .env import tracking_camera
 from .character import ASSET_XML, CharacterIndex
 from .clip import MotionClip
+
+GHOST_RGBA = (1.0, 0.55, 0.1, 0.35)
+"""The reference's colour: translucent orange over the character's blue-grey."""
+SIDE_OFFSET = 1.0
+"""``side``: the ghost stands this many metres to the reference's left."""
+
+
+def tracking_camera(model: mujoco.MjModel, body: int, distance: float = 3.5,
+                    azimuth: float = 90.0, elevation: float = -12.0) -> mujoco.MjvCamera:
+    """A side-on camera that follows ``body``."""
+    cam = mujoco.MjvCamera()
+    cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    cam.trackbodyid = body
+    cam.distance, cam.azimuth, cam.elevation = distance, azimuth, elevation
+    return cam
+
+
+class FrameDrawer:
+    """RGB frames of one character model from a camera tracking ``body``; optionally a second, translucent
+    character (the reference: a pose given as qpos) and a caption line."""
+
+    def __init__(self, model: mujoco.MjModel, body: int, width: int = 640, height: int = 480):
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+        self.model = model
+        self.renderer = mujoco.Renderer(model, height, width)
+        self.camera = tracking_camera(model, body)
+        self.ghost = mujoco.MjData(model)
+        self.option = mujoco.MjvOption()
+        self.perturb = mujoco.MjvPerturb()
+        self.root_qpos = model.jnt_qposadr[model.body_jntadr[body]]
+
+    def draw(self, data: mujoco.MjData, ghost_qpos: np.ndarray | None = None, side: bool = False,
+             caption: str | None = None) -> np.ndarray:
+        self.renderer.update_scene(data, camera=self.camera)
+        if ghost_qpos is not None:
+            self._add_ghost(np.array(ghost_qpos, dtype=np.float64), side)
+        frame = self.renderer.render()
+        if caption:
+            frame = write_caption(frame, caption)
+        return frame
+
+    def _add_ghost(self, qpos: np.ndarray, side: bool) -> None:
+        if side:
+            w, x, y, z = qpos[self.root_qpos + 3:self.root_qpos + 7]
+            yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+            qpos[self.root_qpos:self.root_qpos + 2] += SIDE_OFFSET * np.array([-np.sin(yaw), np.cos(yaw)])
+        self.ghost.qpos[:] = qpos
+        mujoco.mj_kinematics(self.model, self.ghost)
+        scene = self.renderer.scene
+        first = scene.ngeom
+        mujoco.mjv_addGeoms(self.model, self.ghost, self.option, self.perturb, mujoco.mjtCatBit.mjCAT_DYNAMIC, scene)
+        for i in range(first, scene.ngeom):
+            scene.geoms[i].rgba[:] = GHOST_RGBA
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def write_caption(frame: np.ndarray, text: str) -> np.ndarray:
+    """The frame with one line of white text (dark outline) at its top left."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.fromarray(np.asarray(frame))
+    size = max(10, img.height // 28)
+    ImageDraw.Draw(img).text((size // 2, size // 2), text, fill=(255, 255, 255), font=ImageFont.load_default(size),
+                             stroke_width=max(1, size // 8), stroke_fill=(20, 20, 20))
+    return np.asarray(img)
 
 
 def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: int = 30,
@@ -30,22 +98,22 @@ def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: 
         raise ValueError("fps, width, height and cycles must be positive")
     clip = MotionClip.load(clip_path)
     model = mujoco.MjModel.from_xml_path(str(ASSET_XML))
-    model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
-    model.vis.global_.offheight = max(model.vis.global_.offheight, height)
     data = mujoco.MjData(model)
-    camera = tracking_camera(model, CharacterIndex.of(model).root_body)
+    drawer = FrameDrawer(model, CharacterIndex.of(model).root_body, width, height)
     n_frames = max(1, int(round(clip.duration * cycles * fps)) + 1)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"fps": fps}
     if out.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"):
         kwargs.update(macro_block_size=1)
-    with mujoco.Renderer(model, height, width) as renderer, imageio.get_writer(out, **kwargs) as writer:
-        for k in range(n_frames):
-            data.qpos[:] = clip.qpos_at(k / fps)
-            mujoco.mj_forward(model, data)
-            renderer.update_scene(data, camera=camera)
-            writer.append_data(np.asarray(renderer.render()))
+    try:
+        with imageio.get_writer(out, **kwargs) as writer:
+            for k in range(n_frames):
+                data.qpos[:] = clip.qpos_at(k / fps)
+                mujoco.mj_forward(model, data)
+                writer.append_data(np.asarray(drawer.draw(data)))
+    finally:
+        drawer.close()
     return out
 
 

@@ -1,0 +1,47 @@
+"""The shipped pretrained DeepMimic policies (pretrained/<skill>.pt): small weights-only files, trained with the
+one preset and the skill file of their name, that evaluate (and record) on a fresh clone without training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepmimic_util import motions_dir
+from trpo_mimic.cli import parse
+
+ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED = sorted((ROOT / "pretrained").glob("*.pt"))
+RUN_LENGTH = {"num_timesteps", "save_per_iter", "eval_freq", "eval_episodes"}  # how long, not what, a run trains
+
+
+def test_pretrained_policies_are_shipped_with_their_table():
+    assert PRETRAINED, "no pretrained policy in pretrained/"
+    table = (ROOT / "pretrained" / "README.md").read_text()
+    for f in PRETRAINED:
+        assert f"`{f.name}`" in table, f.name
+
+
+@pytest.mark.parametrize("path", PRETRAINED, ids=[p.stem for p in PRETRAINED])
+def test_pretrained_policy_is_small_weights_only_and_trained_with_preset_and_skill_file(path):
+    assert path.stat().st_size < 2_000_000
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["kind"] == "policy" and "critic_optimizer" not in ckpt and "rng" not in ckpt
+    skill_file = ROOT / "configs" / "skills" / f"{path.stem}.txt"
+    assert skill_file.is_file(), f"{path.name} has no skill file {skill_file.name}"
+    _, recipe = parse(["train", "--arg_file", str(ROOT / "configs" / "deepmimic.txt"), "--arg_file", str(skill_file)])
+    trained = ckpt["config"]
+    differs = {k: (trained.get(k), v) for k, v in recipe.items() if k not in RUN_LENGTH and trained.get(k) != v}
+    assert not differs, f"{path.name} was not trained with configs/deepmimic.txt + {skill_file.name}: {differs}"
+
+
+@pytest.mark.parametrize("path", PRETRAINED, ids=[p.stem for p in PRETRAINED])
+def test_pretrained_policy_evaluates_on_a_fresh_clone(cli, path, tmp_path):
+    motions_dir()  # the clip must be there (fails on CI if not)
+    r = cli("evaluate", "--load_model_path", str(path.relative_to(ROOT)), "--num_eval_episodes", "1",
+            "--max_episode_steps", "60", "--seed", "3", "--record_video", "--video_format", "gif",
+            "--video_dir", str(tmp_path), "--no-progress", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "falls: 0 of 1" in r.stdout  # a trained policy: two seconds from a random phase without falling
+    assert len(list(tmp_path.glob("*.gif"))) == 1
