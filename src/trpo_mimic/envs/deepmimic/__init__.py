@@ -1,6 +1,6 @@
 """DeepMimic-style humanoid imitation on MuJoCo: clips, reward, environment, registration.
 
-Environment ids (registered by :func:`register_envs`, episode limit
+Environment ids (registered when ``trpo_mimic`` is imported, :mod:`trpo_mimic.registration`; episode limit
 ``DEFAULT_MAX_EPISODE_STEPS`` = 300 steps = 10 s at 30 Hz, a truncation):
 
 * ``DeepMimic-v0``: any clip, ``gymnasium.make("DeepMimic-v0", motion_file=...)``;
@@ -15,36 +15,10 @@ Environment ids (registered by :func:`register_envs`, episode limit
 
 from __future__ import annotations
 
-import gymnasium as gym
-
+from ...registration import DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, register_envs
 from .clip import MotionClip, load_motion
 from .clipfile import MotionError, MotionNotFoundError, MotionWarning
 from .env import DeepMimicEnv
 
-DEFAULT_MAX_EPISODE_STEPS = 300
-ENTRY_POINT = "trpo_mimic.envs.deepmimic.env:DeepMimicEnv"
-SHORTCUTS = {
-    "DeepMimicWalk-v0": "humanoid3d_walk.txt",
-    "DeepMimicRun-v0": "humanoid3d_run.txt",
-    "DeepMimicJump-v0": "humanoid3d_jump.txt",
-    "DeepMimicBackflip-v0": "humanoid3d_backflip.txt",
-}
-ENV_IDS = ("DeepMimic-v0", *SHORTCUTS, "DeepMimicBuiltinWalk-v0")
-
 __all__ = ["DeepMimicEnv", "MotionClip", "MotionError", "MotionNotFoundError", "MotionWarning",
            "load_motion", "register_envs", "ENV_IDS", "DEFAULT_MAX_EPISODE_STEPS"]
-
-
-def register_envs() -> None:
-    """Register the DeepMimic ids with gymnasium (safe to call more than once)."""
-    registry = gym.envs.registration.registry
-
-    def reg(env_id: str, **kwargs) -> None:
-        if env_id not in registry:
-            gym.register(id=env_id, entry_point=ENTRY_POINT,
-                         max_episode_steps=DEFAULT_MAX_EPISODE_STEPS, kwargs=kwargs)
-
-    reg("DeepMimic-v0")
-    for env_id, clip in SHORTCUTS.items():
-        reg(env_id, clip_name=clip)
-    reg("DeepMimicBuiltinWalk-v0", motion_file="builtin:walk")
