@@ -39,6 +39,7 @@ def test_module_task_form_and_resume(cli, tmp_path):
     torch.save({**before, "train_seconds": 1000.0}, tmp_path / "cp" / "latest.pt")  # as if it had trained long
     r = cli("train", "--resume", str(tmp_path / "cp"), "--num_timesteps", "384", "--no-progress")
     assert r.returncode == 0, r.stderr
+    assert f"resumed from {tmp_path / 'cp' / 'latest.pt'}: iteration 1, 128 samples, continuing to 384" in r.stdout
     after = load_checkpoint(tmp_path / "cp")
     assert after["iteration"] == 3 and after["timesteps"] == 384
     # the training wall time goes on from the stopped run's, not from zero

@@ -47,8 +47,9 @@ class Trainer:
     def __init__(self, cfg: Config) -> None:
         limit_threads(cfg.torch_threads)
         resume_ckpt = None
+        self.resumed_from: Path | None = None
         if cfg.resume:
-            path = find_resume(cfg)
+            path = self.resumed_from = find_resume(cfg)
             resume_ckpt = load_checkpoint(path)
             check_resumable(resume_ckpt, path)
             self.run_dir = path.parent
@@ -207,6 +208,9 @@ class Trainer:
         if main:
             print(f"run directory: {self.run_dir}" + (f" ({D.world_size()} ranks)" if D.active() else ""), flush=True)
             print(f"{self.algo.name} on {self.device.type}, {self.agent.backend} backend", flush=True)
+            if self.resumed_from is not None:
+                print(f"resumed from {self.resumed_from}: iteration {self.iteration}, {self.timesteps:,} samples, "
+                      f"continuing to {cfg.num_timesteps:,}", flush=True)
         handlers = {}
 
         def on_signal(signum: int, frame: Any) -> None:
