@@ -295,8 +295,12 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
                 print(f"wrote {write_policy_file(opts['checkpoint'], opts['pretrained'])}")
             else:
                 from .export import export_checkpoint
-                for path in export_checkpoint(opts["checkpoint"], opts["out"], onnx=not opts["no_onnx"]).values():
+                notes: list[str] = []
+                for path in export_checkpoint(opts["checkpoint"], opts["out"], onnx=not opts["no_onnx"],
+                                              notes=notes).values():
                     print(f"wrote {path}")
+                for note in notes:
+                    print(f"note: {note}")
         elif command == "plot":
             from .plot import plot_runs
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")

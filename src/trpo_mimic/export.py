@@ -76,6 +76,22 @@ def export_torchscript(policy: DeterministicPolicy, example: torch.Tensor, path:
     return Path(path)
 
 
+ONNX_MISSING = "ONNX not written: {missing} missing (pip install 'trpo-mimic[export]')"
+
+
+def onnx_missing() -> list[str]:
+    """The ONNX exporter's packages that cannot be imported (the ``export`` extra)."""
+    import importlib
+
+    missing = []
+    for name in ("onnx", "onnxscript"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 def export_onnx(policy: DeterministicPolicy, example: torch.Tensor, path: str | Path, opset: int = 18) -> Path:
     """ONNX with a dynamic batch axis (needs the ``onnx`` and ``onnxscript`` packages)."""
     path = Path(path)
@@ -90,12 +106,14 @@ def export_onnx(policy: DeterministicPolicy, example: torch.Tensor, path: str | 
 
 
 def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, onnx: bool = True,
-                      torchscript: bool = True) -> dict[str, Path]:
+                      torchscript: bool = True, notes: list[str] | None = None) -> dict[str, Path]:
     """Write the state_dicts, TorchScript and ONNX policies of a checkpoint (file or run directory).
 
     Returns {"anet", "cnet", "torchscript", "onnx", "meta"} -> written paths (the last three only
-    when asked for; "meta" always).
+    when asked for; "meta" always). Without the ONNX packages the ONNX file is skipped and a line saying
+    so is appended to ``notes``.
     """
+    notes = [] if notes is None else notes
     agent, cfg, _ = load_agent(checkpoint_path, "cpu")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,7 +129,11 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, onnx: bo
     if torchscript:
         paths["torchscript"] = export_torchscript(policy, example, out / TORCHSCRIPT_FILE)
     if onnx:
-        paths["onnx"] = export_onnx(policy, example, out / ONNX_FILE)
+        missing = onnx_missing()
+        if missing:  # the state dicts and TorchScript are still written; the caller says what is missing
+            notes.append(ONNX_MISSING.format(missing=" and ".join(missing)))
+        else:
+            paths["onnx"] = export_onnx(policy, example, out / ONNX_FILE)
     space = agent.action_space
     meta = {
         "env_id": cfg.env_id,
