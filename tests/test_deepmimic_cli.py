@@ -19,6 +19,12 @@ def test_two_iteration_trpo_on_walk_from_cli(cli, tmp_path):
             "--max_episode_steps", "20")
     assert r.returncode == 0, r.stderr
     assert "reward_pose" in r.stdout and "episodes: 2" in r.stdout
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "walk"), "--num_eval_episodes", "2",
+            "--max_episode_steps", "90", "--push_sweep")
+    assert r.returncode == 0, r.stderr
+    assert "push    50.0 N:" in r.stdout and "largest push survived" in r.stdout  # an untrained policy: under 50 N
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "walk"), "--push", "-5")
+    assert r.returncode == 2 and r.stderr.strip() == "trpo-mimic: error: --push must be a non-negative force in newtons, got -5.0"
 
 
 def test_compact_mode_matches_port_sizes_from_cli(cli, tmp_path):

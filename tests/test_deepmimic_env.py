@@ -393,3 +393,31 @@ def test_render_draws_the_reference_as_a_ghost():
     assert np.abs(frames["overlay"] - frames["side"]).sum() > 0
     with pytest.raises(ValueError, match="render_reference"):
         DeepMimicEnv(motion_file=str(clip_path("walk")), render_reference="beside")
+
+
+def test_pushes_topple_with_a_large_force_and_not_with_a_small_one():
+    """Pushes (evaluate --push): 0 N leaves the episode bit-identical; with the clip's own PD targets
+    (zero residual) the walk stays up 37 steps unpushed and under a 50 N push at 0.2 s, and falls within
+    15 steps under 3000 N."""
+    from trpo_mimic.envs.deepmimic.push import Pushes
+
+    def run(force: float | None) -> tuple[int, np.ndarray]:
+        env = DeepMimicEnv(motion_file=str(clip_path("walk")), action_mode="residual", pd_feedforward=True)
+        if force is not None:
+            env = Pushes(env, force, first=(0.2, 0.2))
+        obs, _ = env.reset(seed=0, options={"time": 0.0})
+        seen = [obs]
+        for k in range(60):
+            obs, _, term, _, info = env.step(np.zeros(28))
+            seen.append(obs)
+            if term:
+                break
+        return k + 1, np.array(seen)
+
+    plain_steps, plain = run(None)
+    zero_steps, zero = run(0.0)
+    np.testing.assert_array_equal(zero, plain)
+    assert run(50.0)[0] >= plain_steps - 2 and plain_steps >= 30
+    assert run(3000.0)[0] <= 15
+    with pytest.raises(ValueError, match="non-negative"):
+        Pushes(DeepMimicEnv(motion_file="builtin:walk"), -1.0)

@@ -222,6 +222,8 @@ def validate(cfg: Config) -> None:
     for name in ("num_envs", "steps_per_env", "save_per_iter", "cg_iters", "vf_batch_size", "num_eval_episodes"):
         if getattr(cfg, name) <= 0:
             raise UsageError(f"--{name} must be positive, got {getattr(cfg, name)}")
+    if not (cfg.push >= 0 and cfg.push < float("inf")):
+        raise UsageError(f"--push must be a non-negative force in newtons, got {cfg.push}")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps <= 0:
         raise UsageError(f"--max_episode_steps must be positive, got {cfg.max_episode_steps}")
 

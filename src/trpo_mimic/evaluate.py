@@ -195,13 +195,17 @@ class LiveViewer:
 
 def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool = True,
                     video_file: Path | None = None, live: bool = False, record: bool = False,
-                    progress: bool = True) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
-    """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video."""
+                    progress: bool = True, push: float = 0.0) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+    """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video.
+    push > 0 (DeepMimic): pushes of that force at random times (:class:`.envs.deepmimic.push.Pushes`)."""
     mode = render_mode_for(cfg.env_id, live, video_file is not None)
     kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
     if mode is not None and is_deepmimic(cfg.env_id):
         kwargs["render_reference"] = cfg.reference
     env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, render_mode=mode, **kwargs)
+    if push > 0:
+        from .envs.deepmimic.push import Pushes
+        env = Pushes(env, push)
     viewer = LiveViewer(env) if live and mode is None else None
     frames: list | None = [] if video_file is not None and not live else None
     try:
@@ -234,11 +238,18 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     video_file = None
     if opts.get("record_video"):
         video_file = video_path(opts.get("video_dir", "render"), cfg.env_id, opts.get("video_format", "mp4"))
+    push, sweep = float(opts.get("push") or 0.0), bool(opts.get("push_sweep"))
+    if (push > 0 or sweep) and not is_deepmimic(cfg.env_id):
+        raise ValueError(f"--push and --push_sweep apply to DeepMimic environments only, not {cfg.env_id}")
+    if sweep:
+        return push_sweep(agent, cfg, episodes, seed, not stochastic, path)
     result, arrays = evaluate_policy(agent, cfg, episodes, seed, not stochastic, video_file,
                                      live=bool(opts.get("render")), record=bool(opts.get("save_sample")),
-                                     progress=bool(opts.get("progress", True)))
+                                     progress=bool(opts.get("progress", True)), push=push)
     print(f"evaluated {resolve_checkpoint(path)} on {cfg.env_id} "
           f"({'stochastic' if stochastic else 'deterministic'} policy)")
+    if push > 0:
+        print(f"pushes: {push:g} N on the chest for 0.2 s, a random horizontal direction, every 1.5-2.5 s")
     if "timesteps" in ckpt:
         took = f" in {ckpt['train_seconds'] / 60:.0f} min of training" if "train_seconds" in ckpt else ""
         print(f"policy trained on {int(ckpt['timesteps']):,} samples{took}")
@@ -250,3 +261,49 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
         np.savez_compressed(out, **arrays)
         print(f"trajectories written to {out}")
     return result
+
+
+SWEEP_START, SWEEP_MAX, SWEEP_PRECISION = 50.0, 6400.0, 0.05
+
+
+def push_sweep(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool, path: Any) -> EvalResult:
+    """The largest push force (N) the policy survives (no fall) in at least 9 of 10 episodes: doubling from
+    SWEEP_START, then bisecting between the last force survived and the first not, to SWEEP_PRECISION of it.
+    Prints each force tried and the answer; returns the evaluation at that force (without pushes if even
+    SWEEP_START is too much)."""
+    need = int(np.ceil(0.9 * episodes))
+
+    def survived(force: float) -> tuple[bool, EvalResult]:
+        res, _ = evaluate_policy(agent, cfg, episodes, seed, deterministic, progress=False, push=force)
+        ok = episodes - sum(res.terminated)
+        print(f"push {force:7.1f} N: {ok} of {episodes} episodes without a fall, "
+              f"{sum(res.returns) / max(sum(res.lengths), 1):.4f} reward per step", flush=True)
+        return ok >= need, res
+
+    print(f"push sweep of {resolve_checkpoint(path)} on {cfg.env_id}: the largest force survived in at least "
+          f"{need} of {episodes} episodes")
+    good, best = 0.0, None
+    bad = SWEEP_START
+    while bad <= SWEEP_MAX:
+        ok, res = survived(bad)
+        if not ok:
+            break
+        good, best, bad = bad, res, 2 * bad
+    else:
+        print(f"survives every push up to {SWEEP_MAX:g} N (the sweep's limit)")
+        return best
+    while good > 0 and bad - good > SWEEP_PRECISION * good:
+        mid = 0.5 * (good + bad)
+        ok, res = survived(mid)
+        if ok:
+            good, best = mid, res
+        else:
+            bad = mid
+    if best is None:
+        print(f"largest push survived: under {SWEEP_START:g} N (falls in more than {episodes - need} of {episodes} "
+              f"episodes at {SWEEP_START:g} N)")
+        best, _ = evaluate_policy(agent, cfg, episodes, seed, deterministic, progress=False)
+        return best
+    print(f"largest push survived in at least {need} of {episodes} episodes: {good:.0f} N "
+          f"(fell at {bad:.0f} N)")
+    return best
