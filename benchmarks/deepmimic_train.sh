@@ -4,6 +4,8 @@
 # SKILL names a skill file, configs/skills/SKILL.txt (the clip and DeepMimic's episode rules for it): walk jog
 # run jump backflip spinkick cartwheel crawl roll dance_a punch getup_faceup. Every skill trains with the same
 # preset, configs/deepmimic.txt ($TRPO_MIMIC_PRESET to try another), up to SAMPLES (default 20M).
+# Training stops early once an evaluation during training is GOAL_MARGIN (0.01) above the skill's bar with no
+# fall (--stop_reward_per_step; TRPO_MIMIC_STOP=none trains to SAMPLES regardless).
 # The run is runs/deepmimic-SKILL ($TRPO_MIMIC_RUN to name it otherwise). If it already holds a checkpoint (a run
 # that was stopped, or one to take further), the script resumes it up to SAMPLES instead of starting again.
 # Then it evaluates the last checkpoint (10 deterministic 10 s episodes from random phases, with a video), writes
@@ -25,12 +27,16 @@ run=${TRPO_MIMIC_RUN:-deepmimic-$skill}
 bin=${TRPO_MIMIC_BIN:-.venv/bin/trpo-mimic}
 py=${TRPO_MIMIC_PYTHON:-.venv/bin/python}
 export MUJOCO_GL=${MUJOCO_GL:-egl}
+stop=()
+if [[ ${TRPO_MIMIC_STOP:-bar} != none ]]; then
+  stop=(--stop_reward_per_step "$("$py" benchmarks/deepmimic/targets.py --goal "$skill")")
+fi
 mkdir -p runs
 if [[ -f runs/$run/latest.pt ]]; then
-  "$bin" train --resume "runs/$run" --num_timesteps "$samples" --no-progress "$@" | tee -a "runs/$run.log"
+  "$bin" train --resume "runs/$run" --num_timesteps "$samples" --no-progress "${stop[@]}" "$@" | tee -a "runs/$run.log"
 else
   "$bin" train --arg_file "$preset" --arg_file "$skill_file" --num_timesteps "$samples" --run_name "$run" \
-    --no-progress "$@" | tee "runs/$run.log"
+    --no-progress "${stop[@]}" "$@" | tee "runs/$run.log"
 fi
 "$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 10 --max_episode_steps 300 \
   --record_video --video_dir "runs/$run/videos" --no-progress | tee "runs/$run/eval.txt"

@@ -30,6 +30,20 @@ def test_train_two_iterations_then_evaluate(cli, tmp_path):
     assert f"policy trained on 256 samples in {ckpt['train_seconds'] / 60:.0f} min of training" in r.stdout
 
 
+def test_training_stops_once_an_evaluation_reaches_the_goal(cli, tmp_path):
+    base = ("train", "--env_id", "Pendulum-v1", "--num_timesteps", "512", "--eval_freq", "1", "--eval_episodes", "1",
+            "--max_episode_steps", "50", "--checkpoint_dir", str(tmp_path), *FAST)
+    r = cli(*base, "--run_name", "reached", "--stop_reward_per_step", "-1000")  # any evaluation reaches it
+    assert r.returncode == 0, r.stderr
+    assert "stopping: the evaluation reached" in r.stdout and "at 128 samples" in r.stdout
+    assert load_checkpoint(tmp_path / "reached")["timesteps"] == 128
+    r = cli(*base, "--run_name", "never", "--stop_reward_per_step", "1")  # Pendulum's rewards are <= 0
+    assert r.returncode == 0, r.stderr
+    assert "stopping" not in r.stdout and load_checkpoint(tmp_path / "never")["timesteps"] == 512
+    r = cli(*base, "--run_name", "x", "--stop_reward_per_step", "1", "--eval_freq", "0")
+    assert r.returncode == 2 and "--stop_reward_per_step needs evaluations" in r.stderr
+
+
 def test_module_task_form_and_resume(cli, tmp_path):
     r = cli("--task", "train", "--env_id", "CartPole-v1", "--num_timesteps", "128", "--save_per_iter", "1",
             "--checkpoint_dir", str(tmp_path), "--run_name", "cp", *FAST)

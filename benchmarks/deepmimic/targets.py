@@ -1,6 +1,7 @@
 """The bar each DeepMimic skill is held to, and the verdict of one evaluation against it.
 
     python benchmarks/deepmimic/targets.py SKILL SAMPLES EVAL_TXT
+    python benchmarks/deepmimic/targets.py --goal SKILL     # the reward per step a training may stop at
 
 EVAL_TXT is what ``trpo-mimic evaluate`` printed (10 deterministic 10 s episodes from random phases). The bar
 (issue 18): reward per step within 0.03 of DeepMimic's figure or above it, 0 falls, at most 20M samples (a
@@ -22,6 +23,9 @@ DEEPMIMIC = {  # skill: (normalised return, samples)
 MARGIN = 0.03
 MAX_SAMPLES = 20e6
 WALK_BAR, WALK_SAMPLES = 0.95, 5e6
+GOAL_MARGIN = 0.01
+"""A training stops (``--stop_reward_per_step``) once its 5-episode evaluation is this far above the bar,
+so that the 10-episode verdict, on other phases, still clears it."""
 
 
 def bar(skill: str) -> tuple[float, float]:
@@ -56,6 +60,12 @@ def verdict(skill: str, samples: float, figures: dict[str, float]) -> str:
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--goal":
+        skill = sys.argv[2]
+        if skill not in DEEPMIMIC:
+            sys.exit(f"unknown skill {skill!r}; known: {', '.join(DEEPMIMIC)}")
+        print(f"{bar(skill)[0] + GOAL_MARGIN:.3f}")
+        sys.exit(0)
     skill, samples, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
     if skill not in DEEPMIMIC:
         sys.exit(f"unknown skill {skill!r}; known: {', '.join(DEEPMIMIC)}")

@@ -222,6 +222,8 @@ def validate(cfg: Config) -> None:
     for name in ("num_envs", "steps_per_env", "save_per_iter", "cg_iters", "vf_batch_size", "num_eval_episodes"):
         if getattr(cfg, name) <= 0:
             raise UsageError(f"--{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.stop_reward_per_step is not None and not (cfg.eval_freq > 0 and cfg.eval_episodes > 0):
+        raise UsageError("--stop_reward_per_step needs evaluations during training (--eval_freq and --eval_episodes > 0)")
     if not (cfg.push >= 0 and cfg.push < float("inf")):
         raise UsageError(f"--push must be a non-negative force in newtons, got {cfg.push}")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps <= 0:

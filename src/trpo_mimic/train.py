@@ -181,13 +181,19 @@ class Trainer:
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
-                   "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"])}
+                   "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"]),
+                   "Eval/RewardPerStep": sum(result.returns) / max(sum(result.lengths), 1)}
         if "success_rate" in s:
             scalars["Eval/SuccessRate"] = s["success_rate"]
         for k, v in result.term_means.items():
             scalars[f"Eval/{k}"] = v
         self.logger.log(scalars, self.timesteps)
         return scalars
+
+    def reached_goal(self, ev: dict[str, float]) -> bool:
+        """--stop_reward_per_step: this evaluation reached it, and none of its episodes ended early."""
+        goal = self.cfg.stop_reward_per_step
+        return goal is not None and ev["Eval/RewardPerStep"] >= goal and ev["Eval/Terminated"] == 0
 
     def _format(self, scalars: dict[str, float]) -> str:
         return (f"iter {self.iteration} | steps {self.timesteps} | "
@@ -242,17 +248,28 @@ class Trainer:
                 bar.update(min(self.timesteps, cfg.num_timesteps) - min(before, cfg.num_timesteps))
                 if self.iteration % 10 == 0:
                     self.check_ranks_agree()
-                if not main:
-                    continue
-                self.logger.log(scalars, self.timesteps)
-                bar.write(self._format(scalars), file=sys.stdout)
-                if self.iteration % max(1, cfg.save_per_iter) == 0:
-                    self.save()
-                    last_saved = self.iteration
-                if cfg.eval_freq and cfg.eval_episodes > 0 and self.iteration % cfg.eval_freq == 0:
+                stop = False
+                if main:
+                    self.logger.log(scalars, self.timesteps)
+                    bar.write(self._format(scalars), file=sys.stdout)
+                    if self.iteration % max(1, cfg.save_per_iter) == 0:
+                        self.save()
+                        last_saved = self.iteration
+                evaluating = cfg.eval_freq and cfg.eval_episodes > 0 and self.iteration % cfg.eval_freq == 0
+                if main and evaluating:
                     ev = self.evaluate(f"iter_{self.iteration}")
                     bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
-                              f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
+                              f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}, "
+                              f"{ev['Eval/RewardPerStep']:.4f} per step", file=sys.stdout)
+                    stop = self.reached_goal(ev)
+                    if stop:
+                        bar.write(f"stopping: the evaluation reached {ev['Eval/RewardPerStep']:.4f} reward per step "
+                                  f"(--stop_reward_per_step {cfg.stop_reward_per_step}) with no episode ended "
+                                  f"early, at {self.timesteps:,} samples", file=sys.stdout)
+                if evaluating and cfg.stop_reward_per_step is not None:  # every rank follows rank 0's decision
+                    stop = bool(D.sum_(torch.tensor([float(stop)]))[0] > 0)
+                if stop:
+                    break
             self.check_ranks_agree()
             # the training loop alone (rollouts, updates, per-iteration logs and checkpoints), without the
             # final save, evaluation and plot: what a side-by-side speed comparison times
