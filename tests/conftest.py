@@ -15,6 +15,9 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
     e["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + e.get("PYTHONPATH", "")
     if env:
         e.update(env)
+    args = list(args)
+    if ("train" in args[:1] or args[:2] == ["--task", "train"]) and not any(a.startswith("--preset") for a in args):
+        args += ["--preset", "none"]  # tests train with the raw defaults unless they test the presets
     return subprocess.run([sys.executable, "-m", "trpo_mimic", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=e)
 

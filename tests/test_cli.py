@@ -7,6 +7,8 @@ import torch
 from trpo_mimic.checkpoint import CheckpointError, load_checkpoint
 from trpo_mimic.cli import parse
 
+from conftest import ROOT
+
 FAST = ["--num_envs", "2", "--steps_per_env", "64", "--vf_epochs", "2", "--no-progress"]
 
 
@@ -42,6 +44,28 @@ def test_training_stops_once_an_evaluation_reaches_the_goal(cli, tmp_path):
     assert "stopping" not in r.stdout and load_checkpoint(tmp_path / "never")["timesteps"] == 512
     r = cli(*base, "--run_name", "x", "--stop_reward_per_step", "1", "--eval_freq", "0")
     assert r.returncode == 2 and "--stop_reward_per_step needs evaluations" in r.stderr
+
+
+def test_train_starts_from_the_tuned_preset_of_its_env_and_says_which(cli, tmp_path):
+    """As rl-baselines3-zoo: `train --env_id Pendulum-v1` takes configs/pendulum.txt (gamma 0.9, 8 envs); flags
+    still override it; --preset none keeps the defaults; an id without a preset gets the defaults silently."""
+    _, opts = parse(["train", "--env_id", "Pendulum-v1", "--num_envs", "3"])
+    assert opts["preset"] == "configs/pendulum.txt" and opts["gamma"] == 0.9 and opts["num_envs"] == 3
+    _, opts = parse(["train", "--env_id", "Pendulum-v1", "--algo", "ppo"])
+    assert opts["preset"] == "configs/pendulum_ppo.txt"
+    _, opts = parse(["train", "--env_id", "DeepMimicWalk-v0"])
+    assert opts["preset"] == "configs/deepmimic.txt" and opts["pose_termination"] == 0.5
+    for argv in (["--preset", "none"], ["--env_id", "Hopper-v5"], ["--resume", "somewhere"]):
+        _, opts = parse(["train", "--env_id", "Pendulum-v1", *argv] if argv[0] != "--env_id" else ["train", *argv])
+        assert "preset" not in opts and "gamma" not in opts, argv
+    r = cli("train", "--num_timesteps", "64", "--num_envs", "1", "--steps_per_env", "64", "--eval_episodes", "0",
+            "--checkpoint_dir", str(tmp_path), "--run_name", "p", "--no-progress",
+            "--preset", str(ROOT / "configs" / "pendulum.txt"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("preset: configs/pendulum.txt (--preset none for the raw defaults)")
+    assert load_checkpoint(tmp_path / "p")["config"]["gamma"] == 0.9  # pendulum.txt's, not the default 0.99
+    r = cli("train", "--preset", str(tmp_path / "nope.txt"))
+    assert r.returncode == 2 and "cannot read argument file" in r.stderr
 
 
 def test_module_task_form_and_resume(cli, tmp_path):

@@ -6,6 +6,7 @@ one or more per line, `#` comments); flags on the command line override the file
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import typing
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
         p.add_argument("--config", help="read the same fields from a YAML mapping (command-line flags override it)")
+        if name == "train":
+            p.add_argument("--preset", metavar="FILE|none",
+                           help="the tuned arg file to start from; by default the one in configs/ made for --env_id "
+                                "and --algo (if any, and unless --arg_file, --config or --resume is given); none: "
+                                "the raw defaults")
         add_config_arguments(p)
     p = sub.add_parser("play-motion", help="render a motion clip kinematically to a video")
     p.add_argument("clip", help="DeepMimic clip file (or builtin:NAME)")
@@ -208,10 +214,44 @@ def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
             else:
                 cli_tokens.append(rest[i])
                 i += 1
+        preset = None
+        if argv[0] == "train":
+            preset, preset_tokens = choose_preset(cli_tokens, bool(file_tokens), sub)
+            file_tokens = preset_tokens + file_tokens
         argv = expanded + file_tokens + cli_tokens
+    else:
+        preset = None
     ns = parser.parse_args(argv)
-    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config")}
+    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config", "preset")}
+    if preset is not None:
+        opts["preset"] = preset  # the preset used (a path), said when training starts
     return ns.command, opts
+
+
+def choose_preset(cli_tokens: list[str], has_files: bool, sub: argparse.ArgumentParser) -> tuple[str | None, list[str]]:
+    """(the preset used or None, its flags): ``--preset`` as given, else the tuned arg file for ``--env_id`` and
+    ``--algo`` when the command line names no file of its own and resumes nothing (:mod:`.presets`)."""
+    from .presets import preset_for, shown
+
+    def value(flag: str) -> str | None:
+        for i, tok in enumerate(cli_tokens):
+            if tok == flag and i + 1 < len(cli_tokens):
+                return cli_tokens[i + 1]
+            if tok.startswith(flag + "="):
+                return tok.split("=", 1)[1]
+        return None
+
+    given = value("--preset")
+    if given == "none":
+        return None, []
+    if given is not None:
+        return shown(Path(given)), read_arg_file(given, sub)
+    if has_files or "--resume" in cli_tokens or any(t.startswith("--resume=") for t in cli_tokens):
+        return None, []
+    path = preset_for(value("--env_id") or Config.env_id, value("--algo") or Config.algo)
+    if path is None:
+        return None, []
+    return shown(path), read_arg_file(str(path), sub)
 
 
 def validate(cfg: Config) -> None:
@@ -277,6 +317,8 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     try:
         if command == "train":
             from .envs import check_env_id
+            if opts.get("preset") and os.environ.get("RANK", "0") == "0":  # said once, by rank 0 under torchrun
+                print(f"preset: {opts['preset']} (--preset none for the raw defaults)", flush=True)
             cfg = make_train_config(opts)
             check_env_id(cfg.env_id)
             from .train import train

@@ -148,7 +148,7 @@ class Config:
     push: float = _eval(0.0, "DeepMimic evaluation: push the chest with this force (N), 0.2 s at a time, in a "
                         "random horizontal direction, every 1.5-2.5 s (the first at 0.5-2 s); 0: no pushes.")
     push_sweep: bool = _eval(False, "DeepMimic evaluation: find the largest push (N) the policy survives in at least "
-                             "9 of 10 episodes (doubling from 50 N, then bisecting to 5%).")
+                             "9 of 10 episodes (doubling from 50 N, then bisecting to within 5 percent).")
     record_video: bool = _eval(False, "Write a video of the first evaluation episode to --video_dir.")
     video_format: str = _eval("mp4", "Video container (gif: a small looping preview at a third of the frame rate).",
                               choices=["mp4", "avi", "gif"])
