@@ -393,6 +393,15 @@ def test_render_draws_the_reference_as_a_ghost():
     assert np.abs(frames["overlay"] - frames["side"]).sum() > 0
     with pytest.raises(ValueError, match="render_reference"):
         DeepMimicEnv(motion_file=str(clip_path("walk")), render_reference="beside")
+    # the live viewer's ghost: the same geoms, appended to its user scene
+    import mujoco
+    from trpo_mimic.envs.deepmimic.render import GHOST_RGBA, add_ghost
+
+    env = DeepMimicEnv(motion_file=str(clip_path("walk")))
+    scene = mujoco.MjvScene(env.model, maxgeom=200)
+    add_ghost(env.model, mujoco.MjData(env.model), scene, env.clip.qpos_at(0.5), side=True)
+    assert scene.ngeom == sum(env.model.geom_bodyid > 0)  # every body geom of the character, not the floor
+    np.testing.assert_allclose(scene.geoms[0].rgba, GHOST_RGBA, rtol=1e-6)
 
 
 def test_pushes_topple_with_a_large_force_and_not_with_a_small_one():

@@ -174,18 +174,35 @@ def render_mode_for(env_id: str, live: bool, video: bool) -> str | None:
 
 
 class LiveViewer:
-    """MuJoCo's passive viewer for environments without a "human" render mode (the DeepMimic humanoid)."""
+    """MuJoCo's own interactive viewer (pause, slow motion, drag-to-push built in) for environments without a
+    "human" render mode (the DeepMimic humanoid): the camera follows the character, and the reference is drawn
+    as a ghost as in the videos (``render_reference`` of the env)."""
 
     def __init__(self, env: Any) -> None:
         u = env.unwrapped
         if not (hasattr(u, "model") and hasattr(u, "data")):
             raise NoDisplayError(f"{env.spec.id if env.spec else env}: this environment cannot be shown live")
+        import mujoco
         import mujoco.viewer
+        self.env = u
         self.handle = mujoco.viewer.launch_passive(u.model, u.data)
+        index = getattr(u, "index", None)
+        if index is not None:  # follow the character
+            self.handle.cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+            self.handle.cam.trackbodyid = index.root_body
+            self.handle.cam.distance = 3.5
+        self.ghost = mujoco.MjData(u.model) if hasattr(u, "clip") else None
         self.dt = 1.0 / (env.metadata.get("render_fps") or 30)
 
     def sync(self) -> None:
         import time
+        view = getattr(self.env, "render_reference", "off")
+        if self.ghost is not None and view != "off":
+            from .envs.deepmimic.render import add_ghost
+            with self.handle.lock():
+                self.handle.user_scn.ngeom = 0
+                add_ghost(self.env.model, self.ghost, self.handle.user_scn, self.env.clip.qpos_at(self.env.time),
+                          view == "side", int(self.env.model.jnt_qposadr[0]))
         self.handle.sync()
         time.sleep(self.dt)
 
@@ -200,7 +217,7 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
     push > 0 (DeepMimic): pushes of that force at random times (:class:`.envs.deepmimic.push.Pushes`)."""
     mode = render_mode_for(cfg.env_id, live, video_file is not None)
     kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
-    if mode is not None and is_deepmimic(cfg.env_id):
+    if (mode is not None or live) and is_deepmimic(cfg.env_id):
         kwargs["render_reference"] = cfg.reference
     env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, render_mode=mode, **kwargs)
     if push > 0:

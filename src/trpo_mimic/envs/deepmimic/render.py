@@ -62,20 +62,29 @@ class FrameDrawer:
         return frame
 
     def _add_ghost(self, qpos: np.ndarray, side: bool) -> None:
-        if side:
-            w, x, y, z = qpos[self.root_qpos + 3:self.root_qpos + 7]
-            yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-            qpos[self.root_qpos:self.root_qpos + 2] += SIDE_OFFSET * np.array([-np.sin(yaw), np.cos(yaw)])
-        self.ghost.qpos[:] = qpos
-        mujoco.mj_kinematics(self.model, self.ghost)
-        scene = self.renderer.scene
-        first = scene.ngeom
-        mujoco.mjv_addGeoms(self.model, self.ghost, self.option, self.perturb, mujoco.mjtCatBit.mjCAT_DYNAMIC, scene)
-        for i in range(first, scene.ngeom):
-            scene.geoms[i].rgba[:] = GHOST_RGBA
+        add_ghost(self.model, self.ghost, self.renderer.scene, qpos, side, self.root_qpos, self.option, self.perturb)
 
     def close(self) -> None:
         self.renderer.close()
+
+
+def add_ghost(model: mujoco.MjModel, ghost: mujoco.MjData, scene: mujoco.MjvScene, qpos: np.ndarray, side: bool,
+              root_qpos: int = 0, option: mujoco.MjvOption | None = None,
+              perturb: mujoco.MjvPerturb | None = None) -> None:
+    """Append the character posed at ``qpos`` (``ghost``: a spare MjData) to ``scene`` in GHOST_RGBA; ``side``
+    moves it SIDE_OFFSET to the left of its own heading. For offscreen frames and MuJoCo's viewer alike."""
+    qpos = np.array(qpos, dtype=np.float64)
+    if side:
+        w, x, y, z = qpos[root_qpos + 3:root_qpos + 7]
+        yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+        qpos[root_qpos:root_qpos + 2] += SIDE_OFFSET * np.array([-np.sin(yaw), np.cos(yaw)])
+    ghost.qpos[:] = qpos
+    mujoco.mj_kinematics(model, ghost)
+    first = scene.ngeom
+    mujoco.mjv_addGeoms(model, ghost, option or mujoco.MjvOption(), perturb or mujoco.MjvPerturb(),
+                        mujoco.mjtCatBit.mjCAT_DYNAMIC, scene)
+    for i in range(first, scene.ngeom):
+        scene.geoms[i].rgba[:] = GHOST_RGBA
 
 
 def write_caption(frame: np.ndarray, text: str) -> np.ndarray:
