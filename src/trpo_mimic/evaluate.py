@@ -40,6 +40,11 @@ class EvalResult:
     max_errors: list[float] = field(default_factory=list)  # per episode: largest body-position error (m)
 
     @property
+    def reward_per_step(self) -> float:
+        """Total reward over total steps, all episodes together (DeepMimic's normalised return)."""
+        return sum(self.returns) / max(sum(self.lengths), 1)
+
+    @property
     def successes(self) -> int | None:
         """Episodes without a fall whose body-position error stayed under SUCCESS_ERROR (None: no error known)."""
         if not self.max_errors:
@@ -75,8 +80,7 @@ class EvalResult:
                  f"length:   {s['length_mean']:.1f} ± {s['length_std']:.1f}  "
                  f"(min {s['length_min']:.0f}, max {s['length_max']:.0f})"]
         if self.deepmimic:
-            steps = max(sum(self.lengths), 1)
-            lines.append(f"mean reward per step: {sum(self.returns) / steps:.4f}")
+            lines.append(f"mean reward per step: {self.reward_per_step:.4f}")
             lines.append(f"falls: {s['terminated']} of {s['episodes']} episodes ended early"
                          + (" (none fell)" if s["terminated"] == 0 else ""))
             if BODY_ERROR_KEY in self.term_means:
@@ -294,7 +298,7 @@ def push_sweep(agent: Agent, cfg: Config, episodes: int, seed: int, deterministi
         res, _ = evaluate_policy(agent, cfg, episodes, seed, deterministic, progress=False, push=force)
         ok = episodes - sum(res.terminated)
         print(f"push {force:7.1f} N: {ok} of {episodes} episodes without a fall, "
-              f"{sum(res.returns) / max(sum(res.lengths), 1):.4f} reward per step", flush=True)
+              f"{res.reward_per_step:.4f} reward per step", flush=True)
         return ok >= need, res
 
     print(f"push sweep of {resolve_checkpoint(path)} on {cfg.env_id}: the largest force survived in at least "

@@ -8,6 +8,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from .registration import is_deepmimic
+
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 DEEPMIMIC_PRESET = "deepmimic.txt"
 """Every DeepMimic id trains with the one DeepMimic preset (a clip's rules come from its skill file)."""
@@ -29,7 +31,7 @@ def _flag(path: Path, name: str) -> str | None:
 def preset_for(env_id: str, algo: str = "trpo") -> Path | None:
     """The preset of ``env_id`` and ``algo``: the arg file of PRESET_DIR that sets that ``--env_id`` (and that
     ``--algo``; none set means TRPO); for the DeepMimic ids, DEEPMIMIC_PRESET (TRPO). None if there is none."""
-    if env_id.split("/")[-1].startswith("DeepMimic"):
+    if is_deepmimic(env_id):
         return PRESET_DIR / DEEPMIMIC_PRESET if algo == "trpo" else None
     for path in sorted(PRESET_DIR.glob("*.txt")):
         if _flag(path, "env_id") == env_id and (_flag(path, "algo") or "trpo") == algo:

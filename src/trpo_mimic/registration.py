@@ -16,6 +16,12 @@ SHORTCUTS = {
     "DeepMimicBackflip-v0": "humanoid3d_backflip.txt",
 }
 ENV_IDS = ("DeepMimic-v0", *SHORTCUTS, "DeepMimicBuiltinWalk-v0")
+DEEPMIMIC_PREFIX = "DeepMimic"
+
+
+def is_deepmimic(env_id: str) -> bool:
+    """Whether ``env_id`` names one of the DeepMimic environments (``DeepMimic*``, with or without a namespace)."""
+    return env_id.split("/")[-1].startswith(DEEPMIMIC_PREFIX)
 
 
 def register_envs() -> None:

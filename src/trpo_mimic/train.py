@@ -182,7 +182,7 @@ class Trainer:
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
                    "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"]),
-                   "Eval/RewardPerStep": sum(result.returns) / max(sum(result.lengths), 1)}
+                   "Eval/RewardPerStep": result.reward_per_step}
         if "success_rate" in s:
             scalars["Eval/SuccessRate"] = s["success_rate"]
         for k, v in result.term_means.items():

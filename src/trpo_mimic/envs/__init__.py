@@ -7,10 +7,8 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from .atari import ATARI_DEFAULTS, AtariUnavailable, ale_installed, is_atari, looks_like_atari, register_atari_envs
+from ..registration import is_deepmimic
 from .wrappers import NonFiniteError, NonFiniteGuard
-
-DEEPMIMIC_PREFIX = "DeepMimic"
-
 
 STEP_METRIC_PREFIXES = ("reward_", "error_")
 """Per-step info keys that training and evaluation average and log: reward terms (``reward_pose``,
@@ -26,12 +24,8 @@ class EnvError(ValueError):
 
 
 def _register_project_envs() -> None:
-    from .deepmimic import register_envs
+    from ..registration import register_envs  # the ids only: the DeepMimic modules load when an env is made
     register_envs()
-
-
-def is_deepmimic(env_id: str) -> bool:
-    return env_id.split("/")[-1].startswith(DEEPMIMIC_PREFIX)
 
 
 def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .character import ASSET_XML, CharacterIndex
 from .clip import MotionClip
+from .quat import quat_yaw
 
 GHOST_RGBA = (1.0, 0.55, 0.1, 0.35)
 """The reference's colour: translucent orange over the character's blue-grey."""
@@ -75,8 +76,7 @@ def add_ghost(model: mujoco.MjModel, ghost: mujoco.MjData, scene: mujoco.MjvScen
     moves it SIDE_OFFSET to the left of its own heading. For offscreen frames and MuJoCo's viewer alike."""
     qpos = np.array(qpos, dtype=np.float64)
     if side:
-        w, x, y, z = qpos[root_qpos + 3:root_qpos + 7]
-        yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+        yaw = quat_yaw(qpos[root_qpos + 3:root_qpos + 7])
         qpos[root_qpos:root_qpos + 2] += SIDE_OFFSET * np.array([-np.sin(yaw), np.cos(yaw)])
     ghost.qpos[:] = qpos
     mujoco.mj_kinematics(model, ghost)
