@@ -39,6 +39,15 @@ def test_training_stops_once_an_evaluation_reaches_the_goal(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "stopping: the evaluation reached" in r.stdout and "at 128 samples" in r.stdout
     assert load_checkpoint(tmp_path / "reached")["timesteps"] == 128
+    # the goal is part of the saved config: a resume keeps it, and `--stop_reward_per_step none` clears it
+    r = cli("train", "--resume", str(tmp_path / "reached"), "--num_timesteps", "256", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "stopping: the evaluation reached" in r.stdout and load_checkpoint(tmp_path / "reached")["timesteps"] == 256
+    r = cli("train", "--resume", str(tmp_path / "reached"), "--num_timesteps", "384", "--stop_reward_per_step", "none",
+            "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "stopping" not in r.stdout and load_checkpoint(tmp_path / "reached")["timesteps"] == 384
+    assert load_checkpoint(tmp_path / "reached")["config"]["stop_reward_per_step"] is None
     r = cli(*base, "--run_name", "never", "--stop_reward_per_step", "1")  # Pendulum's rewards are <= 0
     assert r.returncode == 0, r.stderr
     assert "stopping" not in r.stdout and load_checkpoint(tmp_path / "never")["timesteps"] == 512

@@ -30,6 +30,18 @@ def _field_type(f: Any) -> Any:
     return args[0] if args else t
 
 
+def _optional(f: Any) -> bool:
+    return type(None) in typing.get_args(typing.get_type_hints(Config)[f.name])
+
+
+def _or_none(t: type) -> Any:
+    """A number or `none` (the field's unset value: e.g. a resumed run's saved `--stop_reward_per_step` cleared)."""
+    def convert(s: str) -> Any:
+        return None if s.lower() == "none" else t(s)
+    convert.__name__ = t.__name__  # argparse names the type in its error: "invalid float value: 'x'"
+    return convert
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per Config field, in one argument group per config group; defaults are suppressed so only
     flags actually given are seen."""
@@ -50,6 +62,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             kw.update(nargs=meta["nargs"], type=meta.get("type", str))
         else:
             kw["type"] = t if t in (int, float, str) else str
+            if t in (int, float) and _optional(f):
+                kw["type"] = _or_none(t)
+                kw["help"] = help_text.replace(" (default:", "; none: unset (default:", 1)
             if "choices" in meta:
                 kw["choices"] = meta["choices"]
         if f.name == "resume":
