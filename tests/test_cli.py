@@ -38,6 +38,7 @@ def test_training_stops_once_an_evaluation_reaches_the_goal(cli, tmp_path):
     r = cli(*base, "--run_name", "reached", "--stop_reward_per_step", "-1000")  # any evaluation reaches it
     assert r.returncode == 0, r.stderr
     assert "stopping: the evaluation reached" in r.stdout and "at 128 samples" in r.stdout
+    assert "confirming with 10 episodes" in r.stdout  # --num_eval_episodes fresh episodes confirm the goal
     assert load_checkpoint(tmp_path / "reached")["timesteps"] == 128
     # the goal is part of the saved config: a resume keeps it, and `--stop_reward_per_step none` clears it
     r = cli("train", "--resume", str(tmp_path / "reached"), "--num_timesteps", "256", "--no-progress")

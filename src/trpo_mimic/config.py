@@ -139,7 +139,8 @@ class Config:
     eval_episodes: int = _eval(5, "Episodes of each evaluation during training (and at its end); 0 turns them off.")
     stop_reward_per_step: float | None = _eval(None, "Stop training once an evaluation during training reaches this "
                                                "mean reward per step with no episode ended early (a skill learned: "
-                                               "e.g. a DeepMimic skill's bar); None: train to --num_timesteps.")
+                                               "e.g. a DeepMimic skill's bar), confirmed by --num_eval_episodes "
+                                               "fresh episodes; None: train to --num_timesteps.")
     eval_video: bool = _eval(True, "Record a video of the first episode of each evaluation during training.")
     load_model_path: str | None = _eval(None, "Checkpoint file or run directory to evaluate.")
     num_eval_episodes: int = _eval(10, "Episodes to run in evaluation.")

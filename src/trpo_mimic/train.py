@@ -195,6 +195,22 @@ class Trainer:
         goal = self.cfg.stop_reward_per_step
         return goal is not None and ev["Eval/RewardPerStep"] >= goal and ev["Eval/Terminated"] == 0
 
+    def confirm_goal(self, bar: Any) -> bool:
+        """A goal reached in the few evaluation episodes (--eval_episodes) is confirmed with --num_eval_episodes
+        fresh ones (the size of the final verdict) when that is more: a short clip's 5 episodes say little about
+        falls."""
+        from .evaluate import evaluate_policy
+        cfg = self.cfg
+        if cfg.num_eval_episodes <= cfg.eval_episodes:
+            return True
+        result, _ = evaluate_policy(self.agent, cfg, cfg.num_eval_episodes, cfg.seed + 2_000_003, True, None,
+                                    progress=False)
+        ended = result.summary()["terminated"]
+        bar.write(f"confirming with {cfg.num_eval_episodes} episodes: {result.reward_per_step:.4f} per step, "
+                  f"{ended:.0f} ended early", file=sys.stdout)
+        self.logger.log({"Eval/ConfirmRewardPerStep": result.reward_per_step}, self.timesteps)
+        return self.reached_goal({"Eval/RewardPerStep": result.reward_per_step, "Eval/Terminated": float(ended)})
+
     def _format(self, scalars: dict[str, float]) -> str:
         return (f"iter {self.iteration} | steps {self.timesteps} | "
                 f"return {scalars.get('Rollout/EpisodeReturn', float('nan')):.2f} | "
@@ -261,7 +277,7 @@ class Trainer:
                     bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
                               f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}, "
                               f"{ev['Eval/RewardPerStep']:.4f} per step", file=sys.stdout)
-                    stop = self.reached_goal(ev)
+                    stop = self.reached_goal(ev) and self.confirm_goal(bar)
                     if stop:
                         bar.write(f"stopping: the evaluation reached {ev['Eval/RewardPerStep']:.4f} reward per step "
                                   f"(--stop_reward_per_step {cfg.stop_reward_per_step}) with no episode ended "
