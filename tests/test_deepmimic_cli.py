@@ -109,6 +109,26 @@ def test_several_clips_sampled_per_episode_with_clip_id_and_per_clip_evaluation(
             "--max_episode_steps", "10")
     assert r.returncode == 0, r.stderr
     assert "clip humanoid3d_walk" in r.stdout and "clip humanoid3d_run" in r.stdout
+    # a clip sequence: walk, run, walk, 0.2 s (6 steps) each, in one episode
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "multi"), "--num_eval_episodes", "2",
+            "--clip_sequence", "walk", "run", "walk", "--switch_seconds", "0.2")
+    assert r.returncode == 0, r.stderr
+    assert "falls at a clip switch (within 1 s of it):" in r.stdout and "length:   18.0" in r.stdout
+    r = cli("evaluate", "--load_model_path", str(tmp_path / "multi"), "--clip_sequence", "walk", "jump")
+    assert r.returncode != 0 and r.stderr.count("\n") == 1 and "no single clip named 'jump'" in r.stderr
+    from trpo_mimic.checkpoint import load_agent
+    from trpo_mimic.evaluate import evaluate_policy
+    agent, cfg, _ = load_agent(str(tmp_path / "multi"), "cpu")
+    for sequence in (None, ["run", "walk"]):  # per-clip statistics add up to the whole
+        cfg.clip_sequence, cfg.switch_seconds, cfg.max_episode_steps = sequence, 0.3, 12
+        res, _ = evaluate_policy(agent, cfg, 4, 3, progress=False)
+        per = res.per_clip()
+        assert sum(c["steps"] for c in per.values()) == sum(res.lengths)
+        assert abs(sum(c["reward"] for c in per.values()) - sum(res.returns)) < 1e-9
+        assert sum(c["falls"] for c in per.values()) == sum(res.terminated)
+        if sequence:
+            assert set(per) == {"humanoid3d_run.txt", "humanoid3d_walk.txt"} and res.switch_falls is not None
+            assert all(c["episodes"] == 4 for c in per.values()) or sum(res.terminated) > 0
 
 
 def test_root_drift_is_a_training_device_only(monkeypatch):

@@ -430,3 +430,44 @@ def test_pushes_topple_with_a_large_force_and_not_with_a_small_one():
     assert run(3000.0)[0] <= 15
     with pytest.raises(ValueError, match="non-negative"):
         Pushes(DeepMimicEnv(motion_file="builtin:walk"), -1.0)
+
+
+def test_a_clip_switch_continues_the_reference_where_it_is():
+    """switch_clip: the new clip starts at its pose nearest the current reference's (on a 30 Hz grid), its root
+    moved and turned onto the current reference's root (horizontally) and heading; the reward, the errors, the
+    ref_obs and the ghost all see the moved reference; a reset forgets the move."""
+    from trpo_mimic.envs.deepmimic.quat import quat_yaw, wrap_pi
+    walk, run = str(clip_path("walk")), str(clip_path("run"))
+    env = DeepMimicEnv(motion_file=[walk, run], action_mode="residual", pd_feedforward=True, ref_obs=True,
+                       clip_id_obs=True)
+    core, lay = env.core, env.core.layout
+    env.reset(seed=0, options={"clip": 0, "time": 1.0})
+    for _ in range(12):  # into the walk's second cycle: the walk's own cycle transform is in play
+        obs, _, terminated, _, info = env.step(np.zeros(28))
+    assert not terminated and info["error_body_pos"] < 0.2
+    rows = np.array([0])
+    q0, v0 = core.reference(core.t[:1], core.clip_id[:1], rows)
+    hinges = core.clips[0].hinge_targets_batch(core.t[:1])
+    t_new = env.switch_clip("run")
+    assert env.clip_index == 1 and env.time == t_new and t_new < core.clips[1].duration
+    grid = np.arange(0.0, core.clips[1].duration, core.control_dt)
+    gaps = (wrap_pi(core.clips[1].hinge_targets_batch(grid) - hinges) ** 2).sum(axis=1)
+    assert t_new == pytest.approx(grid[np.argmin(gaps)])
+    q1, v1 = core.reference(core.t[:1], core.clip_id[:1], rows)
+    np.testing.assert_allclose(v1[0, lay.root_pos][:2], v0[0, lay.root_pos][:2], atol=1e-9)  # the root continues
+    assert quat_yaw(q1[:, 0])[0] == pytest.approx(quat_yaw(q0[:, 0])[0], abs=1e-9)  # and so does the heading
+    raw_q, raw_v = core.clips[1].reference_packed_batch(np.array([t_new]))
+    assert v1[0, lay.root_pos][2] == pytest.approx(raw_v[0, lay.root_pos][2])  # the height is the clip's
+    np.testing.assert_allclose(q1[0, 1:], raw_q[0, 1:], atol=1e-12)  # the joints' rotations are the clip's
+    ghost = env.reference_qpos()
+    rq = env.index.root_qpos
+    np.testing.assert_allclose(ghost[rq:rq + 3], v1[0, lay.root_pos], atol=1e-9)
+    o = env.observation()
+    np.testing.assert_allclose(o[-7:-5], obs[-7:-5], atol=0.15)  # ref_obs: the reference is still about where it was
+    assert o[-2:].tolist() == [0.0, 1.0]  # the clip identifier says run
+    _, reward, terminated, _, info = env.step(np.zeros(28))
+    assert info["clip"] == 1 and info["error_body_pos"] < 0.5 and reward > 0.3
+    env.reset(seed=0, options={"clip": 1, "time": t_new})
+    assert not core.ref_moved[0]
+    with pytest.raises(ValueError, match="no single clip named 'jump'"):
+        env.switch_clip("jump")

@@ -150,6 +150,10 @@ class Config:
                         "random horizontal direction, every 1.5-2.5 s (the first at 0.5-2 s); 0: no pushes.")
     push_sweep: bool = _eval(False, "DeepMimic evaluation: find the largest push (N) the policy survives in at least "
                              "9 of 10 episodes (doubling from 50 N, then bisecting to within 5 percent).")
+    clip_sequence: list[str] | None = _eval(None, "DeepMimic evaluation with several clips: each episode imitates "
+                                            "these clips in turn (names, e.g. walk run walk), --switch_seconds each; "
+                                            "reports per clip and the falls at the switches.", nargs="+", type=str)
+    switch_seconds: float = _eval(3.0, "Seconds of each clip of --clip_sequence.")
     record_video: bool = _eval(False, "Write a video of the first evaluation episode to --video_dir.")
     video_format: str = _eval("mp4", "Video container (gif: a small looping preview at a third of the frame rate).",
                               choices=["mp4", "avi", "gif"])

@@ -36,7 +36,8 @@ class EvalResult:
     term_means: dict[str, float] = field(default_factory=dict)
     deepmimic: bool = False
     video: Path | None = None
-    clips: list[str] = field(default_factory=list)  # clip of each episode (several-clip DeepMimic)
+    clip_stats: dict[str, dict[str, float]] = field(default_factory=dict)  # several-clip DeepMimic: per clip
+    switch_falls: int | None = None  # a clip sequence: falls within SWITCH_FALL_SECONDS after a switch
     max_errors: list[float] = field(default_factory=list)  # per episode: largest body-position error (m)
 
     @property
@@ -52,14 +53,11 @@ class EvalResult:
         return sum(not t and e < SUCCESS_ERROR for t, e in zip(self.terminated, self.max_errors))
 
     def per_clip(self) -> dict[str, dict[str, float]]:
-        """Mean return and length, episodes and falls for each clip."""
-        out: dict[str, dict[str, float]] = {}
-        for name in sorted(set(self.clips)):
-            idx = [i for i, c in enumerate(self.clips) if c == name]
-            out[name] = {"episodes": len(idx), "return_mean": float(np.mean([self.returns[i] for i in idx])),
-                         "length_mean": float(np.mean([self.lengths[i] for i in idx])),
-                         "falls": int(sum(self.terminated[i] for i in idx))}
-        return out
+        """For each clip: episodes that imitated it, steps, reward, reward per step and falls, each step counted
+        for the clip it imitated (a clip sequence's episode counts for every clip it went through): the steps,
+        rewards and falls add up to the whole evaluation's."""
+        return {name: {**c, "reward_per_step": c["reward"] / max(c["steps"], 1)}
+                for name, c in sorted(self.clip_stats.items())}
 
     def summary(self) -> dict[str, float]:
         r, l = np.asarray(self.returns, dtype=np.float64), np.asarray(self.lengths, dtype=np.float64)
@@ -92,8 +90,12 @@ class EvalResult:
                 if k.startswith("reward_"):
                     lines.append(f"  {k}: {v:.4f}")
             for name, c in self.per_clip().items():
-                lines.append(f"clip {name}: return {c['return_mean']:.3f}, length {c['length_mean']:.1f}, "
-                             f"falls {c['falls']} of {c['episodes']}")
+                lines.append(f"clip {name}: {c['reward_per_step']:.4f} reward per step over {c['steps']} steps "
+                             f"of {c['episodes']} episodes, falls {c['falls']}")
+            if self.switch_falls is not None:
+                from .envs.deepmimic.sequence import SWITCH_FALL_SECONDS
+                lines.append(f"falls at a clip switch (within {SWITCH_FALL_SECONDS:g} s of it): {self.switch_falls} "
+                             f"of {s['terminated']} falls")
         else:
             lines.append(f"terminated: {s['terminated']} of {s['episodes']} episodes")
         return "\n".join(lines)
@@ -113,11 +115,12 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     dm = hasattr(unwrapped, "clip") and hasattr(unwrapped, "data")
     if record and dm:
         traj.update(sim_qpos=[], ref_qpos=[], time=[])
-    clip_names: list[str] = []
+    clip_stats: dict[str, dict[str, float]] = {}
+    several = dm and len(getattr(unwrapped, "clips", ())) > 1
+    switch_falls: int | None = None
     for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
         obs, reset_info = env.reset(seed=seed + ep)
-        if dm and len(getattr(unwrapped, "clips", ())) > 1:
-            clip_names.append(unwrapped.clips[int(reset_info["clip"])].name)
+        seen: set[str] = set()
         if frames is not None and ep == 0:
             frames.append(env.render())
         done, total, length, terminated, max_err = False, 0.0, 0, False, None
@@ -135,7 +138,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
                 traj["episode"].append(ep)
                 if dm:
                     traj["sim_qpos"].append(unwrapped.data.qpos.copy())
-                    traj["ref_qpos"].append(unwrapped.clip.qpos_at(info["time"]))
+                    traj["ref_qpos"].append(unwrapped.reference_qpos())
                     traj["time"].append(info["time"])
                 for k, v in info.items():  # per-step reward terms and errors
                     if is_step_metric(k):
@@ -151,13 +154,24 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
             length += 1
             obs = next_obs
             done = terminated or truncated
+            if several:  # the step counts for the clip it imitated
+                name = unwrapped.clips[int(info["clip"])].name
+                c = clip_stats.setdefault(name, {"episodes": 0, "steps": 0, "reward": 0.0, "falls": 0})
+                if name not in seen:
+                    seen.add(name)
+                    c["episodes"] += 1
+                c["steps"] += 1
+                c["reward"] += float(reward)
+                c["falls"] += int(terminated)
+            if "fell_at_switch" in info:  # a clip sequence
+                switch_falls = (switch_falls or 0) + int(info["fell_at_switch"])
         returns.append(total)
         lengths.append(length)
         terms.append(bool(terminated))
         if max_err is not None:
             max_errors.append(max_err)
     result = EvalResult(returns, lengths, terms, {k: v / term_steps[k] for k, v in term_sums.items()},
-                        deepmimic=dm, clips=clip_names, max_errors=max_errors)
+                        deepmimic=dm, clip_stats=clip_stats, switch_falls=switch_falls, max_errors=max_errors)
     arrays = {k: np.asarray(v) for k, v in traj.items()} if record else None
     return result, arrays
 
@@ -205,7 +219,7 @@ class LiveViewer:
             from .envs.deepmimic.render import add_ghost
             with self.handle.lock():
                 self.handle.user_scn.ngeom = 0
-                add_ghost(self.env.model, self.ghost, self.handle.user_scn, self.env.clip.qpos_at(self.env.time),
+                add_ghost(self.env.model, self.ghost, self.handle.user_scn, self.env.reference_qpos(),
                           view == "side", int(self.env.model.jnt_qposadr[0]))
         self.handle.sync()
         time.sleep(self.dt)
@@ -223,7 +237,13 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
     kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
     if (mode is not None or live) and is_deepmimic(cfg.env_id):
         kwargs["render_reference"] = cfg.reference
-    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, render_mode=mode, **kwargs)
+    limit = cfg.max_episode_steps
+    if cfg.clip_sequence:  # the sequence sets the episode's length
+        from .envs.deepmimic.sequence import ClipSequence, sequence_steps
+        limit = sequence_steps(len(cfg.clip_sequence), cfg.switch_seconds)
+    env = make_env(cfg.env_id, max_episode_steps=limit, render_mode=mode, **kwargs)
+    if cfg.clip_sequence:
+        env = ClipSequence(env, cfg.clip_sequence, cfg.switch_seconds)
     if push > 0:
         from .envs.deepmimic.push import Pushes
         env = Pushes(env, push)
@@ -250,7 +270,7 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     limit_threads(1)
     device = "cpu" if opts.get("cpu") else ("cuda" if opts.get("device") == "cuda" else "cpu")
     agent, cfg, ckpt = load_agent(path, device)
-    for k in ("max_episode_steps", "motion_file", "motion_dir", "reference"):
+    for k in ("max_episode_steps", "motion_file", "motion_dir", "reference", "clip_sequence", "switch_seconds"):
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
     episodes = int(opts.get("num_eval_episodes", 10))
@@ -260,8 +280,9 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     if opts.get("record_video"):
         video_file = video_path(opts.get("video_dir", "render"), cfg.env_id, opts.get("video_format", "mp4"))
     push, sweep = float(opts.get("push") or 0.0), bool(opts.get("push_sweep"))
-    if (push > 0 or sweep) and not is_deepmimic(cfg.env_id):
-        raise ValueError(f"--push and --push_sweep apply to DeepMimic environments only, not {cfg.env_id}")
+    if (push > 0 or sweep or cfg.clip_sequence) and not is_deepmimic(cfg.env_id):
+        raise ValueError(f"--push, --push_sweep and --clip_sequence apply to DeepMimic environments only, "
+                         f"not {cfg.env_id}")
     if sweep:
         return push_sweep(agent, cfg, episodes, seed, not stochastic, path)
     result, arrays = evaluate_policy(agent, cfg, episodes, seed, not stochastic, video_file,

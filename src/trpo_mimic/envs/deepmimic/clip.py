@@ -24,7 +24,7 @@ import numpy as np
 from .builtin import builtin_frames
 from .character import FIELD_START, SPHERICAL_JOINTS, character_index, character_model, frames_to_qpos
 from .clipfile import parse_frames, read_clip_file
-from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi, yaw_mul,
+from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi,
                    yaw_quat, yup_to_zup_quat)
 from .layout import KinematicState, StateLayout, angular_velocities
 
@@ -113,8 +113,9 @@ class MotionClip:
             self._cycle_arr = cache
         return cache
 
-    def _transform_qpos(self, qpos: np.ndarray, rot: np.ndarray, off: np.ndarray, yq: np.ndarray):
-        """qpos (..., nq) moved by cycle transforms (rot (..., 3, 3), off (..., 3), yq (..., 4))."""
+    def transform_qpos(self, qpos: np.ndarray, rot: np.ndarray, off: np.ndarray, yq: np.ndarray):
+        """qpos (..., nq) moved by frame transforms (rot (..., 3, 3), off (..., 3), yq (..., 4)): a cycle's, or a
+        reference moved onto the character (:meth:`.core.DeepMimicCore.switch`)."""
         out = qpos.copy()
         r = self.index.root_qpos
         out[..., r:r + 3] = np.matmul(qpos[..., None, r:r + 3], np.swapaxes(rot, -1, -2))[..., 0, :] + off
@@ -127,8 +128,8 @@ class MotionClip:
         if self.loop == "wrap":
             rot, off = rotz(self.cycle_yaw), self.cycle_offset
             inv_rot = rot.T
-            before = self._transform_qpos(self.qpos[-2], inv_rot, -inv_rot @ off, yaw_quat(-self.cycle_yaw))
-            after = self._transform_qpos(self.qpos[1], rot, off, yaw_quat(self.cycle_yaw))
+            before = self.transform_qpos(self.qpos[-2], inv_rot, -inv_rot @ off, yaw_quat(-self.cycle_yaw))
+            after = self.transform_qpos(self.qpos[1], rot, off, yaw_quat(self.cycle_yaw))
             t_before, t_after = -(self.frame_times[-1] - self.frame_times[-2]), self.duration + self.frame_times[1]
             # hinge angles of the neighbours continue the unwrapped series
             h = self.index.hinge_qpos
@@ -265,19 +266,6 @@ class MotionClip:
         sq = self._slerp_q[i]
         return a[:, :, None] * sq[:, 0] + b[:, :, None] * sq[:, 1]
 
-    def _carry(self, c: np.ndarray, quats: np.ndarray, v3: np.ndarray, positions) -> np.ndarray:
-        """Apply each time's cycle transform: rotate the 3-vectors v3 (N, K, 3), offset the rows
-        ``positions`` (points, not directions), turn the root rotation ``quats[:, 0]`` (in place)."""
-        moved = np.flatnonzero(c > 0)
-        if moved.size:
-            rot, off, yq = self._cycle_arrays(int(c.max()))
-            cm = c[moved]
-            m3 = np.matmul(v3[moved], rot[cm].transpose(0, 2, 1))
-            m3[:, positions] += off[cm][:, None]
-            v3[moved] = m3
-            quats[moved, 0] = yaw_mul(yq[cm], quats[moved, 0])
-        return v3
-
     def phase_batch(self, t: np.ndarray) -> np.ndarray:
         """Clip phase in [0, 1) at times t (clamped to 1 - eps after a 'none' clip ends)."""
         t = np.asarray(t, dtype=np.float64)
@@ -293,7 +281,7 @@ class MotionClip:
         if moved.size:
             rot, off, yq = self._cycle_arrays(int(c.max()))
             cm = c[moved]
-            q[moved] = self._transform_qpos(q[moved], rot[cm], off[cm], yq[cm])
+            q[moved] = self.transform_qpos(q[moved], rot[cm], off[cm], yq[cm])
         return q
 
     def qvel_batch(self, t: np.ndarray) -> np.ndarray:
@@ -334,9 +322,13 @@ class MotionClip:
         c, i, w = self._locate_sample(np.atleast_1d(t))
         quats = self._slerp_sample(i, w)
         vec = self._packed[i] + w[:, None] * self._dpacked[i]
-        vectors = self.layout.vectors
-        v3 = vec[:, vectors].reshape(len(vec), -1, 3)
-        vec[:, vectors] = self._carry(c, quats, v3, list(self.layout.positions_in_vectors)).reshape(len(vec), -1)
+        moved = np.flatnonzero(c > 0)
+        if moved.size:  # each time's cycle transform
+            rot, off, yq = self._cycle_arrays(int(c.max()))
+            cm = c[moved]
+            q, v = quats[moved], vec[moved]
+            self.layout.transform(q, v, rot[cm], off[cm], yq[cm])
+            quats[moved], vec[moved] = q, v
         return quats, vec
 
     # ------------------------------------------------- one time: the batch of one

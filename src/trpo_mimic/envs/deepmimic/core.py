@@ -29,7 +29,7 @@ from .character import ASSET_XML, CharacterIndex
 from .clip import MotionClip
 from .clipfile import resolve_motion_set
 from .physics import MujocoPhysics, PhysicsState
-from .quat import QMUL, quat_yaw
+from .quat import QMUL, quat_yaw, rotz, wrap_pi, yaw_quat
 from .reward import BODY_ERRORS, TERMS, ImitationReward, RewardWeights, heading, pose_weight_vector
 
 CONTROL_HZ = 30
@@ -205,6 +205,9 @@ class DeepMimicCore:
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)
         self.rngs: list[np.random.Generator | None] = [None] * n
+        # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
+        self.ref_moved = np.zeros(n, dtype=bool)
+        self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
 
     # ------------------------------------------------------------------ per clip
     def _by_clip(self, fn: Callable, t: np.ndarray, ids: np.ndarray):
@@ -222,9 +225,44 @@ class DeepMimicCore:
                 o[rows] = r
         return out if len(out) > 1 else out[0]
 
-    def reference(self, t: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rotations (N, J, 4), packed state (N, layout.size)) of each environment's reference."""
-        return self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
+    def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rotations (N, J, 4), packed state (N, layout.size)) of the references of environments ``rows`` (all
+        by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`)."""
+        q, vec = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
+        rows = np.arange(len(t)) if rows is None else np.asarray(rows)
+        k = np.flatnonzero(self.ref_moved[rows])
+        if k.size:
+            r = rows[k]
+            qk, vk = q[k], vec[k]
+            self.layout.transform(qk, vk, self.ref_rot[r], self.ref_off[r], self.ref_yq[r])
+            q[k], vec[k] = qk, vk
+        return q, vec
+
+    def reference_qpos(self, i: int) -> np.ndarray:
+        """The reference pose (nq,) of environment i now, in its frame (what a ghost draws)."""
+        clip = self.clips[int(self.clip_id[i])]
+        qpos = clip.qpos_at(float(self.t[i]))
+        return clip.transform_qpos(qpos, self.ref_rot[i], self.ref_off[i], self.ref_yq[i]) if self.ref_moved[i] else qpos
+
+    def switch(self, i: int, clip: int) -> float:
+        """Environment i imitates ``clip`` from now on, without a restart: from the time of that clip whose hinge
+        angles are nearest the current reference's (on a 30 Hz grid of one cycle), its reference turned and moved
+        horizontally so that its root continues where the current reference's root is. Returns that time."""
+        i, rows = int(i), np.array([int(i)])
+        t_old, c_old = self.t[rows], self.clip_id[rows]
+        q_old, v_old = self.reference(t_old, c_old, rows)
+        new = self.clips[int(clip)]
+        grid = np.arange(0.0, new.duration, self.control_dt)
+        gap = wrap_pi(new.hinge_targets_batch(grid) - self.clips[int(c_old[0])].hinge_targets_batch(t_old))
+        t_new = float(grid[int(np.argmin((gap * gap).sum(axis=1)))])
+        q_new, v_new = new.reference_packed_batch(np.array([t_new]))
+        yaw = float(quat_yaw(q_old[:, 0])[0] - quat_yaw(q_new[:, 0])[0])
+        rot, root = rotz(yaw), self.layout.root_pos
+        off = v_old[0, root] - rot @ v_new[0, root]
+        off[2] = 0.0
+        self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
+        self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
+        return t_new
 
     def phase(self, t: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self._by_clip(lambda c, tt: c.phase_batch(tt), t, ids)
@@ -347,6 +385,7 @@ class DeepMimicCore:
         t0 = float(rng.uniform(0.0, clip_.duration)) if time is None else float(time)
         self.t[i] = t0
         self.root_offset[i] = 0.0
+        self.ref_moved[i] = False
         qpos = clip_.qpos_at(t0)
         self.physics.set_state(i, qpos, clip_.qvel_at(t0), qpos[self.index.hinge_qpos])
 
@@ -354,7 +393,7 @@ class DeepMimicCore:
         """First observations and reset infos (arrays over rows) of freshly started environments."""
         s = self.physics.refresh(rows)
         t, ids = self.t[rows].copy(), self.clip_id[rows].copy()
-        ref = self.reference(t, ids)
+        ref = self.reference(t, ids, rows)
         obs = self.observe(s, t, ids, ref)
         sc = self.score(s, ref)
         terms = sc.terms

@@ -159,7 +159,32 @@ class DeepMimicEnv(gym.Env):
         """The observation of the simulation's current state (after the caller changed ``data``, say)."""
         core = self.core
         t, ids = core.t[:1], core.clip_id[:1]
-        return core.observe(core.state([0]), t, ids, core.reference(t, ids))[0]
+        return core.observe(core.state([0]), t, ids, core.reference(t, ids, [0]))[0]
+
+    def reference_qpos(self) -> np.ndarray:
+        """The reference pose (nq,) now, where the rewards and errors measure it."""
+        return self.core.reference_qpos(0)
+
+    def switch_clip(self, clip: int | str) -> float:
+        """Imitate another of ``clips`` (index or name) from now on, continuing the episode: the new clip starts at
+        its pose nearest the current reference's, moved onto the current reference's root and heading
+        (:meth:`.core.DeepMimicCore.switch`). Returns the new clip time."""
+        return self.core.switch(0, self.clip_index_of(clip))
+
+    def clip_index_of(self, clip: int | str) -> int:
+        """The index in ``clips`` of a clip given by index, file name (``humanoid3d_run.txt``), stem, or the
+        unique stem ending in ``_<name>`` (``run``)."""
+        names = [c.name for c in self.clips]
+        if isinstance(clip, int) or (isinstance(clip, str) and clip.isdigit()):
+            if not 0 <= int(clip) < len(names):
+                raise ValueError(f"clip {clip} out of range: this environment has {len(names)} clips")
+            return int(clip)
+        stems = [n.rsplit(".", 1)[0] if n.endswith(".txt") else n for n in names]
+        for candidates in ([i for i, n in enumerate(names) if n == clip], [i for i, s in enumerate(stems) if s == clip],
+                           [i for i, s in enumerate(stems) if s.endswith("_" + clip)]):
+            if len(candidates) == 1:
+                return candidates[0]
+        raise ValueError(f"no single clip named {clip!r} among this environment's clips ({', '.join(names)})")
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -198,7 +223,7 @@ class DeepMimicEnv(gym.Env):
         text = f"t {self.time:5.2f} s"
         if self._last_step is not None:
             text += f"   reward {self._last_step[0]:.3f}   body error {self._last_step[1]:.3f} m"
-        return self._renderer.draw(self.data, ghost_qpos=self.clip.qpos_at(self.time),
+        return self._renderer.draw(self.data, ghost_qpos=self.reference_qpos(),
                                    side=self.render_reference == "side", caption=text)
 
     def close(self):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .quat import quat_rotate_inv
+from .quat import quat_rotate_inv, yaw_mul
 
 
 @dataclass
@@ -125,6 +125,18 @@ class StateLayout:
         """Rows of the root position and the com among :attr:`vectors` (what a change of frame also moves)."""
         k = 1 + self.n_ee + self.n_bodies
         return k, k + 3
+
+    def transform(self, quats: np.ndarray, vec: np.ndarray, rot: np.ndarray, off: np.ndarray,
+                  yq: np.ndarray) -> None:
+        """Move packed rows into another horizontal frame, in place: every world-axes vector of ``vec`` (N, size)
+        turned by ``rot`` (N, 3, 3) (a rotation about the vertical), the root position and com also moved by
+        ``off`` (N, 3), and the root rotation ``quats[:, 0]`` (N, J, 4) turned by the yaw quaternion ``yq`` (N, 4)
+        (a looping clip's next cycle; a reference moved onto the character when the clip switches)."""
+        n, vs = len(vec), self.vectors
+        v3 = np.matmul(vec[:, vs].reshape(n, -1, 3), np.swapaxes(rot, -1, -2))
+        v3[:, list(self.positions_in_vectors)] += off[:, None]
+        vec[:, vs] = v3.reshape(n, -1)
+        quats[:, 0] = yaw_mul(yq, quats[:, 0])
 
     def pack(self, angvel: np.ndarray, ee_pos: np.ndarray, body_pos: np.ndarray, root_pos: np.ndarray,
              root_linvel: np.ndarray, com_vel: np.ndarray, com: np.ndarray) -> np.ndarray:
