@@ -50,6 +50,9 @@ SPHERICAL_JOINTS = ("chest", "neck", "right_hip", "right_ankle", "right_shoulder
                     "left_hip", "left_ankle", "left_shoulder")
 REVOLUTE_JOINTS = ("right_knee", "right_elbow", "left_knee", "left_elbow")
 END_EFFECTOR_SITES = ("right_ankle", "left_ankle", "right_wrist", "left_wrist")
+SOLE_SITES = {"right_ankle": "right_foot", "left_ankle": "left_foot"}
+"""The sole sites' names in the hand-written MJCF (``charfile.to_mjcf(..., sole_sites=SOLE_SITES)``
+compiles ``humanoid3d.txt`` to the same model)."""
 ROOT_BODY = "root"
 HINGE_AXIS = np.array([0.0, 0.0, 1.0])
 """Knee and elbow axis in the Y-up file's axes (the MJCF's 0 -1 0)."""
