@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from deepmimic_util import clip_path, motions_dir
+from trpo_mimic.cli import main
 from trpo_mimic.envs.deepmimic import character as hum
 from trpo_mimic.envs.deepmimic.charfile import (CharacterFileError, build_model, default_root_height,
                                                 frames_to_qpos, load_character, to_mjcf)
@@ -202,3 +203,25 @@ def test_non_json_file(tmp_path):
 def test_sole_sites_must_be_box_end_effectors(humanoid):
     with pytest.raises(CharacterFileError, match="joint 'chest' is not an end effector with a box"):
         to_mjcf(humanoid, sole_sites={"chest": "chest_sole"})
+
+
+# ----------------------------------------------------------------------------- the command line
+
+def test_build_character_cli_writes_a_loadable_model(tmp_path, capsys):
+    m = motions_dir()
+    out = tmp_path / "humanoid.xml"
+    assert main(["build-character", str(m / "humanoid3d.txt"), "--controller",
+                 str(m / "humanoid3d_phase_rot_ctrl.txt"), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out} (15 bodies, 28 hinges, 28 actuators)"
+    model = mujoco.MjModel.from_xml_path(str(out))
+    assert (model.nbody, model.nu) == (16, 28)
+
+
+def test_build_character_cli_error_is_one_line_exit_2(tmp_path, capsys):
+    doc, _ = _humanoid_docs()
+    doc["BodyDefs"][1]["Mass"] = -1
+    (tmp_path / "bad.txt").write_text(json.dumps(doc))
+    assert main(["build-character", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o.xml")]) == 2
+    err = capsys.readouterr().err
+    assert err == "trpo-mimic: error: bad.txt: body 'chest' (ID 1): Mass must be positive, got -1\n"
+    assert not (tmp_path / "o.xml").exists()
