@@ -1,4 +1,4 @@
-"""Command line: `trpo-mimic train|evaluate|play-motion`, also `python -m trpo_mimic --task train|evaluate`.
+"""Command line: `trpo-mimic train|evaluate|play-motion|build-character|...`, also `python -m trpo_mimic --task train|evaluate`.
 
 Flags are the fields of `Config`. `--arg_file FILE` reads flags from a file (DeepMimic style:
 one or more per line, `#` comments); flags on the command line override the file.
@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from .config import GROUPS, Config
 
-COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export")
+COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export", "build-character")
 
 
 class UsageError(Exception):
@@ -75,7 +75,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion,plot,convert-bvh,export}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion,plot,convert-bvh,export,build-character}")
     for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead, write one small weights-only policy file (networks, normaliser, config with the "
                         "environment's rules; no optimiser state), e.g. pretrained/walk.pt: `evaluate "
                         "--load_model_path FILE` and `train --pretrained_weight_path FILE` read it")
+    p = sub.add_parser("build-character", help="compile a DeepMimic character file (+ PD controller file) to MJCF")
+    p.add_argument("character", help="DeepMimic character file (JSON: Skeleton.Joints, BodyDefs; Y up)")
+    p.add_argument("--controller", metavar="CTRL.txt", default=None,
+                   help="its PD controller file (PDControllers: Kp, Kd per joint); without it the model is passive "
+                        "(no actuators, no damping)")
+    p.add_argument("--out", required=True, help="output MJCF (.xml)")
     return parser
 
 
@@ -362,6 +368,17 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
                     print(f"wrote {path}")
                 for note in notes:
                     print(f"note: {note}")
+        elif command == "build-character":
+            from .envs.deepmimic.charfile import CharacterFileError, load_character, write_mjcf
+            errors += (CharacterFileError,)
+            char = load_character(opts["character"], opts["controller"])
+            try:
+                model = write_mjcf(char, opts["out"])
+            except OSError as exc:
+                raise UsageError(f"cannot write {opts['out']}: {exc.strerror}") from None
+            passive = "" if opts["controller"] else "; no --controller: passive"
+            print(f"wrote {opts['out']} ({len(char.bodies)} bodies, {len(char.hinge_names)} hinges, "
+                  f"{model.nu} actuators{passive})")
         elif command == "plot":
             from .plot import plot_runs
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")

@@ -17,7 +17,8 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from .quat import euler_xyz_from_quat, yup_to_zup_quat, yup_to_zup_vec, zup_to_yup_vec
+from . import charfile
+from .quat import zup_to_yup_vec
 
 ASSET_XML = Path(__file__).resolve().parent / "assets" / "humanoid3d.xml"
 
@@ -50,6 +51,9 @@ SPHERICAL_JOINTS = ("chest", "neck", "right_hip", "right_ankle", "right_shoulder
                     "left_hip", "left_ankle", "left_shoulder")
 REVOLUTE_JOINTS = ("right_knee", "right_elbow", "left_knee", "left_elbow")
 END_EFFECTOR_SITES = ("right_ankle", "left_ankle", "right_wrist", "left_wrist")
+SOLE_SITES = {"right_ankle": "right_foot", "left_ankle": "left_foot"}
+"""The sole sites' names in the hand-written MJCF (``charfile.to_mjcf(..., sole_sites=SOLE_SITES)``
+compiles ``humanoid3d.txt`` to the same model)."""
 ROOT_BODY = "root"
 HINGE_AXIS = np.array([0.0, 0.0, 1.0])
 """Knee and elbow axis in the Y-up file's axes (the MJCF's 0 -1 0)."""
@@ -121,21 +125,9 @@ def character_index() -> CharacterIndex:
 
 
 def frames_to_qpos(frames: np.ndarray, model: mujoco.MjModel | None = None) -> np.ndarray:
-    """Convert validated DeepMimic frames (F, 44) to MJCF qpos (F, nq); hinges unwrapped."""
-    model = model or character_model()
-    idx = character_index() if model is character_model() else CharacterIndex.of(model)
-    qpos = np.zeros((len(frames), model.nq))
-    r = idx.root_qpos
-    qpos[:, r:r + 3] = yup_to_zup_vec(frames[:, 1:4])
-    qpos[:, r + 3:r + 7] = yup_to_zup_quat(frames[:, 4:8])
-    for j in SPHERICAL_JOINTS:
-        s = FIELD_START[j]
-        # The Euler split is frame-invariant: decompose in the file's axes directly.
-        qpos[:, idx.joint_qpos[j]] = euler_xyz_from_quat(frames[:, s:s + 4])
-    for j in REVOLUTE_JOINTS:
-        qpos[:, idx.joint_qpos[j][0]] = frames[:, FIELD_START[j]]
-    qpos[:, idx.hinge_qpos] = np.unwrap(qpos[:, idx.hinge_qpos], axis=0)
-    return qpos
+    """Convert validated DeepMimic frames (F, 44) to MJCF qpos (F, nq); hinges unwrapped
+    (:func:`.charfile.frames_to_qpos` with the humanoid's ``FRAME_FIELDS``)."""
+    return charfile.frames_to_qpos(frames, model or character_model(), FRAME_FIELDS)
 
 
 def humanoid_skeleton() -> tuple[list[str], list[int], np.ndarray]:

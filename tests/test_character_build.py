@@ -1,0 +1,227 @@
+"""DeepMimic character files compiled to MJCF (envs/deepmimic/charfile.py, `trpo-mimic build-character`).
+
+The compiled humanoid must be the hand-written assets/humanoid3d.xml (names, order and numbers); the dog
+must compile and hold a pose; every malformed input is one CharacterFileError line naming file, joint or
+body, and field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import mujoco
+import numpy as np
+import pytest
+
+from deepmimic_util import clip_path, motions_dir
+from trpo_mimic.cli import main
+from trpo_mimic.envs.deepmimic import character as hum
+from trpo_mimic.envs.deepmimic.charfile import (CharacterFileError, build_model, default_root_height,
+                                                frames_to_qpos, load_character, to_mjcf)
+from trpo_mimic.envs.deepmimic.clipfile import parse_frames
+
+
+@pytest.fixture(scope="module")
+def humanoid():
+    m = motions_dir()
+    return load_character(m / "humanoid3d.txt", m / "humanoid3d_phase_rot_ctrl.txt")
+
+
+@pytest.fixture(scope="module")
+def dog():
+    m = motions_dir()
+    return load_character(m / "dog3d.txt", m / "dog3d_phase_rot_ctrl.txt")
+
+
+@pytest.fixture(scope="module")
+def dog_model(dog):
+    return build_model(dog)
+
+
+def names(model, kind: str, n: int) -> list[str]:
+    return [getattr(model, kind)(i).name for i in range(n)]
+
+
+# ----------------------------------------------------------------------------- parsed characters
+
+def test_frame_layout_and_helpers(humanoid, dog):
+    assert humanoid.frame_fields() == hum.FRAME_FIELDS and humanoid.frame_width == hum.FRAME_WIDTH == 44
+    assert humanoid.spherical_joints == hum.SPHERICAL_JOINTS
+    assert humanoid.revolute_joints == hum.REVOLUTE_JOINTS
+    assert set(humanoid.end_effectors) == set(hum.END_EFFECTOR_SITES)
+    assert humanoid.diff_weights["chest"] == 0.5 and humanoid.diff_weights["right_wrist"] == 0
+    assert humanoid.fall_contact_bodies == ("root", "chest", "neck")
+    assert humanoid.update_rate == 30 and humanoid.kp[1] == 1000 and humanoid.kd[1] == 100
+    trot = json.loads((motions_dir() / "dog3d_trot.txt").read_text())["Frames"]
+    assert dog.frame_width == 84 == len(trot[0])
+    assert dog.end_effectors == ("left_finger", "right_finger", "left_toe", "right_toe")
+    assert dog.joint("left_leg").type == "revolute" and dog.joint("left_leg").axis_range(0) == (-3.14, 0)
+    assert dog.joint("spine0").axis_range(0) is None  # LimLow 1, LimHigh 0: no limit
+
+
+# ----------------------------------------------------------------------------- the humanoid
+
+def test_compiled_humanoid_equals_the_hand_written_model(humanoid):
+    m = build_model(humanoid, sole_sites=hum.SOLE_SITES)
+    h = hum.character_model()
+    for n in ("nbody", "njnt", "nu", "nq", "nv", "ngeom", "nsite"):
+        assert getattr(m, n) == getattr(h, n), n
+    assert names(m, "body", m.nbody) == names(h, "body", h.nbody)
+    assert names(m, "joint", m.njnt) == names(h, "joint", h.njnt)
+    assert names(m, "actuator", m.nu) == names(h, "actuator", h.nu)
+    assert names(m, "site", m.nsite) == names(h, "site", h.nsite)
+    # geoms are named after their BodyDef: the ankles' boxes, "right_foot"/"left_foot" by hand, are "*_ankle"
+    renamed = {(a, b) for a, b in zip(names(m, "geom", m.ngeom), names(h, "geom", h.ngeom)) if a != b}
+    assert renamed == {("right_ankle", "right_foot"), ("left_ankle", "left_foot")}
+    for field in ("body_pos", "body_quat", "body_mass", "body_inertia", "body_ipos", "body_iquat", "jnt_axis",
+                  "jnt_range", "jnt_limited", "dof_damping", "dof_armature", "actuator_forcerange",
+                  "actuator_ctrlrange", "actuator_biasprm", "geom_size", "geom_pos", "geom_quat", "geom_type",
+                  "geom_contype", "geom_conaffinity", "geom_friction", "geom_rgba", "site_pos", "qpos0"):
+        np.testing.assert_allclose(getattr(m, field), getattr(h, field), rtol=0, atol=1e-9, err_msg=field)
+    np.testing.assert_allclose(m.actuator_gainprm[:, 0], h.actuator_gainprm[:, 0], rtol=0, atol=1e-9)
+    assert m.opt.timestep == h.opt.timestep and m.opt.integrator == h.opt.integrator
+    # the same clip gives the same qpos on either model
+    frames, _ = parse_frames(json.loads(clip_path("walk").read_text()), "walk")
+    np.testing.assert_array_equal(frames_to_qpos(frames, m, humanoid.frame_fields()), hum.frames_to_qpos(frames))
+
+
+def test_default_names_and_root_height(humanoid):
+    assert default_root_height(humanoid) == 0.9  # rest-pose sole 0.8814 m below the root, + 1 cm, whole cm
+    m = build_model(humanoid)
+    h = hum.character_model()
+    np.testing.assert_allclose(m.site("right_ankle_sole").pos, h.site("right_foot").pos, atol=1e-12)
+    np.testing.assert_allclose(m.body_pos, h.body_pos, atol=1e-12)
+    passive = build_model(load_character(humanoid.path))  # no controller: no actuators, no damping
+    assert passive.nu == 0 and not passive.dof_damping.any() and passive.nq == h.nq
+
+
+# ----------------------------------------------------------------------------- the dog
+
+def test_dog_compiles(dog, dog_model):
+    m = dog_model
+    assert (m.nbody, m.nq, m.nu) == (24, 7 + 58, 58)
+    assert names(m, "body", m.nbody)[1:6] == ["root", "spine0", "spine1", "neck", "head"]
+    assert np.isclose(m.body_subtreemass[1], 29.25)
+    assert m.actuator("tail1_x").gainprm[0] == 10 and m.dof_damping[m.joint("tail1_x").dofadr[0]] == 1
+    np.testing.assert_allclose(m.actuator("spine0_x").ctrlrange, [-np.pi, np.pi])  # unlimited hinge
+
+
+def hold(m: mujoco.MjModel, qpos0: np.ndarray, steps: int = 2400) -> mujoco.MjData:
+    """Start at qpos0 with the PD targets at its hinge angles and step (2400 steps = 10 s at 240 Hz)."""
+    d = mujoco.MjData(m)
+    d.qpos[:] = qpos0
+    d.ctrl[:] = qpos0[m.jnt_qposadr[m.actuator_trnid[:, 0]]]
+    for _ in range(steps):
+        mujoco.mj_step(m, d)
+    return d
+
+
+def test_dog_stands_10s_in_its_rest_pose(dog_model):
+    m = dog_model
+    d = hold(m, m.qpos0.copy())
+    assert np.isfinite(d.qpos).all() and np.isfinite(d.qvel).all()
+    # measured: root 0.689 m (starts 0.71), its z axis 0.998 up, |qvel| < 1e-3
+    assert d.qpos[2] > 0.65
+    assert d.xmat[m.body("root").id][8] > 0.99
+    assert np.abs(d.qvel).max() < 1e-2
+
+
+def test_dog_holding_the_trot_clips_first_frame(dog, dog_model):
+    """A trot frame stands on a diagonal pair of feet, so holding it still tips the dog onto its side
+    (measured: root 0.114 m after 10 s, left side down); what must hold is the simulation: finite, at rest,
+    the PD still holding the pose, nothing sunk through the floor."""
+    m = dog_model
+    frames = np.array(json.loads((motions_dir() / "dog3d_trot.txt").read_text())["Frames"])
+    q0 = frames_to_qpos(frames, m, dog.frame_fields())[0]
+    assert np.isclose(q0[2], frames[0, 2])  # the file's y (up) is the model's z
+    d = hold(m, q0)
+    assert np.isfinite(d.qpos).all() and np.isfinite(d.qvel).all()
+    assert np.abs(d.qvel).max() < 1e-2  # measured 8e-5: settled, no ringing
+    adr = m.jnt_qposadr[m.actuator_trnid[:, 0]]
+    assert np.abs(d.qpos[adr] - q0[adr]).max() < 0.1  # measured 0.042 rad
+    assert 0.06 < d.qpos[2] < 0.3  # measured 0.114 m: lying on its side, root sphere (r 0.06) above the floor
+
+
+# ----------------------------------------------------------------------------- malformed files
+
+def _humanoid_docs():
+    m = motions_dir()
+    return (json.loads((m / "humanoid3d.txt").read_text()),
+            json.loads((m / "humanoid3d_phase_rot_ctrl.txt").read_text()))
+
+
+def _joint(doc, i):
+    return doc["Skeleton"]["Joints"][i]
+
+
+BAD_CHARACTERS = [
+    ("missing Parent", lambda c, k: _joint(c, 4).pop("Parent"), "joint 'right_knee' (ID 4): missing key 'Parent'"),
+    ("Parent not a joint", lambda c, k: _joint(c, 4).update(Parent=40),
+     "joint 'right_knee' (ID 4): Parent 40 is not a joint ID"),
+    ("negative Mass", lambda c, k: c["BodyDefs"][1].update(Mass=-1),
+     "body 'chest' (ID 1): Mass must be positive, got -1"),
+    ("Mass not a number", lambda c, k: c["BodyDefs"][1].update(Mass="heavy"),
+     "body 'chest' (ID 1): Mass must be a number, got \"heavy\""),
+    ("unknown Type", lambda c, k: _joint(c, 6).update(Type="ball"), "joint 'right_shoulder' (ID 6): Type \"ball\""),
+    ("planar", lambda c, k: _joint(c, 6).update(Type="planar"),
+     "joint 'right_shoulder' (ID 6): Type 'planar' is not supported"),
+    ("unknown controller joint", lambda c, k: k["PDControllers"][3].update(Name="tail9"),
+     "controller 'tail9' (ID 3): Name \"tail9\" is not a joint of humanoid3d.txt"),
+    ("second root", lambda c, k: _joint(c, 9).update(Parent=-1), "joint 'left_hip' (ID 9): Parent -1 makes a second root"),
+    ("cycle", lambda c, k: _joint(c, 3).update(Parent=5), "Parent 5 makes a cycle (3 -> 5 -> 4 -> 3)"),
+    ("IDs out of order", lambda c, k: _joint(c, 2).update(ID=7), "joint 'neck' (ID 7): ID 7 is entry #2"),
+    ("swapped limits", lambda c, k: _joint(c, 3).update(LimLow2=2.57, LimHigh2=-1.57),
+     "joint 'right_hip' (ID 3): LimLow2 2.57 > LimHigh2 -1.57"),
+    ("body without joint", lambda c, k: c["BodyDefs"].append(dict(c["BodyDefs"][14], ID=15, Name="tail")),
+     "body 'tail' (ID 15): no joint has ID 15"),
+    ("unknown Shape", lambda c, k: c["BodyDefs"][5].update(Shape="mesh"), "body 'right_ankle' (ID 5): Shape \"mesh\""),
+    ("missing Skeleton", lambda c, k: c.pop("Skeleton"), "humanoid3d.txt: missing key 'Skeleton'"),
+    ("controller missing Kp", lambda c, k: k["PDControllers"][2].pop("Kp"), "controller 'neck' (ID 2): missing key 'Kp'"),
+]
+
+
+@pytest.mark.parametrize("case,mutate,expected", BAD_CHARACTERS, ids=[b[0] for b in BAD_CHARACTERS])
+def test_malformed_files_name_file_joint_and_field(tmp_path, case, mutate, expected):
+    char, ctrl = copy.deepcopy(_humanoid_docs())
+    mutate(char, ctrl)
+    (tmp_path / "humanoid3d.txt").write_text(json.dumps(char))
+    (tmp_path / "ctrl.txt").write_text(json.dumps(ctrl))
+    with pytest.raises(CharacterFileError) as err:
+        load_character(tmp_path / "humanoid3d.txt", tmp_path / "ctrl.txt")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(("humanoid3d.txt: ", "ctrl.txt: ")), msg
+    assert expected in msg, msg
+
+
+def test_non_json_file(tmp_path):
+    (tmp_path / "x.txt").write_text('{"Skeleton": {"Joints": [1, 2,]}')
+    with pytest.raises(CharacterFileError, match=r"^x\.txt: not valid JSON: .*line 1, column"):
+        load_character(tmp_path / "x.txt")
+
+
+def test_sole_sites_must_be_box_end_effectors(humanoid):
+    with pytest.raises(CharacterFileError, match="joint 'chest' is not an end effector with a box"):
+        to_mjcf(humanoid, sole_sites={"chest": "chest_sole"})
+
+
+# ----------------------------------------------------------------------------- the command line
+
+def test_build_character_cli_writes_a_loadable_model(tmp_path, capsys):
+    m = motions_dir()
+    out = tmp_path / "humanoid.xml"
+    assert main(["build-character", str(m / "humanoid3d.txt"), "--controller",
+                 str(m / "humanoid3d_phase_rot_ctrl.txt"), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out} (15 bodies, 28 hinges, 28 actuators)"
+    model = mujoco.MjModel.from_xml_path(str(out))
+    assert (model.nbody, model.nu) == (16, 28)
+
+
+def test_build_character_cli_error_is_one_line_exit_2(tmp_path, capsys):
+    doc, _ = _humanoid_docs()
+    doc["BodyDefs"][1]["Mass"] = -1
+    (tmp_path / "bad.txt").write_text(json.dumps(doc))
+    assert main(["build-character", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "o.xml")]) == 2
+    err = capsys.readouterr().err
+    assert err == "trpo-mimic: error: bad.txt: body 'chest' (ID 1): Mass must be positive, got -1\n"
+    assert not (tmp_path / "o.xml").exists()
