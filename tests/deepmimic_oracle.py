@@ -127,7 +127,7 @@ def sim_state(env) -> KinematicState:
 def oracle_reward(env) -> tuple[float, dict[str, float]]:
     """(total, terms) of the env's current state against its clip's reference at the env's time, whose root
     and com the env has moved horizontally by its ``root_offset`` (DeepMimic's root sync at each new cycle)."""
-    pose_w = pose_weight_vector(env.index.pose_names, env.reward_weights.joint_weights)
+    pose_w = pose_weight_vector(env.index.pose_names, env.core.joint_weights)
     ref = env.clip.reference(env.time)
     shift = np.array([*env.core.root_offset[0], 0.0])
     ref.root_pos, ref.com = ref.root_pos + shift, ref.com + shift

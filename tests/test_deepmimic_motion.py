@@ -15,6 +15,7 @@ from trpo_mimic.envs.deepmimic.clipfile import MotionError, MotionNotFoundError,
 from trpo_mimic.envs.deepmimic.quat import quat_mul, yaw_mul, yaw_quat
 from deepmimic_oracle import batched_body_errors, batched_reward, body_errors, imitation_reward
 from trpo_mimic.envs.deepmimic.layout import KinematicState
+from trpo_mimic.envs.deepmimic.character import humanoid
 from trpo_mimic.envs.deepmimic.reward import RewardWeights, pose_weight_vector
 
 
@@ -255,7 +256,7 @@ PAIR_FUNCS = [imitation_reward, batched_reward]
 
 @pytest.mark.parametrize("reward", PAIR_FUNCS)
 def test_reward_is_one_for_identical_states(reward):
-    pw = pose_weight_vector(("chest", "neck"), RewardWeights().joint_weights)
+    pw = pose_weight_vector(("chest", "neck"), humanoid().spec.diff_weights)
     s = _state()
     total, terms = reward(s, s, pw)
     assert total == pytest.approx(1.0) and all(v == pytest.approx(1.0) for v in terms.values())
@@ -267,7 +268,7 @@ def test_reward_against_hand_computed_value(reward):
     DeepMimic's released formulas (SceneImitate.cpp)."""
     names = ("chest", "neck")  # weights root 1, chest 0.5, neck 0.3 -> normalised by 1.8
     w = RewardWeights()
-    pw = pose_weight_vector(names, w.joint_weights)
+    pw = pose_weight_vector(names, humanoid().spec.diff_weights)
     sim, ref = _state(), _state()
     theta = 0.3  # chest rotated 0.3 rad about z
     sim.quats[1] = _yaw(theta)
@@ -298,7 +299,7 @@ def test_end_effectors_compared_in_each_heading_frame_with_heights_above_ground(
     """A character turned 90 degrees about its root, end effectors turned with it, loses pose and root
     reward but none on the end effectors; a root 0.1 m lower with the effectors at the same heights
     loses none there either (heights are above the ground, not below the root)."""
-    pw = pose_weight_vector(("chest", "neck"), RewardWeights().joint_weights)
+    pw = pose_weight_vector(("chest", "neck"), humanoid().spec.diff_weights)
     ref, sim = _state(), _state()
     ref.ee_pos[:] = ref.root_pos + np.array([[0.1, 0.0, -0.85], [0.0, 0.1, -0.85], [0.2, 0.0, 0.0], [0.0, -0.2, 0.0]])
     sim.quats[0] = _yaw(math.pi / 2)

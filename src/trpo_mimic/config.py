@@ -62,6 +62,9 @@ class Config:
     motion_file: list | None = _env(None, "DeepMimic motion clip(s): a path, builtin:NAME, several paths (one "
                                     "sampled per episode) or a motion-set JSON with a weight per clip.",
                                     nargs="+", type=str)
+    character_file: str | None = _env(None, "DeepMimic character file (e.g. dog3d.txt; a bare name is searched for "
+                                      "like a clip), compiled to MuJoCo in memory; default: the humanoid.")
+    controller_file: str | None = _env(None, "Its PD controller file (default: the one <stem>_*ctrl*.txt beside it).")
     clip_id_obs: bool = _env(False, "DeepMimic with several clips: append a one-hot clip identifier to the "
                              "observation, so one policy can hold several skills.")
     motion_dir: str | None = _env(None, "Directory searched for DeepMimic shortcut clips.")

@@ -35,6 +35,7 @@ def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
     the drift bound off)."""
     kwargs: dict[str, Any] = {"nonfinite": cfg.nonfinite}
     dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
+               "character_file": cfg.character_file, "controller_file": cfg.controller_file,
                "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
                "clip_id_obs": cfg.clip_id_obs or None, "max_root_drift": cfg.max_root_drift,
                "pd_feedforward": cfg.pd_feedforward, "ref_obs": cfg.ref_obs,

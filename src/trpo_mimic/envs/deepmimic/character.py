@@ -1,17 +1,26 @@
-"""The humanoid character: its MJCF, named indices, and the DeepMimic frame layout.
+"""Simulated characters: their MJCF, what the environment needs of them, named indices.
 
-A DeepMimic frame holds 44 numbers (see ``FRAME_FIELDS``) in Y-up file axes.  Conversion
-to the project's MJCF (``assets/humanoid3d.xml``, Z-up) is :func:`frames_to_qpos`: the
-root by :func:`~.quat.yup_to_zup_vec` / :func:`~.quat.yup_to_zup_quat`; a spherical
-joint's local rotation ``R`` is split into the three hinges of the MJCF as
-``R = Rx(a) Ry(b) Rz(c)`` (the character file's axes), which are exactly the MJCF's
-``<joint>_x, _y, _z`` angles.
+A character is an MJCF model compiled from a DeepMimic character file and its PD controller file by
+:mod:`.charfile` (in memory: ``character_file=dog3d.txt``; or once, to a file: the humanoid's
+``assets/humanoid3d.xml``, written by ``trpo-mimic build-character humanoid3d.txt --controller
+humanoid3d_phase_rot_ctrl.txt`` and checked against it by the tests). The compiled model carries what the
+environment needs beyond the physics in its ``<custom>`` fields (:class:`CharacterSpec`): the joints in ID
+order, the clip frame layout, the end effectors and their soles, the fall-contact bodies and the reward's
+joint weights (``DiffWeight``). So the frame layout, the reward weights and the end effectors come from the
+character, never from constants written for one of them; the humanoid's constants below
+(``FRAME_FIELDS`` ...) are read from its model, for the code that only ever deals with the humanoid (BVH
+retargeting, the builtin clips).
+
+A DeepMimic frame holds the duration, the root position (3) and rotation (4), then each joint's local
+rotation in ID order (a quaternion for a spherical joint, an angle for a revolute one), in Y-up file axes.
+Conversion to qpos (Z-up) is :func:`.charfile.frames_to_qpos`: a spherical joint's rotation ``R`` is split
+as ``R = Rx(a) Ry(b) Rz(c)`` (the file's axes) into the MJCF's ``<joint>_x, _y, _z`` hinges.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import mujoco
@@ -21,48 +30,141 @@ from . import charfile
 from .quat import zup_to_yup_vec
 
 ASSET_XML = Path(__file__).resolve().parent / "assets" / "humanoid3d.xml"
-
-FRAME_WIDTH = 44
-
-# (field name, start, width) for one DeepMimic frame, in file order.
-FRAME_FIELDS: tuple[tuple[str, int, int], ...] = (
-    ("duration", 0, 1),
-    ("root_pos", 1, 3),
-    ("root_rot", 4, 4),
-    ("chest", 8, 4),
-    ("neck", 12, 4),
-    ("right_hip", 16, 4),
-    ("right_knee", 20, 1),
-    ("right_ankle", 21, 4),
-    ("right_shoulder", 25, 4),
-    ("right_elbow", 29, 1),
-    ("left_hip", 30, 4),
-    ("left_knee", 34, 1),
-    ("left_ankle", 35, 4),
-    ("left_shoulder", 39, 4),
-    ("left_elbow", 43, 1),
-)
-FIELD_START = {name: start for name, start, _ in FRAME_FIELDS}
-"""Field name -> its first index in a frame."""
-FIELD_OF_INDEX = [name for name, start, width in FRAME_FIELDS for _ in range(width)]
-"""Frame index -> the name of its field."""
-
-SPHERICAL_JOINTS = ("chest", "neck", "right_hip", "right_ankle", "right_shoulder",
-                    "left_hip", "left_ankle", "left_shoulder")
-REVOLUTE_JOINTS = ("right_knee", "right_elbow", "left_knee", "left_elbow")
-END_EFFECTOR_SITES = ("right_ankle", "left_ankle", "right_wrist", "left_wrist")
+"""The humanoid, compiled from DeepMimic's ``humanoid3d.txt`` and ``humanoid3d_phase_rot_ctrl.txt``."""
 SOLE_SITES = {"right_ankle": "right_foot", "left_ankle": "left_foot"}
-"""The sole sites' names in the hand-written MJCF (``charfile.to_mjcf(..., sole_sites=SOLE_SITES)``
-compiles ``humanoid3d.txt`` to the same model)."""
+"""The humanoid's sole sites' names (``charfile.to_mjcf(..., sole_sites=SOLE_SITES)``)."""
 ROOT_BODY = "root"
 HINGE_AXIS = np.array([0.0, 0.0, 1.0])
 """Knee and elbow axis in the Y-up file's axes (the MJCF's 0 -1 0)."""
 
 
+def _custom_text(model: mujoco.MjModel, name: str) -> list[str]:
+    i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXT, name)
+    if i < 0:
+        raise ValueError(f"the model has no <custom><text name='{name}'>: not a character compiled by trpo-mimic "
+                         f"(trpo-mimic build-character)")
+    a, n = int(model.text_adr[i]), int(model.text_size[i])
+    words = bytes(model.text_data[a:a + n - 1]).decode().split()
+    return [] if words == ["-"] else words
+
+
+@dataclass(frozen=True)
+class CharacterSpec:
+    """What the environment needs of a character beyond its physics, as :mod:`.charfile` writes it into the
+    model's ``<custom>`` fields."""
+
+    joints: tuple[str, ...]  # ID order, the root first
+    frame_fields: tuple[tuple[str, int, int], ...]  # (field, start, width) of one clip frame
+    end_effectors: tuple[str, ...]  # their sites (named after the joints), ID order
+    soles: tuple[str, ...]  # sole sites (the lowest points of the feet)
+    fall_contact: tuple[str, ...]  # bodies with DeepMimic's EnableFallContact
+    diff_weights: dict  # joint name -> DiffWeight (the pose and velocity errors' weight)
+
+    @staticmethod
+    def of(model: mujoco.MjModel) -> "CharacterSpec":
+        joints = tuple(_custom_text(model, "deepmimic_joints"))
+        fields, start = [("duration", 0, 1), ("root_pos", 1, 3), ("root_rot", 4, 4)], 8
+        for item in _custom_text(model, "deepmimic_frame"):
+            name, width = item.rsplit(":", 1)
+            fields.append((name, start, int(width)))
+            start += int(width)
+        i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_NUMERIC, "deepmimic_diff_weights")
+        a, n = int(model.numeric_adr[i]), int(model.numeric_size[i])
+        weights = dict(zip(joints, map(float, model.numeric_data[a:a + n])))
+        return CharacterSpec(joints, tuple(fields), tuple(_custom_text(model, "deepmimic_end_effectors")),
+                             tuple(_custom_text(model, "deepmimic_soles")),
+                             tuple(_custom_text(model, "deepmimic_fall_contact")), weights)
+
+    @property
+    def frame_width(self) -> int:
+        _, start, width = self.frame_fields[-1]
+        return start + width
+
+    @property
+    def field_start(self) -> dict[str, int]:
+        """Field name -> its first index in a frame."""
+        return {name: start for name, start, _ in self.frame_fields}
+
+    @property
+    def field_of_index(self) -> list[str]:
+        """Frame index -> the name of its field."""
+        return [name for name, _, width in self.frame_fields for _ in range(width)]
+
+    @property
+    def spherical_joints(self) -> tuple[str, ...]:
+        return tuple(name for name, _, width in self.frame_fields[3:] if width == 4)
+
+    @property
+    def revolute_joints(self) -> tuple[str, ...]:
+        return tuple(name for name, _, width in self.frame_fields[3:] if width == 1)
+
+
+class SimCharacter:
+    """A character to simulate: its MJCF text, the model compiled once (shared by the clips: do not mutate;
+    a simulation takes :meth:`new_model`), its :class:`CharacterSpec` and :class:`CharacterIndex`."""
+
+    def __init__(self, xml: str, name: str):
+        self.xml, self.name = xml, name
+        self.model = mujoco.MjModel.from_xml_string(xml)
+        self.spec = CharacterSpec.of(self.model)
+        self.index = CharacterIndex.of(self.model, self.spec)
+
+    def new_model(self) -> mujoco.MjModel:
+        """A fresh compile of the character (a simulation sets its own timestep)."""
+        return mujoco.MjModel.from_xml_string(self.xml)
+
+    def frames_to_qpos(self, frames: np.ndarray) -> np.ndarray:
+        """Validated clip frames (F, frame width) to qpos (F, nq), hinges unwrapped."""
+        return charfile.frames_to_qpos(frames, self.model, self.spec.frame_fields)
+
+    def __repr__(self) -> str:
+        return f"SimCharacter({self.name!r}, {self.model.nbody - 1} bodies, {self.model.nu} actuators)"
+
+
 @lru_cache(maxsize=1)
+def humanoid() -> SimCharacter:
+    """The project's humanoid (``assets/humanoid3d.xml``), once per process."""
+    return SimCharacter(ASSET_XML.read_text(encoding="utf-8"), "humanoid3d")
+
+
+def controller_beside(character_file: str | Path) -> Path:
+    """The controller file of a character file when none is named: the one ``<stem>_*ctrl*.txt`` beside it
+    (DeepMimic's ``humanoid3d_phase_rot_ctrl.txt``, ``dog3d_phase_rot_ctrl.txt``)."""
+    p = Path(character_file)
+    found = sorted(p.parent.glob(f"{p.stem}_*ctrl*.txt"))
+    if len(found) != 1:
+        what = "none" if not found else ", ".join(f.name for f in found)
+        raise charfile.CharacterFileError(f"{p.name}: name its PD controller file (controller_file / "
+                                          f"--controller_file); beside it, {p.stem}_*ctrl*.txt matched {what}")
+    return found[0]
+
+
+@lru_cache(maxsize=8)
+def _compiled(character_file: str, controller_file: str) -> SimCharacter:
+    char = charfile.load_character(character_file, controller_file)
+    return SimCharacter(charfile.to_mjcf(char), char.name)
+
+
+def sim_character(character_file: str | Path | None = None,
+                  controller_file: str | Path | None = None) -> SimCharacter:
+    """The humanoid (no file), or a character file compiled in memory with its controller file (by default
+    the one beside it: :func:`controller_beside`), once per process and pair of files."""
+    if character_file is None:
+        if controller_file is not None:
+            raise ValueError("controller_file needs a character_file")
+        return humanoid()
+    path = Path(character_file)
+    if not path.is_file():
+        raise charfile.CharacterFileError(f"{path.name}: no such character file (looked at {path.resolve()})")
+    ctrl = Path(controller_file) if controller_file is not None else controller_beside(path)
+    return _compiled(str(path.resolve()), str(ctrl.resolve()))
+
+
 def character_model() -> mujoco.MjModel:
-    """The project's humanoid MJCF, compiled once per process (do not mutate)."""
-    return mujoco.MjModel.from_xml_path(str(ASSET_XML))
+    """The humanoid's model, compiled once per process (do not mutate)."""
+    return humanoid().model
+
+
 
 
 @dataclass(frozen=True)
@@ -76,7 +178,7 @@ class CharacterIndex:
     pose_bodies: np.ndarray  # bodies with an actuated joint (12), model order
     pose_parents: np.ndarray  # their parent bodies
     pose_names: tuple[str, ...]
-    ee_sites: np.ndarray  # END_EFFECTOR_SITES
+    ee_sites: np.ndarray  # the spec's end effectors
     joint_qpos: dict  # character joint name -> qpos addresses (3 or 1)
     hinge_qpos: np.ndarray  # qpos address of every hinge, actuator order
     hinge_qvel: np.ndarray
@@ -92,8 +194,9 @@ class CharacterIndex:
         return np.concatenate([[0], self.pose_parents])
 
     @staticmethod
-    def of(model: mujoco.MjModel) -> "CharacterIndex":
-        """Resolve every index by name."""
+    def of(model: mujoco.MjModel, spec: CharacterSpec | None = None) -> "CharacterIndex":
+        """Resolve every index by name (the end effectors from ``spec``, by default read from the model)."""
+        spec = spec or CharacterSpec.of(model)
         root = model.body(ROOT_BODY).id
         rj = model.joint(ROOT_BODY)
         bodies = np.array([b for b in range(model.nbody) if model.body_rootid[b] == root])
@@ -112,21 +215,19 @@ class CharacterIndex:
             bodies=bodies, pose_bodies=pose_bodies,
             pose_parents=np.array([model.body_parentid[b] for b in pose_bodies]),
             pose_names=names,
-            ee_sites=np.array([model.site(s).id for s in END_EFFECTOR_SITES]),
+            ee_sites=np.array([model.site(s).id for s in spec.end_effectors]),
             joint_qpos=joint_qpos,
             hinge_qpos=model.jnt_qposadr[trn].copy(), hinge_qvel=model.jnt_dofadr[trn].copy(),
         )
 
 
-@lru_cache(maxsize=1)
 def character_index() -> CharacterIndex:
-    """Indices of :func:`character_model`."""
-    return CharacterIndex.of(character_model())
+    """Indices of the humanoid's model."""
+    return humanoid().index
 
 
 def frames_to_qpos(frames: np.ndarray, model: mujoco.MjModel | None = None) -> np.ndarray:
-    """Convert validated DeepMimic frames (F, 44) to MJCF qpos (F, nq); hinges unwrapped
-    (:func:`.charfile.frames_to_qpos` with the humanoid's ``FRAME_FIELDS``)."""
+    """Humanoid clip frames (F, 44) to qpos (F, nq), hinges unwrapped (``model``: a humanoid model)."""
     return charfile.frames_to_qpos(frames, model or character_model(), FRAME_FIELDS)
 
 
@@ -140,3 +241,14 @@ def humanoid_skeleton() -> tuple[list[str], list[int], np.ndarray]:
     offsets = zup_to_yup_vec(np.array([m.body_pos[b] for b in bodies]))
     offsets[0] = 0.0
     return names, parents, offsets
+
+
+# The humanoid's layout, read from its model, for the code that only deals with the humanoid
+HUMANOID_SPEC = humanoid().spec
+FRAME_FIELDS = HUMANOID_SPEC.frame_fields
+FRAME_WIDTH = HUMANOID_SPEC.frame_width
+FIELD_START = HUMANOID_SPEC.field_start
+FIELD_OF_INDEX = HUMANOID_SPEC.field_of_index
+SPHERICAL_JOINTS = HUMANOID_SPEC.spherical_joints
+REVOLUTE_JOINTS = HUMANOID_SPEC.revolute_joints
+END_EFFECTOR_SITES = HUMANOID_SPEC.end_effectors

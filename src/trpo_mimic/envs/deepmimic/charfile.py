@@ -738,6 +738,16 @@ def to_mjcf(character: Character, *, timestep: float = 1 / 240, root_height: flo
             add_body(el, child)
 
     add_body(world, 0)
+    # what the environment needs of the character beyond the physics, readable from the model alone
+    # (:class:`.character.CharacterSpec`): the clip frame layout, the reward's joint weights and end effectors
+    custom = ET.SubElement(mj, "custom")
+    for name, data in (("deepmimic_joints", " ".join(j.name for j in c.joints)),
+                       ("deepmimic_frame", " ".join(f"{n}:{w}" for n, _, w in c.frame_fields()[3:])),
+                       ("deepmimic_end_effectors", " ".join(c.end_effectors)),
+                       ("deepmimic_soles", " ".join(soles[j] for j in c.end_effectors if j in soles)),
+                       ("deepmimic_fall_contact", " ".join(c.fall_contact_bodies))):
+        ET.SubElement(custom, "text", name=name, data=data or "-")
+    ET.SubElement(custom, "numeric", name="deepmimic_diff_weights", data=_v([j.diff_weight for j in c.joints]))
     if actuators:
         act = ET.SubElement(mj, "actuator")
         for a in actuators:

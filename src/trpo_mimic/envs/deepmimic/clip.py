@@ -22,7 +22,7 @@ import mujoco
 import numpy as np
 
 from .builtin import builtin_frames
-from .character import FIELD_START, SPHERICAL_JOINTS, character_index, character_model, frames_to_qpos
+from .character import SimCharacter, humanoid
 from .clipfile import parse_frames, read_clip_file
 from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi,
                    yaw_quat, yup_to_zup_quat)
@@ -39,12 +39,15 @@ class MotionClip:
     """A reference motion sampled at any time; see the module docstring."""
 
     def __init__(self, frames: np.ndarray, loop: str = "wrap", name: str = "clip",
-                 cycle_heading: bool = True):
-        """Build from validated DeepMimic frames (F, 44); prefer :meth:`load`."""
+                 cycle_heading: bool = True, character: SimCharacter | None = None):
+        """Build from validated DeepMimic frames (F, frame width) of ``character`` (the humanoid by default);
+        prefer :meth:`load`."""
         self.name = name
         self.loop = loop
-        self.model = character_model()
-        self.index = character_index()
+        self.character = character = character or humanoid()
+        self.model = character.model
+        self.index = character.index
+        spec = character.spec
         frames = np.asarray(frames, dtype=np.float64)
         durations = frames[:, 0].copy()
         durations[-1] = 0.0
@@ -52,12 +55,12 @@ class MotionClip:
         self.duration = float(self.frame_times[-1])
         seg = np.diff(self.frame_times)
         self._frame_seg = np.where(seg > 0, seg, np.inf)
-        self.qpos = frames_to_qpos(frames, self.model)
+        self.qpos = character.frames_to_qpos(frames)
         # rotations slerped by qpos_at: root (Z-up) and the spherical joints (file axes)
+        start = spec.field_start
         self._rot_frames = np.stack([yup_to_zup_quat(frames[:, 4:8])]
-                                    + [frames[:, FIELD_START[j]:FIELD_START[j] + 4] for j in SPHERICAL_JOINTS],
-                                    axis=1)
-        self._sph_qpos = np.concatenate([self.index.joint_qpos[j] for j in SPHERICAL_JOINTS])
+                                    + [frames[:, start[j]:start[j] + 4] for j in spec.spherical_joints], axis=1)
+        self._sph_qpos = np.concatenate([self.index.joint_qpos[j] for j in spec.spherical_joints])
         self.num_frames = len(frames)
 
         # Planar cycle transform T: p -> Rz(dh) (p - p0) + p1 (identity for 'none').
@@ -80,12 +83,17 @@ class MotionClip:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def load(cls, path: str | os.PathLike, cycle_heading: bool = True) -> "MotionClip":
-        """Load a DeepMimic clip file, or ``builtin:<name>`` (see ``builtin.py``)."""
+    def load(cls, path: str | os.PathLike, cycle_heading: bool = True,
+             character: SimCharacter | None = None) -> "MotionClip":
+        """Load a DeepMimic clip file of ``character`` (the humanoid by default), or ``builtin:<name>`` (the
+        humanoid's; see ``builtin.py``)."""
         if str(path).startswith("builtin:"):
+            if character is not None and character is not humanoid():
+                raise ValueError(f"{path}: the builtin clips are the humanoid's, not {character.name}'s")
             return builtin_clip(str(path)[len("builtin:"):])
-        frames, loop = read_clip_file(path)
-        return cls(frames, loop, name=Path(path).name, cycle_heading=cycle_heading)
+        character = character or humanoid()
+        frames, loop = read_clip_file(path, character.spec.frame_fields)
+        return cls(frames, loop, name=Path(path).name, cycle_heading=cycle_heading, character=character)
 
     @classmethod
     def from_frames(cls, frames: Sequence[Sequence[float]], loop: str = "wrap",

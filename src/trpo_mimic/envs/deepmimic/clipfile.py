@@ -1,7 +1,8 @@
 """DeepMimic clip files: validation, reading, writing, and finding them on disk.
 
 A clip file is JSON with ``"Loop"`` (``"wrap"`` or ``"none"``) and ``"Frames"``; each
-frame holds 44 numbers (see ``character.FRAME_FIELDS``).  Extra keys are ignored.  Every
+frame holds the numbers of its character's frame layout (``fields``: 44 for the humanoid, see
+``character.FRAME_FIELDS``; a character's :attr:`.character.CharacterSpec.frame_fields`).  Extra keys are ignored.  Every
 problem with a clip raises :class:`MotionError`, whose message names the file, the
 frame and the field.  Quaternions whose norm is off by more than ``QUAT_NORM_TOL``
 are normalised with a :class:`MotionWarning`.
@@ -18,7 +19,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .character import FIELD_OF_INDEX, FRAME_FIELDS, FRAME_WIDTH
+from .character import FRAME_FIELDS, FRAME_WIDTH
+
+Fields = tuple[tuple[str, int, int], ...]
 
 QUAT_NORM_TOL = 1e-3
 """Quaternions with ``|norm - 1|`` above this are normalised with a warning."""
@@ -47,8 +50,13 @@ def _fail(name: str, frame, field: str, problem: str) -> MotionError:
     return MotionError(f"{name}: {where}, field '{field}' {problem}")
 
 
-def _frame_lists(doc, name: str) -> tuple[list, str]:
-    """(frames, loop) of a decoded document, every frame a list of 44 numbers."""
+def _index_names(fields: Fields) -> list[str]:
+    return [field for field, _, width in fields for _ in range(width)]
+
+
+def _frame_lists(doc, name: str, fields: Fields) -> tuple[list, str]:
+    """(frames, loop) of a decoded document, every frame a list of the layout's numbers."""
+    width = fields[-1][1] + fields[-1][2]
     if not isinstance(doc, dict):
         raise _fail(name, None, "Frames", f"missing: top level is {type(doc).__name__}, not an object")
     loop = doc.get("Loop", "wrap")
@@ -61,21 +69,22 @@ def _frame_lists(doc, name: str) -> tuple[list, str]:
         raise _fail(name, None, "Frames", "must be a list of at least 2 frames")
     for i, f in enumerate(frames):
         if not isinstance(f, list):
-            raise _fail(name, i, "frame", f"is a {type(f).__name__}, not a list of {FRAME_WIDTH} numbers")
-        if len(f) != FRAME_WIDTH:
-            raise _fail(name, i, "frame", f"has {len(f)} numbers, expected {FRAME_WIDTH}")
+            raise _fail(name, i, "frame", f"is a {type(f).__name__}, not a list of {width} numbers")
+        if len(f) != width:
+            raise _fail(name, i, "frame", f"has {len(f)} numbers, expected {width}"
+                        + (" (a clip of another character?)" if len(f) > 8 else ""))
         for k, v in enumerate(f):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise _fail(name, i, FIELD_OF_INDEX[k], f"value {v!r} (index {k}) is not a number")
+                raise _fail(name, i, _index_names(fields)[k], f"value {v!r} (index {k}) is not a number")
     return frames, loop
 
 
-def _check_values(arr: np.ndarray, name: str) -> None:
+def _check_values(arr: np.ndarray, name: str, fields: Fields) -> None:
     """Every number finite, durations in [0, MAX_FRAME_SECONDS] and not all zero (the last frame's is unused)."""
     bad = ~np.isfinite(arr)
     if bad.any():
         i, k = map(int, np.argwhere(bad)[0])
-        raise _fail(name, i, FIELD_OF_INDEX[k], f"is not finite ({arr[i, k]}) at index {k}")
+        raise _fail(name, i, _index_names(fields)[k], f"is not finite ({arr[i, k]}) at index {k}")
     neg = np.flatnonzero(arr[:, 0] < 0)
     if neg.size:
         i = int(neg[0])
@@ -88,11 +97,11 @@ def _check_values(arr: np.ndarray, name: str) -> None:
         raise _fail(name, f"0-{len(arr) - 1}", "duration", "is zero in every frame: total duration is zero")
 
 
-def _normalise_quats(arr: np.ndarray, name: str):
+def _normalise_quats(arr: np.ndarray, name: str, fields: Fields):
     """Normalise every quaternion field in place; (deviation, frame, field) of the worst one
     off by more than QUAT_NORM_TOL, or None."""
     worst = None
-    for field, start, width in FRAME_FIELDS:
+    for field, start, width in fields:
         if width != 4:
             continue
         q = arr[:, start:start + 4]
@@ -108,12 +117,12 @@ def _normalise_quats(arr: np.ndarray, name: str):
     return worst
 
 
-def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
-    """Validate a decoded clip document; return (frames (F, 44) float64, loop)."""
-    frames, loop = _frame_lists(doc, name)
+def parse_frames(doc, name: str, fields: Fields = FRAME_FIELDS) -> tuple[np.ndarray, str]:
+    """Validate a decoded clip document; return (frames (F, width) float64, loop)."""
+    frames, loop = _frame_lists(doc, name, fields)
     arr = np.array(frames, dtype=np.float64)
-    _check_values(arr, name)
-    worst = _normalise_quats(arr, name)
+    _check_values(arr, name, fields)
+    worst = _normalise_quats(arr, name, fields)
     if worst is not None:
         warnings.warn(
             f"{name}: frame {worst[1]}, field '{worst[2]}' quaternion norm is off by {worst[0]:.3g}; "
@@ -121,8 +130,8 @@ def parse_frames(doc, name: str) -> tuple[np.ndarray, str]:
     return arr, loop
 
 
-def read_clip_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
-    """Read and validate a DeepMimic clip file."""
+def read_clip_file(path: str | os.PathLike, fields: Fields = FRAME_FIELDS) -> tuple[np.ndarray, str]:
+    """Read and validate a DeepMimic clip file of the frame layout ``fields`` (the humanoid's by default)."""
     p = Path(path)
     name = p.name
     if not p.is_file():
@@ -139,7 +148,7 @@ def read_clip_file(path: str | os.PathLike) -> tuple[np.ndarray, str]:
         raise _fail(name, None, "Frames", f"unreadable: not valid JSON ({exc})") from None
     except RecursionError:
         raise _fail(name, None, "Frames", "unreadable: JSON nested too deeply") from None
-    return parse_frames(doc, name)
+    return parse_frames(doc, name, fields)
 
 
 def frames_array(frames: Any) -> np.ndarray:

@@ -25,16 +25,15 @@ import mujoco
 import numpy as np
 
 from .layout import StateLayout, angular_velocities
-from .character import ASSET_XML, CharacterIndex
+from .character import CharacterIndex, SimCharacter, sim_character
 from .clip import MotionClip
-from .clipfile import resolve_motion_set
+from .clipfile import find_motion_file, resolve_motion_set
 from .physics import MujocoPhysics, PhysicsState
 from .quat import QMUL, quat_yaw, rotz, wrap_pi, yaw_quat
 from .reward import BODY_ERRORS, TERMS, ImitationReward, RewardWeights, heading, pose_weight_vector
 
 CONTROL_HZ = 30
 DEFAULT_SIM_HZ = 240
-FOOT_BODIES = ("right_ankle", "left_ankle")
 INFO_KEYS = tuple(f"reward_{k}" for k in TERMS)
 """Per-step info keys of the reward terms; ``BODY_ERRORS`` (metres) come beside them."""
 ROOT_ROT_FAIL_ANGLE = 0.5 * np.pi
@@ -124,12 +123,14 @@ def step_info(terms: np.ndarray, errors: np.ndarray) -> dict[str, np.ndarray]:
     return info
 
 
-def fall_contact_body_ids(model: mujoco.MjModel, index: CharacterIndex, names: Sequence[str] | None) -> np.ndarray:
-    """Body ids whose contact ends an episode: ``names`` (the character's body names), or, when None,
-    DeepMimic's default (every body but the feet)."""
+def fall_contact_body_ids(character: SimCharacter, names: Sequence[str] | None) -> np.ndarray:
+    """Body ids whose contact ends an episode: ``names`` (the character's body names), or, when None, every
+    body but the feet (the bodies of the sole sites: the humanoid's ankles, the dog's toes and fingers)."""
+    model, index = character.model, character.index
     bodies = {model.body(b).name: int(b) for b in index.bodies}
     if names is None:
-        return np.array([b for name, b in bodies.items() if name not in FOOT_BODIES], dtype=np.intp)
+        feet = {int(model.site_bodyid[model.site(s).id]) for s in character.spec.soles}
+        return np.array([b for b in bodies.values() if b not in feet], dtype=np.intp)
     unknown = [n for n in names if n not in bodies]
     if unknown:
         raise ValueError(f"fall_contact_bodies: unknown body {unknown[0]!r}; the character's bodies are "
@@ -138,12 +139,14 @@ def fall_contact_body_ids(model: mujoco.MjModel, index: CharacterIndex, names: S
 
 
 def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str | None = None,
-               cycle_heading: bool = True) -> tuple[list[MotionClip], np.ndarray]:
+               cycle_heading: bool = True, character: SimCharacter | None = None
+               ) -> tuple[list[MotionClip], np.ndarray]:
     """The clips of a clip file, ``builtin:<name>``, list of clips or motion set, and their weights."""
     if motion_file is None and clip_name is None:
         raise ValueError("DeepMimic-v0 needs motion_file=<clip path or builtin:walk>")
     paths, weights = resolve_motion_set(motion_file, clip_name, motion_dir)
-    clips = [MotionClip.load(p, cycle_heading=cycle_heading) for p in paths]  # builtins ignore cycle_heading
+    clips = [MotionClip.load(p, cycle_heading=cycle_heading, character=character)  # builtins ignore cycle_heading
+             for p in paths]
     return clips, np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
 
 
@@ -163,7 +166,7 @@ class DeepMimicCore:
 
     def __init__(self, num_envs: int, clips: Sequence[MotionClip], clip_weights: np.ndarray,
                  options: TaskOptions, frame_skip: int, reward_weights: RewardWeights | dict | None = None,
-                 nthread: int | None = None):
+                 nthread: int | None = None, character: SimCharacter | None = None):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = n = int(num_envs)
@@ -173,12 +176,17 @@ class DeepMimicCore:
         self.reward_weights = reward_weights or RewardWeights()
         self.frame_skip = int(frame_skip)
         self.control_dt = 1.0 / CONTROL_HZ
-        self.model = m = mujoco.MjModel.from_xml_path(str(ASSET_XML))
+        self.character = character = character or sim_character()
+        if any(c.character is not character for c in self.clips):
+            raise ValueError(f"the clips are not all clips of {character.name}")
+        self.model = m = character.new_model()
         m.opt.timestep = self.control_dt / self.frame_skip
-        self.index = idx = CharacterIndex.of(m)
+        self.index = idx = CharacterIndex.of(m, character.spec)
         assert np.array_equal(idx.hinge_qpos, np.arange(idx.root_qpos + 7, m.nq)), "actuators follow qpos order"
         self.layout = StateLayout.of(m, idx)
-        pose_w = pose_weight_vector(idx.pose_names, self.reward_weights.joint_weights)
+        # the character's DiffWeights, where reward_weights.joint_weights names no weight of its own
+        self.joint_weights = {**character.spec.diff_weights, **self.reward_weights.joint_weights}
+        pose_w = pose_weight_vector(idx.pose_names, self.joint_weights)
         self.reward = ImitationReward(self.layout, pose_w, self.reward_weights)
         hinge_range = m.actuator_ctrlrange.copy()
         self.act_center = hinge_range.mean(axis=1)
@@ -187,7 +195,7 @@ class DeepMimicCore:
         act_dof = m.jnt_dofadr[m.actuator_trnid[:, 0]]
         self.ff_gain = m.dof_damping[act_dof] / m.actuator_gainprm[:, 0]  # kd / kp per hinge
         root = idx.root_body
-        fall_bodies = fall_contact_body_ids(m, idx, options.fall_contact_bodies)
+        fall_bodies = fall_contact_body_ids(character, options.fall_contact_bodies)
         fall_geom = np.isin(m.geom_bodyid, fall_bodies)
         self._rot_children, self._rot_parents = idx.joint_bodies, idx.joint_parents
         nb = len(idx.bodies)
@@ -488,7 +496,8 @@ class DeepMimicCore:
 def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, clip_name: str | None = None,
               sim_hz: int | None = None, frame_skip: int | None = None,
               reward_weights: RewardWeights | dict | None = None, cycle_heading: bool = True,
-              nthread: int | None = None, **options) -> DeepMimicCore:
+              nthread: int | None = None, character_file: str | None = None, controller_file: str | None = None,
+              **options) -> DeepMimicCore:
     """A :class:`DeepMimicCore` from the environments' keyword arguments (documented on DeepMimicEnv);
     ``options`` are the fields of :class:`TaskOptions`."""
     known = TaskOptions.__dataclass_fields__
@@ -502,5 +511,10 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
         if options.get(k) is not None:
             options[k] = float(options[k])
     skip = frame_skip_of(sim_hz, frame_skip)
-    clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading)
-    return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread)
+    if character_file is not None:  # a bare name is searched for like a clip (motion_dir, ../shared/motions)
+        character_file = find_motion_file(str(character_file), character_file, motion_dir)
+        if controller_file is not None:
+            controller_file = find_motion_file(str(controller_file), controller_file, motion_dir)
+    character = sim_character(character_file, controller_file)
+    clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading, character)
+    return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread, character)

@@ -47,12 +47,6 @@ BODY_ERRORS = ("error_body_pos", "error_body_pos_local")
 TERMS = ("pose", "velocity", "end_effector", "root", "com_vel", "com")
 """Term names; the environment reports each as ``info['reward_<name>']``."""
 
-JOINT_WEIGHTS = {
-    "root": 1.0, "chest": 0.5, "neck": 0.3, "right_hip": 0.5, "right_knee": 0.3,
-    "right_ankle": 0.2, "right_shoulder": 0.3, "right_elbow": 0.2, "left_hip": 0.5,
-    "left_knee": 0.3, "left_ankle": 0.2, "left_shoulder": 0.3, "left_elbow": 0.2,
-}
-"""Per-joint weights of the released code (wrists 0, so absent)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +72,9 @@ class RewardWeights:
     com_vel_scale: float = 10.0
     """Scale of the com velocity term; its error carries DeepMimic's factor ``COM_VEL_FACTOR``."""
     com_scale: float = 10.0
-    joint_weights: dict = field(default_factory=lambda: dict(JOINT_WEIGHTS))
-    """Per-joint weights of the pose and velocity errors (normalised to sum 1)."""
+    joint_weights: dict = field(default_factory=dict)
+    """Per-joint weights of the pose and velocity errors (normalised to sum 1) that replace the character's
+    own (its ``DiffWeight``s: the humanoid's root 1, chest and hips 0.5, ...) for the joints named here."""
 
     def __post_init__(self):
         for f in fields(self):
