@@ -226,3 +226,39 @@ def test_build_character_cli_error_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == "trpo-mimic: error: bad.txt: body 'chest' (ID 1): Mass must be positive, got -1\n"
     assert not (tmp_path / "o.xml").exists()
+
+
+# ----------------------------------------------------------------------------- the dog as an environment
+
+def test_the_dog_imitates_its_clips_in_the_deepmimic_env(tmp_path, monkeypatch):
+    """character_file=dog3d.txt (found like a clip; its controller beside it): the compiled dog, its 84-number
+    clips, RSI onto the clip's pose, its own DiffWeights and end effectors in the reward, falls on every body
+    but the toes and fingers, pushes on its root; a humanoid clip is refused by frame width; play-motion draws
+    the dog's clip."""
+    import warnings
+    from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionError, MotionWarning
+    from trpo_mimic.envs.deepmimic.push import Pushes
+    monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(motions_dir()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MotionWarning)  # the trot clip has a quaternion off by 0.1
+        env = DeepMimicEnv(motion_file="dog3d_trot.txt", character_file="dog3d.txt", action_mode="residual",
+                           pd_feedforward=True, ref_obs=True)
+        assert env.action_space.shape == (58,) and env.observation_space.shape == (2 + 23 * 13 + 5,)
+        assert env.core.joint_weights["neck"] == 0.5 and env.core.joint_weights["tail1"] == 0.05  # the dog's
+        assert [env.model.site(int(s)).name for s in env.index.ee_sites] == ["left_finger", "right_finger",
+                                                                            "left_toe", "right_toe"]
+        _, info = env.reset(seed=1)
+        assert info["reward_pose"] > 0.999 and info["error_body_pos_local"] < 1e-3
+        rewards = []
+        for _ in range(10):
+            _, r, terminated, _, info = env.step(np.zeros(58))
+            rewards.append(r)
+        assert np.all(np.isfinite(rewards)) and rewards[0] > 0.85 and min(rewards) > 0.3  # zero residual: drifts
+        pushed = Pushes(env, 100.0)
+        assert pushed.body == env.index.root_body
+        with pytest.raises(MotionError, match="has 44 numbers, expected 84"):
+            DeepMimicEnv(motion_file="humanoid3d_walk.txt", character_file="dog3d.txt")
+        out = tmp_path / "trot.gif"
+        assert main(["play-motion", "dog3d_trot.txt", "--character_file", "dog3d.txt", "--out", str(out)]) == 0
+    import imageio.v2 as imageio
+    assert len(imageio.mimread(out)) == 17  # 0.517 s at 30 fps, both ends

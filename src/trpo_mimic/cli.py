@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("clip", help="DeepMimic clip file (or builtin:NAME)")
     p.add_argument("--out", default="clip.mp4", help="output video (.mp4 or .avi)")
     p.add_argument("--cycles", type=int, default=1, help="loops of the clip to render")
+    p.add_argument("--character_file", default=None,
+                   help="the clip's DeepMimic character file (e.g. dog3d.txt); default: the humanoid")
+    p.add_argument("--controller_file", default=None, help="its PD controller file (default: the one beside it)")
     p.add_argument("--fps", type=int, default=30)
     p = sub.add_parser("plot", help="learning curve PNG from run directories (several: mean and band)")
     p.add_argument("run_dirs", nargs="+", help="run directories (each with progress.csv)")
@@ -350,7 +353,8 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
             evaluate(opts)
         elif command == "play-motion":
             from .envs.deepmimic.render import play_motion
-            out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"])
+            out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"],
+                              character_file=opts["character_file"], controller_file=opts["controller_file"])
             print(f"wrote {out}")
         elif command == "convert-bvh":
             from .envs.deepmimic.bvh import convert_bvh

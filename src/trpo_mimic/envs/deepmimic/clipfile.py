@@ -72,7 +72,8 @@ def _frame_lists(doc, name: str, fields: Fields) -> tuple[list, str]:
             raise _fail(name, i, "frame", f"is a {type(f).__name__}, not a list of {width} numbers")
         if len(f) != width:
             raise _fail(name, i, "frame", f"has {len(f)} numbers, expected {width}"
-                        + (" (a clip of another character?)" if len(f) > 8 else ""))
+                        + (" (a clip of another character? name its character file: --character_file)"
+                           if len(f) > 8 else ""))
         for k, v in enumerate(f):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise _fail(name, i, _index_names(fields)[k], f"value {v!r} (index {k}) is not a number")

@@ -150,6 +150,17 @@ def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str |
     return clips, np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
 
 
+def find_character(character_file: str | None = None, controller_file: str | None = None,
+                   motion_dir: str | None = None) -> SimCharacter:
+    """The humanoid, or a character file compiled with its controller file; a bare file name is searched for
+    like a clip (``motion_dir``, ``$TRPO_MIMIC_MOTION_DIR``, ``../shared/motions``)."""
+    if character_file is not None:
+        character_file = find_motion_file(str(character_file), character_file, motion_dir)
+        if controller_file is not None:
+            controller_file = find_motion_file(str(controller_file), controller_file, motion_dir)
+    return sim_character(character_file, controller_file)
+
+
 def frame_skip_of(sim_hz: int | None, frame_skip: int | None) -> int:
     """Substeps per 30 Hz action from a simulation rate or a substep count (at most one given)."""
     if sim_hz is not None and frame_skip is not None:
@@ -511,10 +522,6 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
         if options.get(k) is not None:
             options[k] = float(options[k])
     skip = frame_skip_of(sim_hz, frame_skip)
-    if character_file is not None:  # a bare name is searched for like a clip (motion_dir, ../shared/motions)
-        character_file = find_motion_file(str(character_file), character_file, motion_dir)
-        if controller_file is not None:
-            controller_file = find_motion_file(str(controller_file), controller_file, motion_dir)
-    character = sim_character(character_file, controller_file)
+    character = find_character(character_file, controller_file, motion_dir)
     clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading, character)
     return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread, character)

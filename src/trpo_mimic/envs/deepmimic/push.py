@@ -11,6 +11,7 @@ import numpy as np
 
 PUSH_SECONDS = 0.2
 PUSH_BODY = "chest"
+"""The body pushed (a character without one, such as the dog: its root)."""
 FIRST_PUSH = (0.5, 2.0)
 """The first push starts at a uniformly random time in this window (s), the next ones this far apart, and
 so on to the end of the episode."""
@@ -23,12 +24,15 @@ class Pushes(gym.Wrapper):
     random times; the times and directions follow from the reset's seed. ``info["push"]`` is the force (N)
     on the body during the step. A force of 0 leaves the environment as it is."""
 
-    def __init__(self, env: gym.Env, force: float, body: str = PUSH_BODY,
+    def __init__(self, env: gym.Env, force: float, body: str | None = None,
                  first: tuple[float, float] = FIRST_PUSH, gap: tuple[float, float] = PUSH_GAP):
         super().__init__(env)
         if not np.isfinite(force) or force < 0:
             raise ValueError(f"push force must be a non-negative number of newtons, got {force}")
         u = env.unwrapped
+        if body is None:
+            names = {u.model.body(b).name for b in range(u.model.nbody)}
+            body = PUSH_BODY if PUSH_BODY in names else u.model.body(u.index.root_body).name
         try:
             self.body = u.model.body(body).id
         except KeyError:

@@ -17,7 +17,6 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from .character import ASSET_XML, CharacterIndex
 from .clip import MotionClip
 from .quat import quat_yaw
 
@@ -99,16 +98,21 @@ def write_caption(frame: np.ndarray, text: str) -> np.ndarray:
 
 
 def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: int = 30,
-                width: int = 640, height: int = 480, cycles: int = 1) -> Path:
-    """Write a video of the clip played kinematically (qpos from the clip, mj_forward)."""
+                width: int = 640, height: int = 480, cycles: int = 1, character_file: str | None = None,
+                controller_file: str | None = None) -> Path:
+    """Write a video of the clip played kinematically (qpos from the clip, mj_forward), on the humanoid or the
+    character of ``character_file``."""
     import imageio.v2 as imageio
+    from .clipfile import find_motion_file
+    from .core import find_character
 
     if fps <= 0 or width <= 0 or height <= 0 or cycles <= 0:
         raise ValueError("fps, width, height and cycles must be positive")
-    clip = MotionClip.load(clip_path)
-    model = mujoco.MjModel.from_xml_path(str(ASSET_XML))
+    character = find_character(character_file, controller_file)
+    clip = MotionClip.load(find_motion_file(str(clip_path), clip_path), character=character)  # a bare name: searched
+    model = character.new_model()
     data = mujoco.MjData(model)
-    drawer = FrameDrawer(model, CharacterIndex.of(model).root_body, width, height)
+    drawer = FrameDrawer(model, character.index.root_body, width, height)
     n_frames = max(1, int(round(clip.duration * cycles * fps)) + 1)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
