@@ -32,12 +32,19 @@ if [[ ${TRPO_MIMIC_STOP:-bar} != none ]]; then
   stop=(--stop_reward_per_step "$("$py" benchmarks/deepmimic/targets.py --goal "$skill")")
 fi
 mkdir -p runs
+# training runs in the background so that a SIGTERM or Ctrl-C to this script reaches it at once (it saves its
+# checkpoint and exits; the script then stops without evaluating)
 if [[ -f runs/$run/latest.pt ]]; then
-  "$bin" train --resume "runs/$run" --num_timesteps "$samples" --no-progress "${stop[@]}" "$@" | tee -a "runs/$run.log"
+  "$bin" train --resume "runs/$run" --num_timesteps "$samples" --no-progress "${stop[@]}" "$@" \
+    > >(tee -a "runs/$run.log") 2>&1 &
 else
   "$bin" train --arg_file "$preset" --arg_file "$skill_file" --num_timesteps "$samples" --run_name "$run" \
-    --no-progress "${stop[@]}" "$@" | tee "runs/$run.log"
+    --no-progress "${stop[@]}" "$@" > >(tee "runs/$run.log") 2>&1 &
 fi
+train_pid=$!
+trap 'kill -TERM "$train_pid" 2>/dev/null; wait "$train_pid"; exit 143' TERM INT
+wait "$train_pid"
+trap - TERM INT
 "$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 10 --max_episode_steps 300 \
   --record_video --video_dir "runs/$run/videos" --no-progress | tee "runs/$run/eval.txt"
 "$bin" evaluate --load_model_path "runs/$run" --num_eval_episodes 1 --max_episode_steps 120 \
