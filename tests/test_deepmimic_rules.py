@@ -18,11 +18,12 @@ from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
 
 SKILLS = Path(__file__).resolve().parents[1] / "configs" / "skills"
 PRESET = SKILLS.parent / "deepmimic.txt"
-EPISODE_RULES = {"--env_id", "--character_file", "--motion_file", "--fall_contact_bodies", "--early_termination", "--no-early_termination",
+EPISODE_RULES = {"--env_id", "--character_file", "--motion_file", "--clip_id_obs", "--fall_contact_bodies", "--early_termination", "--no-early_termination",
                  "--root_rot_fail", "--no-root_rot_fail", "--max_episode_steps"}
 HUMANOID_CLIPS = ("walk", "jog", "run", "jump", "backflip", "spinkick", "cartwheel", "crawl", "roll", "dance_a",
                   "punch", "getup_faceup")
 DOG_CLIPS = ("dog_trot", "dog_pace", "dog_canter")
+SEVERAL = ("locomotion",)  # walk, jog and run on one policy
 TOUCHING_HANDS_KNEES = {"right_wrist", "left_wrist", "right_knee", "left_knee"}
 
 
@@ -77,12 +78,16 @@ def test_every_humanoid_clip_has_a_skill_file_that_builds():
         fall = {u.model.body(int(b)).name for b in np.unique(u.model.geom_bodyid[u.core.physics.fall_geom])}
         assert len(fall) == 19 and not fall & {"left_toe", "right_toe", "left_finger", "right_finger"}
         env.close()
-    assert sorted(p.stem for p in SKILLS.glob("*.txt")) == sorted(HUMANOID_CLIPS + DOG_CLIPS)
+    env = skill_env("locomotion")
+    assert [c.name for c in env.unwrapped.clips] == [f"humanoid3d_{s}.txt" for s in ("walk", "jog", "run")]
+    assert env.observation_space.shape == (197 + 3,)  # the DeepMimic observation and the clip identifier
+    env.close()
+    assert sorted(p.stem for p in SKILLS.glob("*.txt")) == sorted(HUMANOID_CLIPS + DOG_CLIPS + SEVERAL)
 
 
 def test_one_recipe_the_skill_files_hold_episode_rules_only():
     """Every skill trains with the one preset; a skill file sets its clip and rules, never a hyperparameter."""
-    for skill in HUMANOID_CLIPS + DOG_CLIPS:
+    for skill in HUMANOID_CLIPS + DOG_CLIPS + SEVERAL:
         lines = (line.split("#", 1)[0] for line in (SKILLS / f"{skill}.txt").read_text().splitlines())
         flags = {w.split("=", 1)[0] for line in lines for w in line.split() if w.startswith("--")}
         assert flags <= EPISODE_RULES, (skill, flags - EPISODE_RULES)
