@@ -66,7 +66,9 @@ def test_the_shipped_humanoid_is_the_compiled_character_file(humanoid):
     """assets/humanoid3d.xml is what build-character writes from DeepMimic's humanoid3d.txt and its controller
     (regenerate it with `trpo-mimic build-character` when the compiler changes), and its masses, limits and
     gains are the files' numbers, read here from the JSON directly."""
-    assert hum.ASSET_XML.read_text() == to_mjcf(humanoid, sole_sites=hum.SOLE_SITES)
+    assert hum.ASSET_XML.read_text() == to_mjcf(humanoid), (
+        "assets/humanoid3d.xml is stale: trpo-mimic build-character ../shared/motions/humanoid3d.txt --controller "
+        "../shared/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/envs/deepmimic/assets/humanoid3d.xml")
     h = hum.character_model()
     m = motions_dir()
     joints = json.loads((m / "humanoid3d.txt").read_text())["Skeleton"]["Joints"]
@@ -91,7 +93,7 @@ def test_default_names_and_root_height(humanoid):
     assert default_root_height(humanoid) == 0.9  # rest-pose sole 0.8814 m below the root, + 1 cm, whole cm
     m = build_model(humanoid)
     h = hum.character_model()
-    np.testing.assert_allclose(m.site("right_ankle_sole").pos, h.site("right_foot").pos, atol=1e-12)
+    np.testing.assert_allclose(m.site("right_ankle_sole").pos, [0.045, 0, -0.05], atol=1e-12)  # the box's bottom
     np.testing.assert_allclose(m.body_pos, h.body_pos, atol=1e-12)
     passive = build_model(load_character(humanoid.path))  # no controller: no actuators, no damping
     assert passive.nu == 0 and not passive.dof_damping.any() and passive.nq == h.nq
@@ -262,3 +264,15 @@ def test_the_dog_imitates_its_clips_in_the_deepmimic_env(tmp_path, monkeypatch):
         assert main(["play-motion", "dog3d_trot.txt", "--character_file", "dog3d.txt", "--out", str(out)]) == 0
     import imageio.v2 as imageio
     assert len(imageio.mimread(out)) == 17  # 0.517 s at 30 fps, both ends
+
+
+def test_a_controller_of_another_rate_is_refused_by_the_env(tmp_path):
+    """The environment acts at 30 Hz: a controller file with another UpdateRate is an error, not ignored."""
+    from trpo_mimic.envs.deepmimic import DeepMimicEnv
+    m = motions_dir()
+    ctrl = json.loads((m / "humanoid3d_phase_rot_ctrl.txt").read_text())
+    ctrl["UpdateRate"] = 60
+    (tmp_path / "ctrl60.txt").write_text(json.dumps(ctrl))
+    with pytest.raises(ValueError, match="UpdateRate is 60 Hz; this environment controls at 30 Hz"):
+        DeepMimicEnv(motion_file=str(clip_path("walk")), character_file=str(m / "humanoid3d.txt"),
+                     controller_file=str(tmp_path / "ctrl60.txt"))

@@ -2,8 +2,9 @@
 
 A character is an MJCF model compiled from a DeepMimic character file and its PD controller file by
 :mod:`.charfile` (in memory: ``character_file=dog3d.txt``; or once, to a file: the humanoid's
-``assets/humanoid3d.xml``, written by ``trpo-mimic build-character humanoid3d.txt --controller
-humanoid3d_phase_rot_ctrl.txt`` and checked against it by the tests). The compiled model carries what the
+``assets/humanoid3d.xml``, written by ``trpo-mimic build-character ../shared/motions/humanoid3d.txt
+--controller ../shared/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/envs/deepmimic/assets/humanoid3d.xml``
+and checked against it by the tests). The compiled model carries what the
 environment needs beyond the physics in its ``<custom>`` fields (:class:`CharacterSpec`): the joints in ID
 order, the clip frame layout, the end effectors and their soles, the fall-contact bodies and the reward's
 joint weights (``DiffWeight``). So the frame layout, the reward weights and the end effectors come from the
@@ -31,8 +32,6 @@ from .quat import zup_to_yup_vec
 
 ASSET_XML = Path(__file__).resolve().parent / "assets" / "humanoid3d.xml"
 """The humanoid, compiled from DeepMimic's ``humanoid3d.txt`` and ``humanoid3d_phase_rot_ctrl.txt``."""
-SOLE_SITES = {"right_ankle": "right_foot", "left_ankle": "left_foot"}
-"""The humanoid's sole sites' names (``charfile.to_mjcf(..., sole_sites=SOLE_SITES)``)."""
 ROOT_BODY = "root"
 HINGE_AXIS = np.array([0.0, 0.0, 1.0])
 """Knee and elbow axis in the Y-up file's axes (the MJCF's 0 -1 0)."""
@@ -59,6 +58,7 @@ class CharacterSpec:
     soles: tuple[str, ...]  # sole sites (the lowest points of the feet)
     fall_contact: tuple[str, ...]  # bodies with DeepMimic's EnableFallContact
     diff_weights: dict  # joint name -> DiffWeight (the pose and velocity errors' weight)
+    update_rate: float | None = None  # the controller's UpdateRate (Hz), if the model was built with one
 
     @staticmethod
     def of(model: mujoco.MjModel) -> "CharacterSpec":
@@ -71,9 +71,11 @@ class CharacterSpec:
         i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_NUMERIC, "deepmimic_diff_weights")
         a, n = int(model.numeric_adr[i]), int(model.numeric_size[i])
         weights = dict(zip(joints, map(float, model.numeric_data[a:a + n])))
+        r = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_NUMERIC, "deepmimic_update_rate")
+        rate = float(model.numeric_data[model.numeric_adr[r]]) if r >= 0 else None
         return CharacterSpec(joints, tuple(fields), tuple(_custom_text(model, "deepmimic_end_effectors")),
                              tuple(_custom_text(model, "deepmimic_soles")),
-                             tuple(_custom_text(model, "deepmimic_fall_contact")), weights)
+                             tuple(_custom_text(model, "deepmimic_fall_contact")), weights, rate)
 
     @property
     def frame_width(self) -> int:

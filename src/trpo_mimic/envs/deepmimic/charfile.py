@@ -33,8 +33,10 @@ its controller gives that model; ``tests/test_character_build.py`` checks it num
 * Sites: one at the root and one at each end effector's joint, named after the joint, and a
   *sole* site on each end effector whose shape is a box: below the box centre at the height
   of its lowest point in the rest pose (``sole_sites`` names them; by default
-  ``<joint>_sole``; the humanoid's hand-written model calls them ``right_foot``/``left_foot``:
-  ``character.SOLE_SITES``).
+  ``<joint>_sole``).
+* ``<custom>`` fields carry what the environment reads of the character beyond the physics
+  (:class:`.character.CharacterSpec`): the joints in ID order, the clip frame layout, the end
+  effectors, the sole sites, the EnableFallContact bodies, the DiffWeights and the UpdateRate.
 * Limits: ``LimLow<i>``/``LimHigh<i>`` give hinge i's range.  DeepMimic's files write
   ``LimLow 1, LimHigh 0`` for "no limit" (``dog3d.txt`` on every spherical axis): such a
   hinge gets no range and a control range of +-pi (DeepMimic's ``gDefaultRotatePDBound``).
@@ -748,6 +750,8 @@ def to_mjcf(character: Character, *, timestep: float = 1 / 240, root_height: flo
                        ("deepmimic_fall_contact", " ".join(c.fall_contact_bodies))):
         ET.SubElement(custom, "text", name=name, data=data or "-")
     ET.SubElement(custom, "numeric", name="deepmimic_diff_weights", data=_v([j.diff_weight for j in c.joints]))
+    if c.update_rate is not None:
+        ET.SubElement(custom, "numeric", name="deepmimic_update_rate", data=_f(c.update_rate))
     if actuators:
         act = ET.SubElement(mj, "actuator")
         for a in actuators:

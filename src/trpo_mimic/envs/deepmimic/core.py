@@ -190,6 +190,10 @@ class DeepMimicCore:
         self.character = character = character or sim_character()
         if any(c.character is not character for c in self.clips):
             raise ValueError(f"the clips are not all clips of {character.name}")
+        rate = character.spec.update_rate
+        if rate is not None and rate != CONTROL_HZ:
+            raise ValueError(f"{character.name}: its controller's UpdateRate is {rate:g} Hz; this environment "
+                             f"controls at {CONTROL_HZ} Hz")
         self.model = m = character.new_model()
         m.opt.timestep = self.control_dt / self.frame_skip
         self.index = idx = CharacterIndex.of(m, character.spec)
