@@ -22,9 +22,8 @@ def row(skill: str, run: Path, gif: str | None = None) -> str:
     samples, minutes = ckpt["timesteps"], ckpt.get("train_seconds", 0.0) / 60
     target, budget = bar(skill)
     met = fig["reward"] >= target and fig["falls"] == 0 and samples <= budget
-    dm, dm_samples = DEEPMIMIC[skill]
-    cells = [skill, f"{samples / 1e6:.2f}M", f"{minutes:.0f} min",
-             f"**{fig['reward']:.3f}** ({dm:.3f} at {dm_samples / 1e6:.0f}M)",
+    ref = f" ({DEEPMIMIC[skill][0]:.3f} at {DEEPMIMIC[skill][1] / 1e6:.0f}M)" if skill in DEEPMIMIC else ""
+    cells = [skill, f"{samples / 1e6:.2f}M", f"{minutes:.0f} min", f"**{fig['reward']:.3f}**{ref}",
              f"{fig['error']:.3f} m / {fig['error_local']:.3f} m", f"{round(fig['success'] * 10)} of 10",
              f"{fig['falls']}", "met" if met else f"not met (bar {target:.3f})",
              f"`benchmarks/deepmimic_train.sh {skill} {ckpt['config']['num_timesteps']}`", f"![{skill}]({gif})" if gif else ""]
