@@ -62,16 +62,15 @@ class RunLogger:
             return next(csv.reader(fh), [])
 
     def _extend_header(self, new: list[str]) -> None:
-        """A scalar seen for the first time: rewrite the file (atomically) with the wider header."""
+        """A scalar seen for the first time: rewrite the file (atomically, row by row: the run's rows are not
+        held in memory) with the wider header."""
         self._csv_file.close()
-        with open(self.csv_path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
         self._fields = self._fields + new
         tmp = self.csv_path.with_suffix(".csv.tmp")
-        with open(tmp, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=self._fields, restval="")
+        with open(self.csv_path, newline="") as src, open(tmp, "w", newline="") as dst:
+            w = csv.DictWriter(dst, fieldnames=self._fields, restval="")
             w.writeheader()
-            w.writerows(rows)
+            w.writerows(csv.DictReader(src))
         os.replace(tmp, self.csv_path)
         self._csv_file = open(self.csv_path, "a", newline="")
 
