@@ -335,6 +335,7 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     from .envs import EnvError
     from .rollout import NonFiniteError
     from .evaluate import NoDisplayError
+    from .faults import RunFault
     from .train import Interrupted
     errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
                                                FileNotFoundError, NoDisplayError)
@@ -389,6 +390,9 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     except Interrupted as exc:
         print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
         return 130
+    except RunFault as exc:  # the machine's fault, not the command's: a full disk
+        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        return 1
     except errors as exc:
         print(f"trpo-mimic: error: {exc}", file=sys.stderr)
         return 2

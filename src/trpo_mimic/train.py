@@ -18,6 +18,7 @@ from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpo
                          save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
+from .faults import write_failed
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
@@ -107,11 +108,12 @@ class Trainer:
         }
 
     def save(self, numbered: bool = True) -> Path:
-        """iter_<N>.pt (pruned to the last --keep_checkpoints) and latest.pt, each written atomically."""
+        """latest.pt, then iter_<N>.pt (pruned to the last --keep_checkpoints), each written atomically: with
+        the disk filling up, latest.pt gets the space first."""
         payload = self.checkpoint_payload()
+        latest = save_checkpoint(self.run_dir / "latest.pt", payload)
         if numbered:
             save_checkpoint(self.run_dir / f"iter_{self.iteration}.pt", payload)
-        latest = save_checkpoint(self.run_dir / "latest.pt", payload)
         if numbered and self.cfg.keep_checkpoints > 0:
             numbered_files = sorted((p for p in self.run_dir.glob("iter_*.pt") if p.stem[5:].isdigit()),
                                     key=lambda p: int(p.stem[5:]))
@@ -173,11 +175,12 @@ class Trainer:
         seed = cfg.seed + 1_000_003
         try:
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False)
-        except Exception as exc:  # an evaluation problem (e.g. no GL for the video) must not end the run
+        except Exception as exc:  # an evaluation problem (e.g. no GL for the video, a full disk) must not end the run
             if video is None:
                 raise
-            print(f"warning: evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video",
-                  file=sys.stderr)
+            why = (write_failed(video, exc, "evaluating without video") if isinstance(exc, OSError)
+                   else f"evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video")
+            print(f"warning: {why}", file=sys.stderr)
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
@@ -300,10 +303,13 @@ class Trainer:
                               f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
                 self.logger.flush()
                 from .plot import plot_runs
+                curve = self.run_dir / "learning_curve.png"
                 try:
-                    plot_runs([self.run_dir], self.run_dir / "learning_curve.png")
+                    plot_runs([self.run_dir], curve)
                 except ValueError as exc:
                     print(f"no learning curve written: {exc}", file=sys.stderr)
+                except OSError as exc:  # a full disk: the run's results are written already
+                    print(f"warning: {write_failed(curve, exc, 'no learning curve written')}", file=sys.stderr)
             D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
         except Interrupted as exc:
             if main:
