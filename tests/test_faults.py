@@ -1,15 +1,21 @@
-"""Faults a long run meets (issue 21): a full disk."""
+"""Faults a long run meets (issue 21): a full disk, a dead rank."""
 import csv
 import errno
 import io
 import os
 import re
+import select
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import ROOT
+from test_distributed import free_port
 from trpo_mimic import logger as logger_module
 from trpo_mimic.checkpoint import load_checkpoint
 from trpo_mimic.cli import main
@@ -166,3 +172,58 @@ def test_a_really_full_disk(tmp_path, capsys):
         assert not list(run.glob(".*.tmp"))
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+# ---- a dead rank ----
+
+def start_rank(rank: int, port: int, run_root: Path, *extra: str) -> subprocess.Popen:
+    """One rank of a 2-rank gloo group, as torchrun would start it (but with no agent that stops the others)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1",
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
+    return subprocess.Popen([sys.executable, "-m", "trpo_mimic", "train", *FAST, "--num_timesteps", "10000000",
+                             "--checkpoint_dir", str(run_root), "--run_name", "d", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def read_until(proc: subprocess.Popen, prefix: str, timeout: float) -> None:
+    """Read the process's stdout until a line starts with `prefix`; fail after `timeout` seconds or at its end."""
+    deadline = time.time() + timeout
+    while select.select([proc.stdout], [], [], max(0.0, deadline - time.time()))[0]:
+        line = proc.stdout.readline()
+        if not line or line.startswith(prefix):
+            assert line, f"{proc.args[:4]} ended before printing {prefix!r}"
+            return
+    raise AssertionError(f"no line starting with {prefix!r} within {timeout} s")
+
+
+@pytest.mark.parametrize("sig, victim", [(signal.SIGKILL, 0), (signal.SIGSTOP, 1)], ids=["killed", "hung"])
+def test_a_lost_rank_ends_the_other_with_one_line_and_the_run_resumes(tmp_path, cli, sig, victim):
+    """Rank 0 killed (with the group's store and the run's lock): the survivor sees the closed connection at
+    once. Rank 1 stopped (a hung peer): rank 0 gives up after --dist_timeout, not later."""
+    timeout = 10
+    port = free_port()
+    ranks = [start_rank(r, port, tmp_path, "--dist_timeout", str(timeout)) for r in (0, 1)]
+    survivor = ranks[1 - victim]
+    try:
+        read_until(ranks[0], "iter 3 ", 120)  # rank 0 logs
+        time.sleep(0.3)
+        ranks[victim].send_signal(sig)
+        lost = time.time()
+        _, err = survivor.communicate(timeout=timeout + 30)
+        left = time.time() - lost
+    finally:
+        for p in ranks:
+            if p.poll() is None:
+                p.kill()
+            p.communicate()
+    assert survivor.returncode == 1, err
+    assert left < timeout + 10 and (sig == signal.SIGKILL or left >= timeout - 1), left
+    run = tmp_path / "d"
+    line = one_line(err)
+    assert re.fullmatch(rf"trpo-mimic: error: rank {1 - victim} of 2 lost rank {victim}: .+ \(--dist_timeout {timeout} "
+                        rf"s\); continue from the last checkpoint with --resume {re.escape(str(run))}", line), line
+    saved = load_checkpoint(run / "latest.pt")
+    assert saved["iteration"] >= 3
+    r = cli("train", "--resume", str(run), "--num_timesteps", str(saved["timesteps"] + 64), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert load_checkpoint(run / "latest.pt")["iteration"] == saved["iteration"] + 1

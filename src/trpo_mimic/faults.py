@@ -1,5 +1,6 @@
 """Faults a long run meets from its surroundings, each ended with one line and exit code 1 (`RunFault`):
-a write that fails (`WriteFailed`: a full disk, a lost mount).
+a write that fails (`WriteFailed`: a full disk, a lost mount), a rank lost under torchrun (`PeerLost`, raised by
+`distributed`).
 
 Command-line mistakes are exit code 2 (`cli.UsageError` and the other named errors); these are not mistakes
 of the command but of the machine it runs on.
@@ -17,6 +18,10 @@ class RunFault(Exception):
 
 class WriteFailed(RunFault):
     """A file of the run could not be written (no space left, quota, read-only or lost file system)."""
+
+
+class PeerLost(RunFault):
+    """Under torchrun: another rank died or stopped answering within --dist_timeout."""
 
 
 def human_bytes(n: float) -> str:

@@ -18,7 +18,7 @@ from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpo
                          save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
-from .faults import write_failed
+from .faults import PeerLost, write_failed
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
@@ -60,7 +60,7 @@ class Trainer:
             self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
         self.cfg = cfg
         self.device = torch.device(cfg.resolved_device())
-        D.init(self.device.type)
+        D.init(self.device.type, cfg.dist_timeout)
         seed_everything(cfg.seed)
         self.iteration = 0
         self.timesteps = 0
@@ -317,6 +317,8 @@ class Trainer:
                 tick()
                 self.save()
             raise
+        except PeerLost as exc:  # this rank's state may be half updated: the last checkpoint is the one to go on from
+            raise PeerLost(f"{exc}; continue from the last checkpoint with --resume {self.run_dir}") from None
         finally:
             bar.close()
             if self.logger is not None:
