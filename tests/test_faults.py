@@ -1,4 +1,4 @@
-"""Faults a long run meets (issue 21): a full disk, a dead rank."""
+"""Faults a long run meets (issue 21): a full disk, a dead rank, a second writer in a run directory."""
 import csv
 import errno
 import io
@@ -19,6 +19,7 @@ from test_distributed import free_port
 from trpo_mimic import logger as logger_module
 from trpo_mimic.checkpoint import load_checkpoint
 from trpo_mimic.cli import main
+from trpo_mimic.faults import RunLock
 from trpo_mimic.train import Trainer
 
 FAST = ["--env_id", "Pendulum-v1", "--preset", "none", "--num_envs", "2", "--steps_per_env", "32", "--vf_epochs", "1",
@@ -59,6 +60,7 @@ def test_full_disk_on_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch,
     assert load_checkpoint(run / "latest.pt")["iteration"] == 1  # iteration 1's, whole
     assert sorted(p.name for p in run.glob("*.pt")) == ["iter_1.pt", "latest.pt"]
     assert not list(run.glob(".*.tmp"))  # the half-written temporary is gone
+    RunLock(run).release()  # and the run directory was given back
 
 
 @pytest.mark.parametrize("failing", ["progress.csv", "events.out.tfevents"])
@@ -172,6 +174,44 @@ def test_a_really_full_disk(tmp_path, capsys):
         assert not list(run.glob(".*.tmp"))
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+# ---- one writer per run directory ----
+
+def test_a_second_writer_is_refused_naming_the_live_process(tmp_path, cli, capsys):
+    run = tmp_path / "r"
+    assert train(tmp_path, "--num_timesteps", "64") == 0
+    held = RunLock(run)  # what a live training holds
+    try:
+        refusal = (f"trpo-mimic: error: {run} is in use by process {os.getpid()} (a run directory has one writer): "
+                   f"wait for it to end or stop it, or train under another --run_name")
+        r = cli("train", "--resume", str(run), "--num_timesteps", "128", "--no-progress")
+        assert r.returncode == 1 and one_line(r.stderr) == refusal, r.stderr
+        capsys.readouterr()
+        assert train(tmp_path, "--num_timesteps", "128") == 1  # a new run under the same --run_name
+        assert one_line(capsys.readouterr().err) == refusal
+    finally:
+        held.release()
+    assert load_checkpoint(run / "latest.pt")["iteration"] == 1  # nothing was written by the refused ones
+    assert sorted(p.name for p in run.glob("iter_*.pt")) == ["iter_1.pt"]
+
+
+def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert train(tmp_path, "--num_timesteps", "64") == 0
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from trpo_mimic.faults import RunLock; "
+                               "RunLock(sys.argv[1]); print('held', flush=True); time.sleep(60)", str(run)],
+                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")))
+    assert holder.stdout.readline() == "held\n"
+    holder.kill()
+    holder.wait()
+    assert (run / ".lock").read_text() == f"{holder.pid}\n"  # the dead process's id is still in the file
+    capsys.readouterr()
+    assert train(tmp_path, "--resume", str(run), "--num_timesteps", "128") == 0
+    note = f"note: {run / '.lock'} named process {holder.pid}, which ended without releasing it: taken over"
+    assert note in capsys.readouterr().err.splitlines()
+    assert load_checkpoint(run / "latest.pt")["iteration"] == 2
+    assert (run / ".lock").read_text() == ""  # released at the end
 
 
 # ---- a dead rank ----

@@ -391,7 +391,7 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     except Interrupted as exc:
         print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
         return 130
-    except RunFault as exc:  # the machine's fault, not the command's: a full disk, a lost rank
+    except RunFault as exc:  # the machine's fault, not the command's: a full disk, a lost rank, a held run directory
         print(f"trpo-mimic: error: {exc}", file=sys.stderr)
         return 1
     except errors as exc:

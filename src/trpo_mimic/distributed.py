@@ -183,6 +183,16 @@ def max_divergence(tensors: Iterable[torch.Tensor]) -> float:
 
 
 @collective
+def from_main(x: int) -> int:
+    """Rank 0's integer, on every rank (`x` itself when alone)."""
+    if not active():
+        return x
+    t = torch.tensor([x], dtype=torch.int64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.broadcast(t, src=0)
+    return int(t[0])
+
+
+@collective
 def barrier() -> None:
     """Wait until every rank gets here (no-op when alone)."""
     if active():

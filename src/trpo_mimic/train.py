@@ -18,7 +18,7 @@ from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpo
                          save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
-from .faults import PeerLost, write_failed
+from .faults import PeerLost, RunDirLocked, RunLock, write_failed
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
@@ -47,6 +47,9 @@ class Trainer:
 
     def __init__(self, cfg: Config) -> None:
         limit_threads(cfg.torch_threads)
+        self.cfg = cfg
+        self.device = torch.device(cfg.resolved_device())
+        D.init(self.device.type, cfg.dist_timeout)
         resume_ckpt = None
         self.resumed_from: Path | None = None
         if cfg.resume:
@@ -54,13 +57,48 @@ class Trainer:
             resume_ckpt = load_checkpoint(path)
             check_resumable(resume_ckpt, path)
             self.run_dir = path.parent
-            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
-                stale.unlink(missing_ok=True)
         else:
             self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
-        self.cfg = cfg
-        self.device = torch.device(cfg.resolved_device())
-        D.init(self.device.type, cfg.dist_timeout)
+        self.lock = self.lock_run_dir()
+        try:
+            self._build(cfg, resume_ckpt)
+        except BaseException:
+            self.release()
+            raise
+
+    def lock_run_dir(self) -> RunLock | None:
+        """Rank 0 takes the run directory's lock (`faults.RunLock`); every rank learns whether it was refused, and
+        stops with the same line. Then the temporaries of a save that was killed are removed (only now: a live
+        writer's would not be stale)."""
+        lock, refused = None, None
+        if D.is_main():
+            try:
+                lock = RunLock(self.run_dir)
+            except RunDirLocked as exc:
+                refused = exc
+        try:
+            refused_on_main = D.from_main(int(refused is not None))
+        except BaseException:  # a rank lost already
+            if lock is not None:
+                lock.release()
+            raise
+        if refused_on_main:
+            raise refused or RunDirLocked(f"{self.run_dir} is in use by another process (rank 0 was refused its "
+                                          f"lock)")
+        if lock is not None:
+            if lock.taken_over is not None:
+                print(f"note: {lock.path} named process {lock.taken_over}, which ended without releasing it: "
+                      f"taken over", file=sys.stderr)
+            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
+                stale.unlink(missing_ok=True)
+        return lock
+
+    def release(self) -> None:
+        """Give the run directory to the next writer."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def _build(self, cfg: Config, resume_ckpt: dict[str, Any] | None) -> None:
         seed_everything(cfg.seed)
         self.iteration = 0
         self.timesteps = 0
@@ -325,6 +363,7 @@ class Trainer:
                 self.logger.close()
             self.envs.close()
             self.algo.close()
+            self.release()
             for sig, h in handlers.items():
                 signal.signal(sig, h)
         return self.run_dir
