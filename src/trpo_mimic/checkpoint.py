@@ -20,6 +20,7 @@ from torch import nn
 
 from .config import Config
 from .envs import env_kwargs_from_config, make_env
+from .faults import os_error_of, write_failed
 from .policies.agent import Agent
 
 FORMAT_VERSION = 1
@@ -50,26 +51,35 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write atomically: temporary file in the same directory, flush, fsync, rename."""
+    """Write atomically: temporary file in the same directory, flush, fsync, rename.
+
+    A failed write (a full disk) removes the temporary file, leaves `path` as it was, and raises `WriteFailed`
+    naming the free space."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = f"the previous {path.name} is kept" if path.exists() else f"no {path.name} was written"
     payload = {"format_version": FORMAT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        tmp = None
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except (OSError, RuntimeError) as exc:
+        if os_error_of(exc) is None:
+            raise
+        raise write_failed(path, os_error_of(exc), kept) from None
+    finally:  # also on Ctrl-C
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
     return path
 
 

@@ -283,7 +283,8 @@ def validate(cfg: Config) -> None:
         raise UsageError(f"--num_timesteps must be positive, got {cfg.num_timesteps}")
     if not cfg.max_kl > 0:
         raise UsageError(f"--max_kl must be positive, got {cfg.max_kl}")
-    for name in ("num_envs", "steps_per_env", "save_per_iter", "cg_iters", "vf_batch_size", "num_eval_episodes"):
+    for name in ("num_envs", "steps_per_env", "save_per_iter", "cg_iters", "vf_batch_size", "num_eval_episodes",
+                 "dist_timeout"):
         if getattr(cfg, name) <= 0:
             raise UsageError(f"--{name} must be positive, got {getattr(cfg, name)}")
     if cfg.stop_reward_per_step is not None and not (cfg.eval_freq > 0 and cfg.eval_episodes > 0):
@@ -335,6 +336,7 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     from .envs import EnvError
     from .rollout import NonFiniteError
     from .evaluate import NoDisplayError
+    from .faults import RunFault
     from .train import Interrupted
     errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
                                                FileNotFoundError, NoDisplayError)
@@ -389,6 +391,9 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     except Interrupted as exc:
         print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
         return 130
+    except RunFault as exc:  # the machine's fault, not the command's: a full disk, a lost rank, a held run directory
+        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        return 1
     except errors as exc:
         print(f"trpo-mimic: error: {exc}", file=sys.stderr)
         return 2

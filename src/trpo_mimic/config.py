@@ -46,6 +46,9 @@ class Config:
                         "CPU: the fast path), torch (the modules; any network, any device) or auto (numpy where it "
                         "applies). Chosen once per run and printed at its start.", choices=["auto", "torch", "numpy"])
     torch_threads: int = _run(1, "torch intra-op threads and numpy BLAS threads per process.")
+    dist_timeout: float = _run(300.0, "Under torchrun: seconds a rank waits for the others in a collective (and to "
+                               "join them) before it gives up; a rank that died or hangs then ends the run with one "
+                               "line instead of a hang, and --resume continues from the last checkpoint.")
     progress: bool = _run(True, "Show a progress bar.")
     wandb: bool = _run(False, "Also log to Weights & Biases (offline unless WANDB_MODE says otherwise).")
     wandb_project: str = _run("trpo-mimic", "Weights & Biases project name.")

@@ -5,14 +5,26 @@ rollouts, and every quantity the update needs is averaged across ranks with all-
 gradient, each Fisher-vector product inside CG, the line search's surrogate and KL, the critic's
 gradients, the advantage statistics and the observation normaliser's moments. With equal per-rank
 batches this is exactly the update a single process would make on the combined batch.
+
+A rank that dies or stops answering ends the others within `--dist_timeout` seconds: every collective goes
+through this module, which turns the backend's failure into `PeerLost`, one line naming this rank and, with two
+ranks, the one lost (gloo says which address closed the connection or that a receive timed out, not which
+rank; with more ranks the line says so).
 """
 from __future__ import annotations
 
+import functools
 import os
-from typing import Iterable
+import re
+from datetime import timedelta
+from typing import Any, Callable, Iterable, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from .faults import PeerLost
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def launched_by_torchrun() -> bool:
@@ -20,21 +32,62 @@ def launched_by_torchrun() -> bool:
 
 
 _critic_group = None
+_timeout_s = 300.0
 
 
-def init(device: str) -> None:
+def init(device: str, timeout_s: float = 300.0) -> None:
     """Join the process group torchrun describes (gloo on CPU, nccl on CUDA); no-op when alone.
 
-    On the CPU a second gloo group of the same ranks carries the critic fit's all-reduces, so that the
-    fit can run in its own thread beside the policy step: each group then sees its collectives in
+    `timeout_s` bounds every collective (and the joining itself): past it a rank gives up on the others
+    (`PeerLost`). On the CPU a second gloo group of the same ranks carries the critic fit's all-reduces, so
+    that the fit can run in its own thread beside the policy step: each group then sees its collectives in
     the same order on every rank."""
-    global _critic_group
+    global _critic_group, _timeout_s
     if launched_by_torchrun() and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device == "cuda" else "gloo")
-        if device == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        else:
-            _critic_group = dist.new_group(backend="gloo")
+        _timeout_s = float(timeout_s)
+        timeout = timedelta(seconds=timeout_s)
+        try:
+            dist.init_process_group(backend="nccl" if device == "cuda" else "gloo", timeout=timeout)
+            if device == "cuda":
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            else:
+                _critic_group = dist.new_group(backend="gloo", timeout=timeout)  # not inherited from the default
+        except RuntimeError as exc:  # dist.DistError is one
+            me, n = os.environ.get("RANK", "?"), os.environ.get("WORLD_SIZE", "?")
+            raise PeerLost(f"rank {me} of {n} could not join the other ranks within --dist_timeout "
+                           f"{_timeout_s:g} s ({backend_reason(exc)})") from None
+
+
+def backend_reason(exc: BaseException) -> str:
+    """The backend's own words, without its source location and advice: e.g. "Read error [127.0.0.1]:41234:
+    Connection reset by peer", "Timed out waiting 10000ms for recv operation to complete"."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^\[[^\]]*\.(cc|cpp|h):\d+\]\s*", "", text)
+    return text.split(". ")[0].rstrip(".")
+
+
+def is_peer_failure(exc: BaseException) -> bool:
+    """A collective's failure that comes from the other ranks (a closed connection, a timeout), not a bug here."""
+    return isinstance(exc, dist.DistError) or (isinstance(exc, RuntimeError) and "gloo" in str(exc).lower())
+
+
+def peer_lost(exc: BaseException) -> PeerLost:
+    me, n = rank(), world_size()
+    lost = f"rank {1 - me}" if n == 2 else "another rank (gloo does not say which)"
+    return PeerLost(f"rank {me} of {n} lost {lost}: {backend_reason(exc)} (--dist_timeout {_timeout_s:g} s)")
+
+
+def collective(fn: F) -> F:
+    """A collective of this module: the other ranks' failure becomes `PeerLost`."""
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as exc:  # dist.DistError is one
+            if active() and is_peer_failure(exc):
+                raise peer_lost(exc) from None
+            raise
+    return wrapped  # type: ignore[return-value]
 
 
 def critic_group():
@@ -58,6 +111,7 @@ def is_main() -> bool:
     return rank() == 0
 
 
+@collective
 def mean(t: torch.Tensor) -> torch.Tensor:
     """All-reduce average across ranks (identity when alone). Returns a new tensor."""
     if not active():
@@ -67,6 +121,7 @@ def mean(t: torch.Tensor) -> torch.Tensor:
     return out / dist.get_world_size()
 
 
+@collective
 def sum_(t: torch.Tensor) -> torch.Tensor:
     if not active():
         return t
@@ -79,6 +134,7 @@ def scalar_mean(x: float, device: torch.device | str = "cpu") -> float:
     return float(mean(torch.tensor([x], dtype=torch.float64, device=device))[0])
 
 
+@collective
 def broadcast_parameters(tensors: Iterable[torch.Tensor]) -> None:
     """Copy rank 0's values into every rank's tensors (parameters and buffers)."""
     if active():
@@ -86,6 +142,7 @@ def broadcast_parameters(tensors: Iterable[torch.Tensor]) -> None:
             dist.broadcast(t.data, src=0)
 
 
+@collective
 def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor | None = None,
                       group=None) -> torch.Tensor | None:
     """Average the parameters' gradients (and `extra`, e.g. the loss) across ranks in ONE all-reduce."""
@@ -104,6 +161,7 @@ def average_gradients(params: Iterable[torch.nn.Parameter], extra: torch.Tensor 
     return flat[offset:].reshape(extra.shape) if extra is not None else None
 
 
+@collective
 def average_into(t: torch.Tensor, group=None) -> None:
     """All-reduce average of `t` across ranks (in `group`, default the whole world), in place (no-op when alone)."""
     if active():
@@ -111,6 +169,7 @@ def average_into(t: torch.Tensor, group=None) -> None:
         t /= dist.get_world_size()
 
 
+@collective
 def max_divergence(tensors: Iterable[torch.Tensor]) -> float:
     """Largest absolute difference between this rank's values and rank 0's (0.0 when alone)."""
     if not active():
@@ -123,6 +182,17 @@ def max_divergence(tensors: Iterable[torch.Tensor]) -> float:
     return float(diff)
 
 
+@collective
+def from_main(x: int) -> int:
+    """Rank 0's integer, on every rank (`x` itself when alone)."""
+    if not active():
+        return x
+    t = torch.tensor([x], dtype=torch.int64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.broadcast(t, src=0)
+    return int(t[0])
+
+
+@collective
 def barrier() -> None:
     """Wait until every rank gets here (no-op when alone)."""
     if active():

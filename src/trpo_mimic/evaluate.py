@@ -15,7 +15,7 @@ from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, is_step_metric, make_env
 from .policies.agent import Agent
 from .threads import limit_threads
-from .video import video_path, write_video
+from .video import VideoWriter, video_path
 
 
 class NoDisplayError(RuntimeError):
@@ -102,10 +102,11 @@ class EvalResult:
 
 
 def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,
-                 frames: list | None = None, progress: bool = True,
+                 frames: Any = None, progress: bool = True,
                  on_step: Any = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
-    """Play whole episodes with the normaliser frozen. `frames` collects the first episode's renders;
-    `record` keeps the trajectories (and, for DeepMimic, simulated and reference poses)."""
+    """Play whole episodes with the normaliser frozen. `frames` (a list, a `VideoWriter`: anything with
+    `append`) gets the first episode's renders; `record` keeps the trajectories (and, for DeepMimic, simulated
+    and reference poses)."""
     from tqdm import tqdm
     returns, lengths, terms, max_errors = [], [], [], []
     term_sums: dict[str, float] = {}
@@ -248,17 +249,22 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
         from .envs.deepmimic.push import Pushes
         env = Pushes(env, push)
     viewer = LiveViewer(env) if live and mode is None else None
-    frames: list | None = [] if video_file is not None and not live else None
+    # frames go to the file as they are drawn: one in memory, however long the episode
+    video = VideoWriter(video_file, env.metadata.get("render_fps") or 30) if video_file is not None and not live \
+        else None
     try:
-        result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, frames, progress,
+        result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, video, progress,
                                       on_step=viewer.sync if viewer else None)
-        fps = env.metadata.get("render_fps") or 30
+        if video is not None:
+            result.video = video.close()
+    except BaseException:
+        if video is not None:
+            video.abort()
+        raise
     finally:
         if viewer:
             viewer.close()
         env.close()
-    if frames:
-        result.video = write_video(frames, video_file, fps=fps)
     return result, arrays
 
 

@@ -18,6 +18,7 @@ from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpo
                          save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
+from .faults import PeerLost, RunDirLocked, RunLock, write_failed
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
@@ -46,6 +47,9 @@ class Trainer:
 
     def __init__(self, cfg: Config) -> None:
         limit_threads(cfg.torch_threads)
+        self.cfg = cfg
+        self.device = torch.device(cfg.resolved_device())
+        D.init(self.device.type, cfg.dist_timeout)
         resume_ckpt = None
         self.resumed_from: Path | None = None
         if cfg.resume:
@@ -53,13 +57,48 @@ class Trainer:
             resume_ckpt = load_checkpoint(path)
             check_resumable(resume_ckpt, path)
             self.run_dir = path.parent
-            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
-                stale.unlink(missing_ok=True)
         else:
             self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
-        self.cfg = cfg
-        self.device = torch.device(cfg.resolved_device())
-        D.init(self.device.type)
+        self.lock = self.lock_run_dir()
+        try:
+            self._build(cfg, resume_ckpt)
+        except BaseException:
+            self.release()
+            raise
+
+    def lock_run_dir(self) -> RunLock | None:
+        """Rank 0 takes the run directory's lock (`faults.RunLock`); every rank learns whether it was refused, and
+        stops with the same line. Then the temporaries of a save that was killed are removed (only now: a live
+        writer's would not be stale)."""
+        lock, refused = None, None
+        if D.is_main():
+            try:
+                lock = RunLock(self.run_dir)
+            except RunDirLocked as exc:
+                refused = exc
+        try:
+            refused_on_main = D.from_main(int(refused is not None))
+        except BaseException:  # a rank lost already
+            if lock is not None:
+                lock.release()
+            raise
+        if refused_on_main:
+            raise refused or RunDirLocked(f"{self.run_dir} is in use by another process (rank 0 was refused its "
+                                          f"lock)")
+        if lock is not None:
+            if lock.taken_over is not None:
+                print(f"note: {lock.path} named process {lock.taken_over}, which ended without releasing it: "
+                      f"taken over", file=sys.stderr)
+            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
+                stale.unlink(missing_ok=True)
+        return lock
+
+    def release(self) -> None:
+        """Give the run directory to the next writer."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def _build(self, cfg: Config, resume_ckpt: dict[str, Any] | None) -> None:
         seed_everything(cfg.seed)
         self.iteration = 0
         self.timesteps = 0
@@ -107,11 +146,12 @@ class Trainer:
         }
 
     def save(self, numbered: bool = True) -> Path:
-        """iter_<N>.pt (pruned to the last --keep_checkpoints) and latest.pt, each written atomically."""
+        """latest.pt, then iter_<N>.pt (pruned to the last --keep_checkpoints), each written atomically: with
+        the disk filling up, latest.pt gets the space first."""
         payload = self.checkpoint_payload()
+        latest = save_checkpoint(self.run_dir / "latest.pt", payload)
         if numbered:
             save_checkpoint(self.run_dir / f"iter_{self.iteration}.pt", payload)
-        latest = save_checkpoint(self.run_dir / "latest.pt", payload)
         if numbered and self.cfg.keep_checkpoints > 0:
             numbered_files = sorted((p for p in self.run_dir.glob("iter_*.pt") if p.stem[5:].isdigit()),
                                     key=lambda p: int(p.stem[5:]))
@@ -173,11 +213,12 @@ class Trainer:
         seed = cfg.seed + 1_000_003
         try:
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False)
-        except Exception as exc:  # an evaluation problem (e.g. no GL for the video) must not end the run
+        except Exception as exc:  # an evaluation problem (e.g. no GL for the video, a full disk) must not end the run
             if video is None:
                 raise
-            print(f"warning: evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video",
-                  file=sys.stderr)
+            why = (write_failed(video, exc, "evaluating without video") if isinstance(exc, OSError)
+                   else f"evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video")
+            print(f"warning: {why}", file=sys.stderr)
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
@@ -300,10 +341,13 @@ class Trainer:
                               f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
                 self.logger.flush()
                 from .plot import plot_runs
+                curve = self.run_dir / "learning_curve.png"
                 try:
-                    plot_runs([self.run_dir], self.run_dir / "learning_curve.png")
+                    plot_runs([self.run_dir], curve)
                 except ValueError as exc:
                     print(f"no learning curve written: {exc}", file=sys.stderr)
+                except OSError as exc:  # a full disk: the run's results are written already
+                    print(f"warning: {write_failed(curve, exc, 'no learning curve written')}", file=sys.stderr)
             D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
         except Interrupted as exc:
             if main:
@@ -311,12 +355,15 @@ class Trainer:
                 tick()
                 self.save()
             raise
+        except PeerLost as exc:  # this rank's state may be half updated: the last checkpoint is the one to go on from
+            raise PeerLost(f"{exc}; continue from the last checkpoint with --resume {self.run_dir}") from None
         finally:
             bar.close()
             if self.logger is not None:
                 self.logger.close()
             self.envs.close()
             self.algo.close()
+            self.release()
             for sig, h in handlers.items():
                 signal.signal(sig, h)
         return self.run_dir

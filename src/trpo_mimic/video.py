@@ -22,45 +22,83 @@ def video_path(directory: str | Path, env_id: str, fmt: str = "mp4", stem: str |
     return Path(directory) / f"{stem}.{fmt}"
 
 
+class VideoWriter:
+    """Frames written as they come (`append`), so an episode's video holds one frame in memory whatever its
+    length: .mp4 (H.264) and .avi (MPEG-4 part 2) through imageio's ffmpeg writer; a .gif keeps only its scaled,
+    strided frames (see GIF_WIDTH) and is written at `close`. The file is opened with the first frame;
+    `abort` removes a half-written one."""
+
+    def __init__(self, path: str | Path, fps: float = 30) -> None:
+        self.path, self.fps = Path(path), fps
+        self.count = 0
+        self._started = False
+        self._writer = None
+        self._small: list[np.ndarray] = []
+
+    def append(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame, dtype=np.uint8)
+        self._started = True
+        if self.path.suffix.lower() == ".gif":
+            if self.count % GIF_STRIDE == 0:
+                self._small.append(_gif_frame(frame))
+        else:
+            if self._writer is None:
+                import imageio.v2 as imageio
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                codec = "mpeg4" if self.path.suffix.lower() == ".avi" else "libx264"
+                # macro_block_size=1 keeps odd frame sizes as they are instead of resizing them
+                self._writer = imageio.get_writer(self.path, fps=self.fps, codec=codec, macro_block_size=1,
+                                                  **({"quality": 8} if codec == "libx264" else {"bitrate": "4M"}))
+            self._writer.append_data(frame)
+        self.count += 1
+
+    def close(self) -> Path | None:
+        """Finish the file; its path, or None when no frame came."""
+        if self.count == 0:
+            return None
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
+        elif self._small:
+            import imageio.v3 as iio
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            small, self._small = self._small, []
+            iio.imwrite(self.path, np.stack(small), extension=".gif", duration=1000.0 * GIF_STRIDE / self.fps,
+                        loop=0)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop and remove the file (a failed episode or a failed write leaves no unplayable video)."""
+        writer, self._writer, self._small = self._writer, None, []
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:
+                pass
+        if self._started:
+            self.path.unlink(missing_ok=True)
+
+
 def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30) -> Path:
     """Encode RGB uint8 frames; .mp4 uses H.264, .avi MPEG-4 part 2, .gif a looping preview (see GIF_WIDTH).
     Returns the path."""
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".gif":
-        return _write_gif(frames, path, fps)
-    codec = "mpeg4" if path.suffix.lower() == ".avi" else "libx264"
-    # macro_block_size=1 keeps odd frame sizes as they are instead of resizing them
-    writer = imageio.get_writer(path, fps=fps, codec=codec, macro_block_size=1,
-                                **({"quality": 8} if codec == "libx264" else {"bitrate": "4M"}))
-    n = 0
+    video = VideoWriter(path, fps)
     try:
         for frame in frames:
-            writer.append_data(np.asarray(frame, dtype=np.uint8))
-            n += 1
-    finally:
-        writer.close()
-    if n == 0:
-        path.unlink(missing_ok=True)
+            video.append(frame)
+        out = video.close()
+    except BaseException:
+        video.abort()
+        raise
+    if out is None:
         raise ValueError(f"no frames to write to {path}")
-    return path
+    return out
 
 
-def _write_gif(frames: Iterable[np.ndarray], path: Path, fps: float) -> Path:
-    import imageio.v3 as iio
+def _gif_frame(frame: np.ndarray) -> np.ndarray:
     from PIL import Image
 
-    small = []
-    for i, frame in enumerate(frames):
-        if i % GIF_STRIDE:
-            continue
-        img = Image.fromarray(np.asarray(frame, dtype=np.uint8))
-        if img.width > GIF_WIDTH:
-            img = img.resize((GIF_WIDTH, max(1, round(img.height * GIF_WIDTH / img.width))), Image.LANCZOS)
-        small.append(np.asarray(img))
-    if not small:
-        raise ValueError(f"no frames to write to {path}")
-    iio.imwrite(path, np.stack(small), extension=".gif", duration=1000.0 * GIF_STRIDE / fps, loop=0)
-    return path
+    img = Image.fromarray(frame)
+    if img.width > GIF_WIDTH:
+        img = img.resize((GIF_WIDTH, max(1, round(img.height * GIF_WIDTH / img.width))), Image.LANCZOS)
+    return np.asarray(img)
