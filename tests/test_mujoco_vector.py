@@ -26,6 +26,8 @@ def _compare_info(ref: dict, got: dict) -> None:
 CASES = [("Hopper-v5", {}, 300, True), ("Walker2d-v5", {}, 200, True),
          ("HalfCheetah-v5", {"ctrl_cost_weight": 0.3}, 150, False),
          ("Swimmer-v5", {"exclude_current_positions_from_observation": False}, 80, False),
+         ("Ant-v5", {"healthy_z_range": (0.5, 1.0), "main_body": "torso"}, 120, True),
+         ("Ant-v5", {"include_cfrc_ext_in_observation": False, "contact_force_range": (-0.5, 0.5)}, 70, True),
          ]
 
 

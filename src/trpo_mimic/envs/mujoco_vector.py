@@ -155,11 +155,71 @@ class XYTask(Task):
         return self.observe(s), reward, terminated, info
 
 
+class HealthyXYTask(XYTask):
+    """Ant, Humanoid: XYTask with a healthy-z check, a survive reward and a contact cost on cfrc_ext."""
+
+    post_constraint = True
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.healthy_reward = float(env._healthy_reward)
+        self.terminate_unhealthy = bool(env._terminate_when_unhealthy)
+        self.z_range = env._healthy_z_range
+        self.contact_w = float(env._contact_cost_weight)
+
+    def healthy(self, s: Info) -> np.ndarray:
+        raise NotImplementedError
+
+    def costs(self, s: Info, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def reward(self, s, x_velocity, a):
+        forward = self.forward_w * x_velocity
+        healthy = self.healthy(s)
+        survive = healthy * self.healthy_reward
+        ctrl_cost, contact_cost = self.costs(s, a)
+        reward = (forward + survive) - (ctrl_cost + contact_cost)
+        terminated = ~healthy if self.terminate_unhealthy else np.zeros(len(a), dtype=bool)
+        return reward, terminated, {"reward_forward": forward, "reward_ctrl": -ctrl_cost,
+                                    "reward_contact": -contact_cost, "reward_survive": survive}
+
+
+class AntTask(HealthyXYTask):
+    fields = ("qpos", "qvel", "xpos", "cfrc_ext")
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.body = int(env.data.body(env._main_body).id)
+        self.force_range = env._contact_force_range
+        self.include_cfrc = bool(env._include_cfrc_ext_in_observation)
+
+    def xy(self, s):
+        return s["xpos"][:, self.body, 0:2]
+
+    def _forces(self, s: Info) -> np.ndarray:
+        return np.clip(s["cfrc_ext"], self.force_range[0], self.force_range[1])
+
+    def healthy(self, s):
+        z = s["qpos"][:, 2]
+        finite = np.isfinite(s["qpos"]).all(axis=1) & np.isfinite(s["qvel"]).all(axis=1)
+        return finite & (self.z_range[0] <= z) & (z <= self.z_range[1])
+
+    def costs(self, s, a):
+        return self.ctrl_w * np.square(a).sum(axis=1), self.contact_w * np.square(self._forces(s)).sum(axis=(1, 2))
+
+    def observe(self, s):
+        parts = [self.position(s), s["qvel"]]
+        if self.include_cfrc:
+            parts.append(self._forces(s)[:, 1:].reshape(len(s["qpos"]), -1))
+        return np.concatenate(parts, axis=1)
+
+
 TASKS = {
     "Hopper-v5": lambda e: PlanarTask(e, "hopper", True),
     "Walker2d-v5": lambda e: PlanarTask(e, "walker", True),
     "HalfCheetah-v5": lambda e: PlanarTask(e, None, False),
     "Swimmer-v5": XYTask,
+    "Ant-v5": AntTask,
 }
 SUPPORTED = tuple(TASKS)
 """The ids with a native vector env."""
