@@ -28,6 +28,10 @@ CASES = [("Hopper-v5", {}, 300, True), ("Walker2d-v5", {}, 200, True),
          ("Swimmer-v5", {"exclude_current_positions_from_observation": False}, 80, False),
          ("Ant-v5", {"healthy_z_range": (0.5, 1.0), "main_body": "torso"}, 120, True),
          ("Ant-v5", {"include_cfrc_ext_in_observation": False, "contact_force_range": (-0.5, 0.5)}, 70, True),
+         ("Humanoid-v5", {}, 80, True),
+         ("Humanoid-v5", {"include_cinert_in_observation": False, "contact_cost_weight": 1e-5}, 40, True),
+         ("HumanoidStandup-v5", {}, 70, False),
+         ("HumanoidStandup-v5", {"include_cvel_in_observation": False, "impact_cost_weight": 1e-5}, 65, False),
          ]
 
 

@@ -214,12 +214,88 @@ class AntTask(HealthyXYTask):
         return np.concatenate(parts, axis=1)
 
 
+HUMANOID_FIELDS = ("qpos", "qvel", "cinert", "cvel", "qfrc_actuator", "cfrc_ext", "ten_length", "ten_velocity", "ctrl")
+
+
+def humanoid_observation(env: Any) -> Any:
+    """Humanoid(Standup)'s _get_obs for a batch, with the instance's include/exclude options."""
+    skip = bool(env._exclude_current_positions_from_observation)
+    flags = (("cinert", env._include_cinert_in_observation), ("cvel", env._include_cvel_in_observation),
+             ("qfrc_actuator", env._include_qfrc_actuator_in_observation),
+             ("cfrc_ext", env._include_cfrc_ext_in_observation))
+    parts = [name for name, flag in flags if flag is True]
+
+    def observe(s: Info) -> np.ndarray:
+        n = len(s["qpos"])
+        out = [s["qpos"][:, 2:] if skip else s["qpos"], s["qvel"]]
+        for name in parts:
+            v = s[name][:, 6:] if name == "qfrc_actuator" else s[name][:, 1:]
+            out.append(v.reshape(n, -1))
+        return np.concatenate(out, axis=1)
+    return observe
+
+
+def _tendons(s: Info) -> Info:
+    return {"tendon_length": s["ten_length"].copy(), "tendon_velocity": s["ten_velocity"].copy()}
+
+
+class HumanoidTask(HealthyXYTask):
+    fields = HUMANOID_FIELDS + ("xipos",)
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.mass = np.array(env.model.body_mass)
+        self.contact_range = env._contact_cost_range
+        self.observe = humanoid_observation(env)
+
+    def xy(self, s):
+        return (np.einsum("b,nbj->nj", self.mass, s["xipos"]) / self.mass.sum())[:, 0:2]
+
+    def healthy(self, s):
+        z = s["qpos"][:, 2]
+        return (self.z_range[0] < z) & (z < self.z_range[1])
+
+    def costs(self, s, a):
+        contact = np.clip(self.contact_w * np.square(s["cfrc_ext"]).sum(axis=(1, 2)), *self.contact_range)
+        return self.ctrl_w * np.square(s["ctrl"]).sum(axis=1), contact
+
+    def step(self, s, before, a):
+        obs, reward, terminated, info = super().step(s, before, a)
+        return obs, reward, terminated, {**info, **_tendons(s)}
+
+
+class HumanoidStandupTask(Task):
+    fields = HUMANOID_FIELDS
+    post_constraint = True
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.timestep = float(env.model.opt.timestep)
+        self.ctrl_w, self.impact_w = float(env._ctrl_cost_weight), float(env._impact_cost_weight)
+        self.impact_range = env._impact_cost_range
+        self.init_z = float(env.init_qpos[2])
+        self.observe = humanoid_observation(env)
+
+    def step(self, s, before, a):
+        qpos = s["qpos"]
+        uph = (qpos[:, 2] - 0) / self.timestep
+        ctrl_cost = self.ctrl_w * np.square(s["ctrl"]).sum(axis=1)
+        impact = np.clip(self.impact_w * np.square(s["cfrc_ext"]).sum(axis=(1, 2)), *self.impact_range)
+        reward = uph - ctrl_cost - impact + 1
+        info: Info = {"x_position": qpos[:, 0].copy(), "y_position": qpos[:, 1].copy(),
+                      "z_distance_from_origin": qpos[:, 2] - self.init_z, **_tendons(s),
+                      "reward_linup": uph, "reward_quadctrl": -ctrl_cost, "reward_impact": -impact}
+        return self.observe(s), reward, np.zeros(len(qpos), dtype=bool), info
+
+
 TASKS = {
     "Hopper-v5": lambda e: PlanarTask(e, "hopper", True),
     "Walker2d-v5": lambda e: PlanarTask(e, "walker", True),
     "HalfCheetah-v5": lambda e: PlanarTask(e, None, False),
     "Swimmer-v5": XYTask,
     "Ant-v5": AntTask,
+    "Humanoid-v5": HumanoidTask,
+    "HumanoidStandup-v5": HumanoidStandupTask,
 }
 SUPPORTED = tuple(TASKS)
 """The ids with a native vector env."""
