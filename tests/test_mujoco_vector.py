@@ -32,6 +32,8 @@ CASES = [("Hopper-v5", {}, 300, True), ("Walker2d-v5", {}, 200, True),
          ("Humanoid-v5", {"include_cinert_in_observation": False, "contact_cost_weight": 1e-5}, 40, True),
          ("HumanoidStandup-v5", {}, 70, False),
          ("HumanoidStandup-v5", {"include_cvel_in_observation": False, "impact_cost_weight": 1e-5}, 65, False),
+         ("InvertedPendulum-v5", {"reset_noise_scale": 0.05}, 80, True),
+         ("InvertedDoublePendulum-v5", {"healthy_reward": 3.0}, 80, True),
          ]
 
 

@@ -288,6 +288,36 @@ class HumanoidStandupTask(Task):
         return self.observe(s), reward, np.zeros(len(qpos), dtype=bool), info
 
 
+class InvertedPendulumTask(Task):
+    def step(self, s, before, a):
+        obs = np.concatenate((s["qpos"], s["qvel"]), axis=1)
+        terminated = ~np.isfinite(obs).all(axis=1) | (np.abs(obs[:, 1]) > 0.2)
+        survive = (~terminated).astype(np.int64)
+        return obs, survive.astype(np.float64), terminated, {"reward_survive": survive}
+
+
+class InvertedDoublePendulumTask(Task):
+    fields = ("qpos", "qvel", "qfrc_constraint", "site_xpos")
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.healthy_reward = float(env._healthy_reward)
+
+    def step(self, s, before, a):
+        qpos, qvel = s["qpos"], s["qvel"]
+        x, y = s["site_xpos"][:, 0, 0], s["site_xpos"][:, 0, 2]
+        obs = np.concatenate((qpos[:, :1], np.sin(qpos[:, 1:]), np.cos(qpos[:, 1:]), np.clip(qvel, -10, 10),
+                              np.clip(s["qfrc_constraint"], -10, 10)[:, :1]), axis=1)
+        terminated = y <= 1
+        v1, v2 = qvel[:, 1], qvel[:, 2]
+        dist_penalty = 0.01 * x**2 + (y - 2) ** 2
+        vel_penalty = 1e-3 * v1**2 + 5e-3 * v2**2
+        alive = self.healthy_reward * (~terminated).astype(np.int64)
+        reward = alive - dist_penalty - vel_penalty
+        return obs, reward, terminated, {"reward_survive": alive, "distance_penalty": -dist_penalty,
+                                         "velocity_penalty": -vel_penalty}
+
+
 TASKS = {
     "Hopper-v5": lambda e: PlanarTask(e, "hopper", True),
     "Walker2d-v5": lambda e: PlanarTask(e, "walker", True),
@@ -296,6 +326,8 @@ TASKS = {
     "Ant-v5": AntTask,
     "Humanoid-v5": HumanoidTask,
     "HumanoidStandup-v5": HumanoidStandupTask,
+    "InvertedPendulum-v5": InvertedPendulumTask,
+    "InvertedDoublePendulum-v5": InvertedDoublePendulumTask,
 }
 SUPPORTED = tuple(TASKS)
 """The ids with a native vector env."""
