@@ -34,6 +34,8 @@ CASES = [("Hopper-v5", {}, 300, True), ("Walker2d-v5", {}, 200, True),
          ("HumanoidStandup-v5", {"include_cvel_in_observation": False, "impact_cost_weight": 1e-5}, 65, False),
          ("InvertedPendulum-v5", {"reset_noise_scale": 0.05}, 80, True),
          ("InvertedDoublePendulum-v5", {"healthy_reward": 3.0}, 80, True),
+         ("Reacher-v5", {"reward_dist_weight": 2.0}, 70, False),
+         ("Pusher-v5", {"reward_near_weight": 0.7}, 70, False),
          ]
 
 
@@ -77,6 +79,10 @@ def test_auto_picks_native_for_supported_ids_and_sync_otherwise():
     envs = make_vector_env("Hopper-v5", 2)
     assert isinstance(envs, MujocoLocomotionVectorEnv)
     envs.close()
+    for env_id in ("Ant-v5", "Reacher-v5"):
+        envs = make_vector_env(env_id, 2)
+        assert isinstance(envs, MujocoLocomotionVectorEnv)
+        envs.close()
     envs = make_vector_env("Hopper-v4", 2)  # other versions of the MuJoCo tasks keep Gymnasium's vector env
     assert isinstance(envs, gym.vector.SyncVectorEnv)
     envs.close()

@@ -1,7 +1,7 @@
 """A natively batched vector env for Gymnasium's MuJoCo v5 tasks.
 
 ``MujocoLocomotionVectorEnv(env_id, num_envs, max_episode_steps=None, nthread=None, **make_kwargs)``
-covers the ids in ``SUPPORTED``. Sub-env ``i`` behaves exactly like
+covers the ids in ``SUPPORTED``: every id of Gymnasium's MuJoCo v5 family. Sub-env ``i`` behaves exactly like
 ``gym.make(env_id, **make_kwargs)`` in a ``SyncVectorEnv`` reset with seed ``seed + i``: the same
 observations, rewards, terminations, truncations and info entries (to the rounding of the
 vectorised maths; the physics is bit-identical, which ``tests/test_mujoco_vector.py`` checks
@@ -318,6 +318,54 @@ class InvertedDoublePendulumTask(Task):
                                          "velocity_penalty": -vel_penalty}
 
 
+class ArmTask(Task):
+    """Reacher, Pusher: rewards from distances between bodies (``get_body_com`` reads ``xpos``)."""
+
+    fields = ("qpos", "qvel", "xpos")
+    bodies: tuple[str, ...] = ()
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.ids = [int(env.data.body(b).id) for b in self.bodies]
+        self.ctrl_w, self.dist_w = float(env._reward_control_weight), float(env._reward_dist_weight)
+
+    def body(self, s: Info, k: int) -> np.ndarray:
+        return s["xpos"][:, self.ids[k]]
+
+    def ctrl(self, a: np.ndarray) -> np.ndarray:
+        return -np.square(a).sum(axis=1) * self.ctrl_w
+
+
+class ReacherTask(ArmTask):
+    bodies = ("fingertip", "target")
+
+    def step(self, s, before, a):
+        qpos, qvel = s["qpos"], s["qvel"]
+        vec = self.body(s, 0) - self.body(s, 1)
+        reward_dist = -np.linalg.norm(vec, axis=1) * self.dist_w
+        reward_ctrl = self.ctrl(a)
+        obs = np.concatenate((np.cos(qpos[:, :2]), np.sin(qpos[:, :2]), qpos[:, 2:], qvel[:, :2], vec[:, :2]), axis=1)
+        return (obs, reward_dist + reward_ctrl, np.zeros(len(qpos), dtype=bool),
+                {"reward_dist": reward_dist, "reward_ctrl": reward_ctrl})
+
+
+class PusherTask(ArmTask):
+    bodies = ("tips_arm", "object", "goal")
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.near_w = float(env._reward_near_weight)
+
+    def step(self, s, before, a):
+        tips, obj, goal = self.body(s, 0), self.body(s, 1), self.body(s, 2)
+        reward_near = -np.linalg.norm(obj - tips, axis=1) * self.near_w
+        reward_dist = -np.linalg.norm(obj - goal, axis=1) * self.dist_w
+        reward_ctrl = self.ctrl(a)
+        obs = np.concatenate((s["qpos"][:, :7], s["qvel"][:, :7], tips, obj, goal), axis=1)
+        return (obs, reward_dist + reward_ctrl + reward_near, np.zeros(len(obs), dtype=bool),
+                {"reward_dist": reward_dist, "reward_ctrl": reward_ctrl, "reward_near": reward_near})
+
+
 TASKS = {
     "Hopper-v5": lambda e: PlanarTask(e, "hopper", True),
     "Walker2d-v5": lambda e: PlanarTask(e, "walker", True),
@@ -328,9 +376,11 @@ TASKS = {
     "HumanoidStandup-v5": HumanoidStandupTask,
     "InvertedPendulum-v5": InvertedPendulumTask,
     "InvertedDoublePendulum-v5": InvertedDoublePendulumTask,
+    "Reacher-v5": ReacherTask,
+    "Pusher-v5": PusherTask,
 }
 SUPPORTED = tuple(TASKS)
-"""The ids with a native vector env."""
+"""The ids with a native vector env: all of Gymnasium's MuJoCo v5 family."""
 
 
 def _where_rows(mask: np.ndarray, a: Any, b: Any) -> np.ndarray:
