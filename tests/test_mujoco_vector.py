@@ -8,21 +8,40 @@ from trpo_mimic.envs import EnvError, make_vector_env
 from trpo_mimic.envs.mujoco_vector import MujocoLocomotionVectorEnv
 
 
-def _compare_info(ref: dict, got: dict, keys) -> None:
+def _compare_info(ref: dict, got: dict) -> None:
+    """Every info entry of SyncVectorEnv's (the final_* ones aside) and no other, masks equal, values close."""
+    keys = {k for k in (*ref, *got) if not k.startswith("_") and k not in ("final_obs", "final_info")}
     for k in keys:
         if k not in ref:
-            assert k not in got or not got["_" + k].any(), k
+            assert not got["_" + k].any(), k
             continue
+        assert k in got, k
         np.testing.assert_array_equal(got["_" + k], ref["_" + k], err_msg=k)
         m = ref["_" + k]
         np.testing.assert_allclose(np.asarray(got[k], dtype=float)[m], np.asarray(ref[k], dtype=float)[m],
                                    rtol=1e-9, atol=1e-9, err_msg=k)
 
 
-@pytest.mark.parametrize("env_id,kwargs,steps", [
-    ("Hopper-v5", {}, 300), ("Walker2d-v5", {}, 200), ("HalfCheetah-v5", {"ctrl_cost_weight": 0.3}, 150)])
+# id, make kwargs, steps, whether random actions end episodes by termination within them
+CASES = [("Hopper-v5", {}, 300, True), ("Walker2d-v5", {}, 200, True),
+         ("HalfCheetah-v5", {"ctrl_cost_weight": 0.3}, 150, False),
+         ("Swimmer-v5", {"exclude_current_positions_from_observation": False}, 80, False),
+         ("Ant-v5", {"healthy_z_range": (0.5, 1.0), "main_body": "torso"}, 120, True),
+         ("Ant-v5", {"include_cfrc_ext_in_observation": False, "contact_force_range": (-0.5, 0.5)}, 70, True),
+         ("Humanoid-v5", {}, 80, True),
+         ("Humanoid-v5", {"include_cinert_in_observation": False, "contact_cost_weight": 1e-5}, 40, True),
+         ("HumanoidStandup-v5", {}, 70, False),
+         ("HumanoidStandup-v5", {"include_cvel_in_observation": False, "impact_cost_weight": 1e-5}, 65, False),
+         ("InvertedPendulum-v5", {"reset_noise_scale": 0.05}, 80, True),
+         ("InvertedDoublePendulum-v5", {"healthy_reward": 3.0}, 80, True),
+         ("Reacher-v5", {"reward_dist_weight": 2.0}, 70, False),
+         ("Pusher-v5", {"reward_near_weight": 0.7}, 70, False),
+         ]
+
+
+@pytest.mark.parametrize("env_id,kwargs,steps,terminates", CASES)
 @pytest.mark.parametrize("nthread", [1, 2])
-def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, nthread):
+def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, terminates, nthread):
     n = 4
     ref = gym.vector.SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=60, **kwargs) for _ in range(n)],
                                    autoreset_mode=AutoresetMode.SAME_STEP)
@@ -30,9 +49,9 @@ def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, nthread
     o_ref, i_ref = ref.reset(seed=7)
     o_got, i_got = got.reset(seed=7)
     np.testing.assert_array_equal(o_got, o_ref)
+    _compare_info(i_ref, i_got)
     rng = np.random.default_rng(0)
     ended = terminated_any = 0
-    keys = ["x_position", "x_velocity", "z_distance_from_origin", "reward_forward", "reward_ctrl", "reward_survive"]
     for t in range(steps):
         a = rng.uniform(-1, 1, (n, *got.single_action_space.shape)).astype(np.float32)
         r1 = ref.step(a)
@@ -41,7 +60,7 @@ def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, nthread
         np.testing.assert_allclose(r2[1], r1[1], rtol=1e-12, atol=1e-12, err_msg=f"reward at step {t}")
         np.testing.assert_array_equal(r2[2], r1[2], err_msg=f"terminated at step {t}")
         np.testing.assert_array_equal(r2[3], r1[3], err_msg=f"truncated at step {t}")
-        _compare_info(r1[4], r2[4], keys)
+        _compare_info(r1[4], r2[4])
         done = r1[2] | r1[3]
         if done.any():
             ended += int(done.sum())
@@ -49,10 +68,9 @@ def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, nthread
             fo = np.stack([r1[4]["final_obs"][i] for i in np.flatnonzero(done)])
             np.testing.assert_allclose(r2[4]["final_obs"][done], fo, rtol=0, atol=1e-12)
             np.testing.assert_array_equal(r2[4]["_final_obs"], r1[4]["_final_obs"])
-            _compare_info(r1[4]["final_info"], r2[4]["final_info"], keys)
+            _compare_info(r1[4]["final_info"], r2[4]["final_info"])
     assert ended > 0  # episodes ended (truncations at 60 steps at least) and were reset in the same step
-    if env_id != "HalfCheetah-v5":
-        assert terminated_any > 0  # random actions make the hopper and walker fall
+    assert (terminated_any > 0) == terminates  # the health check ends episodes where the task has one
     ref.close()
     got.close()
 
@@ -60,6 +78,13 @@ def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, nthread
 def test_auto_picks_native_for_supported_ids_and_sync_otherwise():
     envs = make_vector_env("Hopper-v5", 2)
     assert isinstance(envs, MujocoLocomotionVectorEnv)
+    envs.close()
+    for env_id in ("Ant-v5", "Reacher-v5"):
+        envs = make_vector_env(env_id, 2)
+        assert isinstance(envs, MujocoLocomotionVectorEnv)
+        envs.close()
+    envs = make_vector_env("Hopper-v4", 2)  # other versions of the MuJoCo tasks keep Gymnasium's vector env
+    assert isinstance(envs, gym.vector.SyncVectorEnv)
     envs.close()
     envs = make_vector_env("Hopper-v5", 2, nonfinite="terminate")  # needs the per-env guard
     assert isinstance(envs, gym.vector.SyncVectorEnv)

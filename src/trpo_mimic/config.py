@@ -57,8 +57,9 @@ class Config:
     env_id: str = _env("Pendulum-v1", "Gymnasium environment id (any id with Box or Discrete actions).")
     num_envs: int = _env(8, "Number of vectorised environments.")
     vec_env: str = _env("auto", "Vector environment: sync, async (a process per env), native (batched "
-                        "physics in threads: DeepMimic, Hopper-v5, Walker2d-v5, HalfCheetah-v5) or auto (native for those, "
-                        "async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
+                        "physics in threads: DeepMimic and Gymnasium's MuJoCo v5 ids: Hopper, Walker2d, HalfCheetah, "
+                        "Swimmer, Ant, Humanoid, HumanoidStandup, InvertedPendulum, InvertedDoublePendulum, Reacher, "
+                        "Pusher-v5) or auto (native for those, async for Atari, sync otherwise).", choices=["auto", "sync", "async", "native"])
     env_threads: int | None = _env(None, "Threads stepping a native vector env (default: all cores).")
     steps_per_env: int = _env(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).")
     max_episode_steps: int | None = _env(None, "Override the environment's time limit (a truncation).")

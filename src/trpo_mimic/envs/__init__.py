@@ -109,7 +109,7 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
     vec_env: "sync" (gymnasium SyncVectorEnv), "async" (AsyncVectorEnv, one process per env),
     "native" (the DeepMimic humanoid's own batched env: one MjModel, N MjData stepped by
     `env_threads` threads, observations and rewards computed for all at once; and the same for
-    Hopper-v5, Walker2d-v5 and HalfCheetah-v5, see envs/mujoco_vector.py), or "auto": native for
+    every id of Gymnasium's MuJoCo v5 family, see envs/mujoco_vector.py), or "auto": native for
     those ids (sync for the MuJoCo ones under nonfinite="terminate"), async for Atari ids, sync otherwise.
 
     training: passed to make_env (True by default: vector envs feed the trainer; for Atari a lost

@@ -1,7 +1,7 @@
-"""A natively batched vector env for Gymnasium's planar MuJoCo locomotion tasks.
+"""A natively batched vector env for Gymnasium's MuJoCo v5 tasks.
 
 ``MujocoLocomotionVectorEnv(env_id, num_envs, max_episode_steps=None, nthread=None, **make_kwargs)``
-covers Hopper-v5, Walker2d-v5 and HalfCheetah-v5. Sub-env ``i`` behaves exactly like
+covers the ids in ``SUPPORTED``: every id of Gymnasium's MuJoCo v5 family. Sub-env ``i`` behaves exactly like
 ``gym.make(env_id, **make_kwargs)`` in a ``SyncVectorEnv`` reset with seed ``seed + i``: the same
 observations, rewards, terminations, truncations and info entries (to the rounding of the
 vectorised maths; the physics is bit-identical, which ``tests/test_mujoco_vector.py`` checks
@@ -13,11 +13,16 @@ run the physics of all sub-envs (``mujoco.mj_step`` releases the GIL, so they us
 and the observation, reward and health check are computed once for all sub-envs with numpy.
 
 Each sub-env is a real Gymnasium environment instance (its own ``MjModel``/``MjData`` and random
-generator): resets go through its own ``reset`` (so reset noise and seeding are Gymnasium's), and
-the task parameters (reward weights, healthy ranges, frame skip, ...) are read from the instance,
-so ``make_kwargs`` such as ``ctrl_cost_weight=...`` are honoured. Gymnasium's step also calls
-``mj_rnePostConstraint`` (contact forces for Ant/Humanoid observations); these tasks do not
-use its outputs and it does not change the state, so it is not called.
+generator): resets go through its own ``reset`` (so reset noise, goals and seeding are Gymnasium's),
+and the task parameters (reward weights, healthy ranges, frame skip, observation options, ...) are
+read from the instance, so ``make_kwargs`` such as ``ctrl_cost_weight=...`` are honoured.
+
+The vector env is one class; what differs between ids is a small task object (``TASKS``): the
+``MjData`` fields it reads (copied per sub-env after each step into ``(num_envs, ...)`` arrays),
+whether it needs ``mj_rnePostConstraint`` after the step (the contact forces ``cfrc_ext`` of
+Ant/Humanoid, as Gymnasium's ``do_simulation`` calls it; the other tasks do not read its outputs and
+it does not change the state, so it is not called for them), the quantity taken before the step
+(x or xy position) and the batched observation, reward, termination and info.
 
 Autoreset is ``SAME_STEP`` with ``info["final_obs"]``/``info["final_info"]``, as ``SyncVectorEnv``.
 """
@@ -35,18 +40,363 @@ from gymnasium.vector.utils import batch_space
 
 from .vector_util import add_info_row, sub_env_seeds
 
-# env id -> (health check: None, "hopper" or "walker"; qvel clipped to +-10 in the observation)
-SUPPORTED = {"Hopper-v5": ("hopper", True), "Walker2d-v5": ("walker", True), "HalfCheetah-v5": (None, False)}
+Info = dict[str, np.ndarray]
+
+
+def _norm2(v: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.square(v).sum(axis=1))
+
+
+class Task:
+    """The per-id part: fields read from MjData, the pre-step quantity, observation/reward/termination."""
+
+    fields: tuple[str, ...] = ("qpos", "qvel")
+    post_constraint = False  # call mj_rnePostConstraint after the step (cfrc_ext)
+
+    def __init__(self, env: Any) -> None:
+        self.dt = float(env.dt)
+
+    def before(self, s: Info) -> np.ndarray | None:
+        """What the reward needs from before the step (e.g. the x position), from the gathered fields."""
+        return None
+
+    def step(self, s: Info, before: np.ndarray | None,
+             a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Info]:
+        """(observations, rewards, terminations, info) for all sub-envs after a step."""
+        raise NotImplementedError
+
+
+class PlanarTask(Task):
+    """Hopper, Walker2d, HalfCheetah: forward reward from qpos[0], optional health check."""
+
+    def __init__(self, env: Any, health: str | None, clip_qvel: bool) -> None:
+        super().__init__(env)
+        self.health, self.clip_qvel = health, clip_qvel
+        self.skip_x = bool(env._exclude_current_positions_from_observation)
+        self.forward_w, self.ctrl_w = float(env._forward_reward_weight), float(env._ctrl_cost_weight)
+        if health is not None:
+            self.healthy_reward = float(env._healthy_reward)
+            self.terminate_unhealthy = bool(env._terminate_when_unhealthy)
+            self.z_range, self.angle_range = env._healthy_z_range, env._healthy_angle_range
+            self.state_range = getattr(env, "_healthy_state_range", None)
+            self.init_z = float(env.init_qpos[1])
+
+    def before(self, s):
+        return s["qpos"][:, 0].copy()
+
+    def _healthy(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+        z, angle = qpos[:, 1], qpos[:, 2]
+        ok = ((self.z_range[0] < z) & (z < self.z_range[1])
+              & (self.angle_range[0] < angle) & (angle < self.angle_range[1]))
+        if self.health == "hopper":
+            lo, hi = self.state_range
+            state = np.concatenate((qpos[:, 2:], qvel), axis=1)
+            ok &= ((lo < state) & (state < hi)).all(axis=1)
+        return ok
+
+    def step(self, s, before, a):
+        qpos, qvel = s["qpos"], s["qvel"]
+        n = len(qpos)
+        x_after = qpos[:, 0].copy()
+        x_velocity = (x_after - before) / self.dt
+        pos = qpos[:, 1:] if self.skip_x else qpos
+        vel = np.clip(qvel, -10.0, 10.0) if self.clip_qvel else qvel
+        obs = np.concatenate((pos, vel), axis=1)
+        forward = self.forward_w * x_velocity
+        ctrl_cost = self.ctrl_w * np.square(a).sum(axis=1)  # in the actions' dtype, as Gymnasium
+        info: Info = {"x_position": x_after}
+        if self.health is not None:
+            healthy = self._healthy(qpos, qvel)
+            survive = healthy * self.healthy_reward
+            reward = (forward + survive) - ctrl_cost
+            terminated = ~healthy if self.terminate_unhealthy else np.zeros(n, dtype=bool)
+            info["z_distance_from_origin"] = qpos[:, 1] - self.init_z
+        else:
+            reward = forward - ctrl_cost
+            terminated = np.zeros(n, dtype=bool)
+        info.update(x_velocity=x_velocity, reward_forward=forward, reward_ctrl=-ctrl_cost)
+        if self.health is not None:
+            info["reward_survive"] = survive
+        return obs, reward, terminated, info
+
+
+class XYTask(Task):
+    """Swimmer, Ant, Humanoid: forward reward from the xy displacement of a point over the step."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.skip_xy = bool(env._exclude_current_positions_from_observation)
+        self.forward_w, self.ctrl_w = float(env._forward_reward_weight), float(env._ctrl_cost_weight)
+
+    def xy(self, s: Info) -> np.ndarray:
+        return s["qpos"][:, 0:2]
+
+    def before(self, s):
+        return self.xy(s).copy()
+
+    def position(self, s: Info) -> np.ndarray:
+        return s["qpos"][:, 2:] if self.skip_xy else s["qpos"]
+
+    def reward(self, s: Info, x_velocity: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray, Info]:
+        forward = self.forward_w * x_velocity
+        ctrl_cost = self.ctrl_w * np.square(a).sum(axis=1)
+        return forward - ctrl_cost, np.zeros(len(a), dtype=bool), {"reward_forward": forward, "reward_ctrl": -ctrl_cost}
+
+    def observe(self, s: Info) -> np.ndarray:
+        return np.concatenate((self.position(s), s["qvel"]), axis=1)
+
+    def step(self, s, before, a):
+        qpos = s["qpos"]
+        xy_velocity = (self.xy(s) - before) / self.dt
+        reward, terminated, terms = self.reward(s, xy_velocity[:, 0], a)
+        info: Info = {"x_position": qpos[:, 0].copy(), "y_position": qpos[:, 1].copy(),
+                      "distance_from_origin": np.linalg.norm(qpos[:, 0:2], axis=1),
+                      "x_velocity": xy_velocity[:, 0], "y_velocity": xy_velocity[:, 1], **terms}
+        return self.observe(s), reward, terminated, info
+
+
+class HealthyXYTask(XYTask):
+    """Ant, Humanoid: XYTask with a healthy-z check, a survive reward and a contact cost on cfrc_ext."""
+
+    post_constraint = True
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.healthy_reward = float(env._healthy_reward)
+        self.terminate_unhealthy = bool(env._terminate_when_unhealthy)
+        self.z_range = env._healthy_z_range
+        self.contact_w = float(env._contact_cost_weight)
+
+    def healthy(self, s: Info) -> np.ndarray:
+        raise NotImplementedError
+
+    def costs(self, s: Info, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def reward(self, s, x_velocity, a):
+        forward = self.forward_w * x_velocity
+        healthy = self.healthy(s)
+        survive = healthy * self.healthy_reward
+        ctrl_cost, contact_cost = self.costs(s, a)
+        reward = (forward + survive) - (ctrl_cost + contact_cost)
+        terminated = ~healthy if self.terminate_unhealthy else np.zeros(len(a), dtype=bool)
+        return reward, terminated, {"reward_forward": forward, "reward_ctrl": -ctrl_cost,
+                                    "reward_contact": -contact_cost, "reward_survive": survive}
+
+
+class AntTask(HealthyXYTask):
+    fields = ("qpos", "qvel", "xpos", "cfrc_ext")
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.body = int(env.data.body(env._main_body).id)
+        self.force_range = env._contact_force_range
+        self.include_cfrc = bool(env._include_cfrc_ext_in_observation)
+
+    def xy(self, s):
+        return s["xpos"][:, self.body, 0:2]
+
+    def _forces(self, s: Info) -> np.ndarray:
+        return np.clip(s["cfrc_ext"], self.force_range[0], self.force_range[1])
+
+    def healthy(self, s):
+        z = s["qpos"][:, 2]
+        finite = np.isfinite(s["qpos"]).all(axis=1) & np.isfinite(s["qvel"]).all(axis=1)
+        return finite & (self.z_range[0] <= z) & (z <= self.z_range[1])
+
+    def costs(self, s, a):
+        return self.ctrl_w * np.square(a).sum(axis=1), self.contact_w * np.square(self._forces(s)).sum(axis=(1, 2))
+
+    def observe(self, s):
+        parts = [self.position(s), s["qvel"]]
+        if self.include_cfrc:
+            parts.append(self._forces(s)[:, 1:].reshape(len(s["qpos"]), -1))
+        return np.concatenate(parts, axis=1)
+
+
+HUMANOID_FIELDS = ("qpos", "qvel", "cinert", "cvel", "qfrc_actuator", "cfrc_ext", "ten_length", "ten_velocity", "ctrl")
+
+
+def humanoid_observation(env: Any) -> Any:
+    """Humanoid(Standup)'s _get_obs for a batch, with the instance's include/exclude options."""
+    skip = bool(env._exclude_current_positions_from_observation)
+    flags = (("cinert", env._include_cinert_in_observation), ("cvel", env._include_cvel_in_observation),
+             ("qfrc_actuator", env._include_qfrc_actuator_in_observation),
+             ("cfrc_ext", env._include_cfrc_ext_in_observation))
+    parts = [name for name, flag in flags if flag is True]
+
+    def observe(s: Info) -> np.ndarray:
+        n = len(s["qpos"])
+        out = [s["qpos"][:, 2:] if skip else s["qpos"], s["qvel"]]
+        for name in parts:
+            v = s[name][:, 6:] if name == "qfrc_actuator" else s[name][:, 1:]
+            out.append(v.reshape(n, -1))
+        return np.concatenate(out, axis=1)
+    return observe
+
+
+def _tendons(s: Info) -> Info:
+    return {"tendon_length": s["ten_length"].copy(), "tendon_velocity": s["ten_velocity"].copy()}
+
+
+class HumanoidTask(HealthyXYTask):
+    fields = HUMANOID_FIELDS + ("xipos",)
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.mass = np.array(env.model.body_mass)
+        self.contact_range = env._contact_cost_range
+        self.observe = humanoid_observation(env)
+
+    def xy(self, s):
+        return (np.einsum("b,nbj->nj", self.mass, s["xipos"]) / self.mass.sum())[:, 0:2]
+
+    def healthy(self, s):
+        z = s["qpos"][:, 2]
+        return (self.z_range[0] < z) & (z < self.z_range[1])
+
+    def costs(self, s, a):
+        contact = np.clip(self.contact_w * np.square(s["cfrc_ext"]).sum(axis=(1, 2)), *self.contact_range)
+        return self.ctrl_w * np.square(s["ctrl"]).sum(axis=1), contact
+
+    def step(self, s, before, a):
+        obs, reward, terminated, info = super().step(s, before, a)
+        return obs, reward, terminated, {**info, **_tendons(s)}
+
+
+class HumanoidStandupTask(Task):
+    fields = HUMANOID_FIELDS
+    post_constraint = True
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.timestep = float(env.model.opt.timestep)
+        self.ctrl_w, self.impact_w = float(env._ctrl_cost_weight), float(env._impact_cost_weight)
+        self.impact_range = env._impact_cost_range
+        self.init_z = float(env.init_qpos[2])
+        self.observe = humanoid_observation(env)
+
+    def step(self, s, before, a):
+        qpos = s["qpos"]
+        uph = (qpos[:, 2] - 0) / self.timestep
+        ctrl_cost = self.ctrl_w * np.square(s["ctrl"]).sum(axis=1)
+        impact = np.clip(self.impact_w * np.square(s["cfrc_ext"]).sum(axis=(1, 2)), *self.impact_range)
+        reward = uph - ctrl_cost - impact + 1
+        info: Info = {"x_position": qpos[:, 0].copy(), "y_position": qpos[:, 1].copy(),
+                      "z_distance_from_origin": qpos[:, 2] - self.init_z, **_tendons(s),
+                      "reward_linup": uph, "reward_quadctrl": -ctrl_cost, "reward_impact": -impact}
+        return self.observe(s), reward, np.zeros(len(qpos), dtype=bool), info
+
+
+class InvertedPendulumTask(Task):
+    def step(self, s, before, a):
+        obs = np.concatenate((s["qpos"], s["qvel"]), axis=1)
+        terminated = ~np.isfinite(obs).all(axis=1) | (np.abs(obs[:, 1]) > 0.2)
+        survive = (~terminated).astype(np.int64)
+        return obs, survive.astype(np.float64), terminated, {"reward_survive": survive}
+
+
+class InvertedDoublePendulumTask(Task):
+    fields = ("qpos", "qvel", "qfrc_constraint", "site_xpos")
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.healthy_reward = float(env._healthy_reward)
+
+    def step(self, s, before, a):
+        qpos, qvel = s["qpos"], s["qvel"]
+        x, y = s["site_xpos"][:, 0, 0], s["site_xpos"][:, 0, 2]
+        obs = np.concatenate((qpos[:, :1], np.sin(qpos[:, 1:]), np.cos(qpos[:, 1:]), np.clip(qvel, -10, 10),
+                              np.clip(s["qfrc_constraint"], -10, 10)[:, :1]), axis=1)
+        terminated = y <= 1
+        v1, v2 = qvel[:, 1], qvel[:, 2]
+        dist_penalty = 0.01 * x**2 + (y - 2) ** 2
+        vel_penalty = 1e-3 * v1**2 + 5e-3 * v2**2
+        alive = self.healthy_reward * (~terminated).astype(np.int64)
+        reward = alive - dist_penalty - vel_penalty
+        return obs, reward, terminated, {"reward_survive": alive, "distance_penalty": -dist_penalty,
+                                         "velocity_penalty": -vel_penalty}
+
+
+class ArmTask(Task):
+    """Reacher, Pusher: rewards from distances between bodies (``get_body_com`` reads ``xpos``)."""
+
+    fields = ("qpos", "qvel", "xpos")
+    bodies: tuple[str, ...] = ()
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.ids = [int(env.data.body(b).id) for b in self.bodies]
+        self.ctrl_w, self.dist_w = float(env._reward_control_weight), float(env._reward_dist_weight)
+
+    def body(self, s: Info, k: int) -> np.ndarray:
+        return s["xpos"][:, self.ids[k]]
+
+    def ctrl(self, a: np.ndarray) -> np.ndarray:
+        return -np.square(a).sum(axis=1) * self.ctrl_w
+
+
+class ReacherTask(ArmTask):
+    bodies = ("fingertip", "target")
+
+    def step(self, s, before, a):
+        qpos, qvel = s["qpos"], s["qvel"]
+        vec = self.body(s, 0) - self.body(s, 1)
+        reward_dist = -np.linalg.norm(vec, axis=1) * self.dist_w
+        reward_ctrl = self.ctrl(a)
+        obs = np.concatenate((np.cos(qpos[:, :2]), np.sin(qpos[:, :2]), qpos[:, 2:], qvel[:, :2], vec[:, :2]), axis=1)
+        return (obs, reward_dist + reward_ctrl, np.zeros(len(qpos), dtype=bool),
+                {"reward_dist": reward_dist, "reward_ctrl": reward_ctrl})
+
+
+class PusherTask(ArmTask):
+    bodies = ("tips_arm", "object", "goal")
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.near_w = float(env._reward_near_weight)
+
+    def step(self, s, before, a):
+        tips, obj, goal = self.body(s, 0), self.body(s, 1), self.body(s, 2)
+        reward_near = -np.linalg.norm(obj - tips, axis=1) * self.near_w
+        reward_dist = -np.linalg.norm(obj - goal, axis=1) * self.dist_w
+        reward_ctrl = self.ctrl(a)
+        obs = np.concatenate((s["qpos"][:, :7], s["qvel"][:, :7], tips, obj, goal), axis=1)
+        return (obs, reward_dist + reward_ctrl + reward_near, np.zeros(len(obs), dtype=bool),
+                {"reward_dist": reward_dist, "reward_ctrl": reward_ctrl, "reward_near": reward_near})
+
+
+TASKS = {
+    "Hopper-v5": lambda e: PlanarTask(e, "hopper", True),
+    "Walker2d-v5": lambda e: PlanarTask(e, "walker", True),
+    "HalfCheetah-v5": lambda e: PlanarTask(e, None, False),
+    "Swimmer-v5": XYTask,
+    "Ant-v5": AntTask,
+    "Humanoid-v5": HumanoidTask,
+    "HumanoidStandup-v5": HumanoidStandupTask,
+    "InvertedPendulum-v5": InvertedPendulumTask,
+    "InvertedDoublePendulum-v5": InvertedDoublePendulumTask,
+    "Reacher-v5": ReacherTask,
+    "Pusher-v5": PusherTask,
+}
+SUPPORTED = tuple(TASKS)
+"""The ids with a native vector env: all of Gymnasium's MuJoCo v5 family."""
+
+
+def _where_rows(mask: np.ndarray, a: Any, b: Any) -> np.ndarray:
+    """np.where on the first axis (info entries may be arrays per sub-env, e.g. tendon lengths)."""
+    a = np.asarray(a)
+    return np.where(mask.reshape(-1, *([1] * (a.ndim - 1))), a, b)
 
 
 class MujocoLocomotionVectorEnv(VectorEnv):
-    """N sub-envs of a planar MuJoCo locomotion task, physics in threads, maths batched (see module doc)."""
+    """N sub-envs of a MuJoCo v5 task, physics in threads, maths batched by a task object (see module doc)."""
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
     def __init__(self, env_id: str, num_envs: int, max_episode_steps: int | None = None,
                  nthread: int | None = None, **make_kwargs: Any) -> None:
-        if env_id not in SUPPORTED:
+        if env_id not in TASKS:
             raise ValueError(f"no native vector env for {env_id!r}: it exists for {', '.join(SUPPORTED)}")
         if make_kwargs.get("render_mode") is not None:
             raise ValueError("the native MuJoCo vector env does not render; use --vec_env sync")
@@ -59,19 +409,11 @@ class MujocoLocomotionVectorEnv(VectorEnv):
         self.observation_space = batch_space(e.observation_space, num_envs)
         self.action_space = batch_space(e.action_space, num_envs)
         self.spec = spec
-        self.health, self.clip_qvel = SUPPORTED[env_id]
-        self.frame_skip, self.dt = int(e.frame_skip), float(e.dt)
-        self.skip_x = bool(e._exclude_current_positions_from_observation)
-        self.forward_w, self.ctrl_w = float(e._forward_reward_weight), float(e._ctrl_cost_weight)
-        if self.health is not None:
-            self.healthy_reward = float(e._healthy_reward)
-            self.terminate_unhealthy = bool(e._terminate_when_unhealthy)
-            self.z_range, self.angle_range = e._healthy_z_range, e._healthy_angle_range
-            self.state_range = getattr(e, "_healthy_state_range", None)
-            self.init_z = float(e.init_qpos[1])
-        nq, nv = e.model.nq, e.model.nv
-        self._qpos = np.zeros((num_envs, nq))
-        self._qvel = np.zeros((num_envs, nv))
+        self.task: Task = TASKS[env_id](e)
+        self.frame_skip = int(e.frame_skip)
+        # the task's MjData fields for all sub-envs, and per sub-env (buffer, MjData view) pairs to fill them
+        self._state: Info = {f: np.zeros((num_envs, *np.shape(getattr(e.data, f)))) for f in self.task.fields}
+        self._copies = [[(self._state[f], getattr(env.data, f)) for f in self.task.fields] for env in self.envs]
         self._actions: np.ndarray | None = None
         self._elapsed = np.zeros(num_envs, dtype=np.int64)
         self._needs_reset = True
@@ -81,39 +423,28 @@ class MujocoLocomotionVectorEnv(VectorEnv):
             if self.nthread > 1 else None
 
     # ------------------------------------------------------------------ internals
+    def _gather(self, i: int) -> None:
+        for buf, view in self._copies[i]:
+            buf[i] = view
+
     def _reset_one(self, i: int, seed: int | None) -> tuple[np.ndarray, dict]:
-        env = self.envs[i]
-        obs, info = env.reset(seed=seed)
-        self._qpos[i] = env.data.qpos
-        self._qvel[i] = env.data.qvel
+        obs, info = self.envs[i].reset(seed=seed)
+        self._gather(i)
         self._elapsed[i] = 0
         return obs, info
 
     def _physics(self, it) -> None:
         """Worker body: step the sub-envs handed out by the shared iterator (mj_step releases the GIL)."""
-        envs, a, fs, qpos, qvel, step = self.envs, self._actions, self.frame_skip, self._qpos, self._qvel, mujoco.mj_step
+        envs, a, fs, step, gather = self.envs, self._actions, self.frame_skip, mujoco.mj_step, self._gather
+        post = mujoco.mj_rnePostConstraint if self.task.post_constraint else None
         for i in it:
             env = envs[i]
             d = env.data
             d.ctrl[:] = a[i]
             step(env.model, d, nstep=fs)
-            qpos[i] = d.qpos
-            qvel[i] = d.qvel
-
-    def _observations(self) -> np.ndarray:
-        pos = self._qpos[:, 1:] if self.skip_x else self._qpos
-        vel = np.clip(self._qvel, -10.0, 10.0) if self.clip_qvel else self._qvel
-        return np.concatenate((pos, vel), axis=1)
-
-    def _healthy(self) -> np.ndarray:
-        z, angle = self._qpos[:, 1], self._qpos[:, 2]
-        ok = ((self.z_range[0] < z) & (z < self.z_range[1])
-              & (self.angle_range[0] < angle) & (angle < self.angle_range[1]))
-        if self.health == "hopper":
-            lo, hi = self.state_range
-            state = np.concatenate((self._qpos[:, 2:], self._qvel), axis=1)
-            ok &= ((lo < state) & (state < hi)).all(axis=1)
-        return ok
+            if post is not None:
+                post(env.model, d)
+            gather(i)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -139,7 +470,8 @@ class MujocoLocomotionVectorEnv(VectorEnv):
         if a.shape != (n, *self.single_action_space.shape):
             raise ValueError(f"{self.env_id}: expected actions of shape {(n, *self.single_action_space.shape)}, "
                              f"got {a.shape}")
-        x_before = self._qpos[:, 0].copy()
+        s = self._state
+        before = self.task.before(s)
         self._actions = a
         it = iter(range(n))
         if self._pool is None:
@@ -150,27 +482,11 @@ class MujocoLocomotionVectorEnv(VectorEnv):
             for f in futs:
                 f.result()
         self._elapsed += 1
-        x_after = self._qpos[:, 0].copy()
-        x_velocity = (x_after - x_before) / self.dt
-        obs = self._observations()
-        forward = self.forward_w * x_velocity
-        ctrl_cost = self.ctrl_w * np.square(a).sum(axis=1)  # in the actions' dtype, as Gymnasium
+        obs, reward, terminated, terms = self.task.step(s, before, a)
         ones = np.ones(n, dtype=bool)
-        info: dict[str, Any] = {"x_position": x_after, "_x_position": ones}
-        if self.health is not None:
-            healthy = self._healthy()
-            survive = healthy * self.healthy_reward
-            reward = (forward + survive) - ctrl_cost
-            terminated = ~healthy if self.terminate_unhealthy else np.zeros(n, dtype=bool)
-            info["z_distance_from_origin"], info["_z_distance_from_origin"] = self._qpos[:, 1] - self.init_z, ones
-        else:
-            reward = forward - ctrl_cost
-            terminated = np.zeros(n, dtype=bool)
-        info["x_velocity"], info["_x_velocity"] = x_velocity, ones
-        info["reward_forward"], info["_reward_forward"] = forward, ones
-        info["reward_ctrl"], info["_reward_ctrl"] = -ctrl_cost, ones
-        if self.health is not None:
-            info["reward_survive"], info["_reward_survive"] = survive, ones
+        info: dict[str, Any] = {}
+        for k, v in terms.items():
+            info[k], info["_" + k] = v, ones
         truncated = self._elapsed >= self.max_episode_steps if self.max_episode_steps is not None \
             else np.zeros(n, dtype=bool)
         ended = terminated | truncated
@@ -188,9 +504,9 @@ class MujocoLocomotionVectorEnv(VectorEnv):
             # as SyncVectorEnv: an ended sub-env's top-level info is its reset info only
             for k in [k for k in info if not k.startswith("_")]:
                 if k in reset_info:
-                    info[k] = np.where(ended, reset_info[k], info[k])
+                    info[k] = _where_rows(ended, reset_info[k], info[k])
                 else:
-                    info[k] = np.where(ended, 0.0, info[k])
+                    info[k] = _where_rows(ended, np.zeros_like(info[k]), info[k])
                     info["_" + k] = ~ended
             for k, v in reset_info.items():
                 if not k.startswith("_") and k not in info:

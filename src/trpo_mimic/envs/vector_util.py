@@ -22,7 +22,10 @@ def add_info_row(infos: dict[str, Any], info: dict[str, Any], i: int, n: int) ->
     """Put sub-env i's info dict into vector-env info arrays (each key with its ``"_key"`` mask)."""
     for k, v in info.items():
         if k not in infos:
-            infos[k] = np.zeros(n, dtype=bool if isinstance(v, (bool, np.bool_)) else np.float64)
+            if isinstance(v, np.ndarray):  # an array per sub-env (e.g. tendon lengths), as SyncVectorEnv
+                infos[k] = np.zeros((n, *v.shape), dtype=v.dtype)
+            else:
+                infos[k] = np.zeros(n, dtype=bool if isinstance(v, (bool, np.bool_)) else np.float64)
             infos["_" + k] = np.zeros(n, dtype=bool)
         infos[k][i] = v
         infos["_" + k][i] = True
