@@ -113,7 +113,7 @@ def deepmimic_to_bvh(frames: Any, path: str | os.PathLike | None = None, rotatio
     by_name = dict(zip(names, range(len(names))))
     m = character_model()
     for side in ("right", "left"):
-        toe = zup_to_yup_vec(m.site(f"{side}_foot").pos)
+        toe = zup_to_yup_vec(m.site(f"{side}_ankle_sole").pos)
         sites.append((index_of[by_name[f"{side}_ankle"]], toe))
     sites.append((index_of[by_name["neck"]], np.array([0.0, 0.35, 0.0])))
     if frame_time is None:
