@@ -84,7 +84,7 @@ def _place_root(frames: list[list[float]], stance: list[int] | None = None) -> l
     m = character_model()
     d = mujoco.MjData(m)
     soles = [m.site(f"{side}_ankle_sole").id for side in ("right", "left")]
-    qpos = frames_to_qpos(np.array(frames, dtype=np.float64), m)
+    qpos = frames_to_qpos(np.array(frames, dtype=np.float64))
     pos = np.zeros((len(frames), 2, 3))
     for i, q in enumerate(qpos):
         d.qpos[:] = q

@@ -37,14 +37,29 @@ HINGE_AXIS = np.array([0.0, 0.0, 1.0])
 """Knee and elbow axis in the Y-up file's axes (the MJCF's 0 -1 0)."""
 
 
-def _custom_text(model: mujoco.MjModel, name: str) -> list[str]:
-    i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_TEXT, name)
-    if i < 0:
-        raise ValueError(f"the model has no <custom><text name='{name}'>: not a character compiled by trpo-mimic "
+def _custom_id(model: mujoco.MjModel, kind: str, name: str, required: bool = True) -> int:
+    """Id of the model's ``<custom><kind name=...>`` (-1 when absent and not required)."""
+    obj = mujoco.mjtObj.mjOBJ_TEXT if kind == "text" else mujoco.mjtObj.mjOBJ_NUMERIC
+    i = mujoco.mj_name2id(model, obj, name)
+    if i < 0 and required:
+        raise ValueError(f"the model has no <custom><{kind} name='{name}'>: not a character compiled by trpo-mimic "
                          f"(trpo-mimic build-character)")
+    return i
+
+
+def _custom_text(model: mujoco.MjModel, name: str) -> list[str]:
+    i = _custom_id(model, "text", name)
     a, n = int(model.text_adr[i]), int(model.text_size[i])
     words = bytes(model.text_data[a:a + n - 1]).decode().split()
     return [] if words == ["-"] else words
+
+
+def _custom_numeric(model: mujoco.MjModel, name: str, required: bool = True) -> np.ndarray | None:
+    i = _custom_id(model, "numeric", name, required)
+    if i < 0:
+        return None
+    a, n = int(model.numeric_adr[i]), int(model.numeric_size[i])
+    return model.numeric_data[a:a + n].copy()
 
 
 @dataclass(frozen=True)
@@ -68,11 +83,9 @@ class CharacterSpec:
             name, width = item.rsplit(":", 1)
             fields.append((name, start, int(width)))
             start += int(width)
-        i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_NUMERIC, "deepmimic_diff_weights")
-        a, n = int(model.numeric_adr[i]), int(model.numeric_size[i])
-        weights = dict(zip(joints, map(float, model.numeric_data[a:a + n])))
-        r = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_NUMERIC, "deepmimic_update_rate")
-        rate = float(model.numeric_data[model.numeric_adr[r]]) if r >= 0 else None
+        weights = dict(zip(joints, map(float, _custom_numeric(model, "deepmimic_diff_weights"))))
+        rate = _custom_numeric(model, "deepmimic_update_rate", required=False)
+        rate = None if rate is None else float(rate[0])
         return CharacterSpec(joints, tuple(fields), tuple(_custom_text(model, "deepmimic_end_effectors")),
                              tuple(_custom_text(model, "deepmimic_soles")),
                              tuple(_custom_text(model, "deepmimic_fall_contact")), weights, rate)
@@ -228,9 +241,9 @@ def character_index() -> CharacterIndex:
     return humanoid().index
 
 
-def frames_to_qpos(frames: np.ndarray, model: mujoco.MjModel | None = None) -> np.ndarray:
-    """Humanoid clip frames (F, 44) to qpos (F, nq), hinges unwrapped (``model``: a humanoid model)."""
-    return charfile.frames_to_qpos(frames, model or character_model(), FRAME_FIELDS)
+def frames_to_qpos(frames: np.ndarray) -> np.ndarray:
+    """Humanoid clip frames (F, 44) to qpos (F, nq), hinges unwrapped (:meth:`SimCharacter.frames_to_qpos`)."""
+    return humanoid().frames_to_qpos(frames)
 
 
 def humanoid_skeleton() -> tuple[list[str], list[int], np.ndarray]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 
 PUSH_SECONDS = 0.2
@@ -31,8 +32,8 @@ class Pushes(gym.Wrapper):
             raise ValueError(f"push force must be a non-negative number of newtons, got {force}")
         u = env.unwrapped
         if body is None:
-            names = {u.model.body(b).name for b in range(u.model.nbody)}
-            body = PUSH_BODY if PUSH_BODY in names else u.model.body(u.index.root_body).name
+            has_chest = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_BODY, PUSH_BODY) >= 0
+            body = PUSH_BODY if has_chest else u.model.body(u.index.root_body).name
         try:
             self.body = u.model.body(body).id
         except KeyError:
