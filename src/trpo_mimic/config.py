@@ -79,6 +79,9 @@ class Config:
                                         "(default 0.25).")
     pd_feedforward: bool | None = _env(None, "DeepMimic residual actions: the PD controllers also track the "
                                        "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
+    pd_clamp: str | None = _env(None, "DeepMimic: how the PD torque meets the joint's torque limit: split (the P "
+                                "part clamped, the damping on top; the default) or total (P + D clamped "
+                                "together, as DeepMimic).", choices=["split", "total"])
     ref_obs: bool | None = _env(None, "DeepMimic: append where the reference root is, seen from the character (its "
                                 "position in the heading frame and the heading error), so drift from the clip is observable.")
     max_root_drift: float | None = _env(None, "DeepMimic: end an episode (terminated) when the root is farther than "

@@ -41,6 +41,10 @@ ROOT_ROT_FAIL_ANGLE = 0.5 * np.pi
 REF_OBS_SIZE = 5
 """ref_obs: reference root position in the heading frame (3), cos and sin of the heading error (2)."""
 MODES = ("train", "eval")
+PD_CLAMPS = ("split", "total")
+"""How the PD torque meets the joint's torque limit (``TaskOptions.pd_clamp``): ``split`` clamps the P part
+(the position actuator's force range) and adds the D part (the joint's damping) unclamped; ``total``
+clamps P + D together, as DeepMimic does (see :class:`.physics.MujocoPhysics`)."""
 
 @dataclass(frozen=True)
 class TaskOptions:
@@ -50,6 +54,7 @@ class TaskOptions:
     action_mode: str = "absolute"
     residual_scale: float = 0.25
     pd_feedforward: bool = False
+    pd_clamp: str = "split"
     ref_obs: bool = False
     clip_id_obs: bool = False
     early_termination: bool = True
@@ -65,6 +70,8 @@ class TaskOptions:
             raise ValueError(f"action_mode must be 'absolute' or 'residual', got {self.action_mode!r}")
         if self.pd_feedforward and self.action_mode != "residual":
             raise ValueError("pd_feedforward needs action_mode='residual' (it adds to the reference's targets)")
+        if self.pd_clamp not in PD_CLAMPS:
+            raise ValueError(f"pd_clamp must be one of {', '.join(PD_CLAMPS)}, got {self.pd_clamp!r}")
         if self.obs_mode not in ("deepmimic", "compact"):
             raise ValueError(f"obs_mode must be 'deepmimic' or 'compact', got {self.obs_mode!r}")
         if self.ref_obs and self.obs_mode != "deepmimic":
@@ -223,7 +230,8 @@ class DeepMimicCore:
         self.obs_dim = self.task_obs_dim + (len(self.clips) if options.clip_id_obs else 0)
         self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])
         self._cycle_len = np.array([c.duration if c.loop == "wrap" else np.inf for c in self.clips])
-        self.physics = MujocoPhysics(m, n, self.frame_skip, root, fall_geom, nthread)
+        self.physics = MujocoPhysics(m, n, self.frame_skip, root, fall_geom, nthread,
+                                     clamp_total=options.pd_clamp == "total")
         self.t = np.zeros(n)
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)

@@ -100,6 +100,9 @@ class DeepMimicEnv(gym.Env):
         rates, torque ``kp (q_ref - q) + kd (dq_ref - dq)`` instead of ``... - kd dq``, by adding
         ``(kd / kp) dq_ref`` to the position target (a zero-velocity PD lags the clip by about
         kd / kp = 0.1 s, three control steps, which a fast clip such as the run cannot afford).
+        pd_clamp: ``"split"``: the torque limit clamps the PD's P part and the damping comes on top
+            (a fast joint is braked far past its limit); ``"total"``: it clamps P + D together, as
+            DeepMimic (see :class:`.physics.MujocoPhysics`).
         ref_obs: ``deepmimic`` observations only: append where the reference is, seen from the
         character: the reference root's position relative to the simulated root in the heading
         frame (3) and the cosine and sine of the reference's heading relative to the character's
