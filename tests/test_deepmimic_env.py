@@ -288,6 +288,71 @@ def test_a_saturated_pd_does_not_ring():
     assert rates[240][7] > 1.0  # it did move: toward the new target (up), not away from it
 
 
+def test_pd_clamp_total_clamps_p_plus_d_together():
+    """pd_clamp='total': before each substep the actuator's P force is set so that P + D (the joint's
+    damping) is clamp(kp (target - q) - kd dq, +-L), DeepMimic's law; the targets are held to the control
+    range. Hand figures for the right shoulder (kp 400, kd 40, L 100): 1 rad behind its target at 14 rad/s,
+    P + D = 400 - 560 = -160 -> -100 N m (the split law: clamp(400) - 560 = -460 N m)."""
+    env = DeepMimicEnv(motion_file=str(clip_path("run")), action_mode="residual", pd_feedforward=True,
+                       pd_clamp="total")
+    m = env.model
+    assert not m.actuator_forcelimited.any() and not m.actuator_ctrllimited.any()  # applied by the PD itself
+    env.reset(seed=0)
+    pd = env.core.physics._pd
+    d = env.data
+    a = m.actuator("right_shoulder_z").id
+    dof = m.jnt_dofadr[m.actuator_trnid[a, 0]]
+    q0 = d.qpos[m.jnt_qposadr[m.actuator_trnid[:, 0]]].copy()
+    d.qvel[dof] = 14.0
+    dq0 = d.qvel[m.jnt_dofadr[m.actuator_trnid[:, 0]]].copy()
+    target = q0 + 1.0
+    target[0] = 50.0  # far outside chest_x's range (+-1.2): held to 1.2
+    pd.worker().step(m, d, target, 1)
+    kp, kd = pd.kp, pd.kd
+    torque = kp * (d.ctrl - q0) - kd * dq0
+    assert kp[a] == 400 and kd[a] == 40 and pd.hi[a] == 100
+    assert torque[a] == pytest.approx(-100.0)
+    held = np.minimum(target, pd.ctrl_hi)
+    np.testing.assert_allclose(torque, np.clip(kp * (held - q0) - kd * dq0, pd.lo, pd.hi), atol=1e-9)
+    assert held[0] == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="pd_clamp"):
+        DeepMimicEnv(motion_file=str(clip_path("walk")), pd_clamp="both")
+
+
+def test_pd_clamp_total_lets_the_run_follow_its_clip():
+    """The split law brakes the run's shoulders and knees (up to 14 rad/s in the clip) by kd dq far past
+    their torque limits; clamping P + D together lets them follow. Zero residual from 8 random phases:
+    the joints' squared velocity error after the first control step, summed (measured: split 84, total 12
+    over 20 phases), and the shoulder's ringing stays away (the saturated-PD test's seam, 240 vs 960 Hz)."""
+    err = {}
+    for clamp in ("split", "total"):
+        env = DeepMimicEnv(motion_file=str(clip_path("run")), action_mode="residual", pd_feedforward=True,
+                           pd_clamp=clamp)
+        m = env.model
+        dofs = m.jnt_dofadr[m.actuator_trnid[:, 0]]
+        clip = env.clip
+        e = 0.0
+        for seed in range(8):
+            env.reset(seed=seed)
+            env.step(np.zeros(m.nu))
+            e += float(((env.data.qvel[dofs] - clip.hinge_velocities_batch(np.array([env.time]))[0]) ** 2).sum())
+        err[clamp] = e / 8
+    assert err["total"] < 0.3 * err["split"], err
+    rates = {}
+    for hz in (240, 960):
+        env = DeepMimicEnv(motion_file=str(clip_path("walk")), action_mode="residual", pd_feedforward=True,
+                           sim_hz=hz, pd_clamp="total")
+        dof = env.model.jnt_dofadr[env.model.joint("left_shoulder_y").id]
+        env.reset(seed=0, options={"time": 1.0})
+        seen = []
+        for _ in range(12):
+            env.step(np.zeros(28))
+            seen.append(env.data.qvel[dof])
+        rates[hz] = np.array(seen)
+    assert np.abs(rates[240]).max() < 5.0
+    np.testing.assert_allclose(rates[240], rates[960], atol=0.5)
+
+
 def test_pd_feedforward_tracks_a_fast_clip_longer():
     """On the run clip, a zero residual with the velocity feed-forward stays up longer and closer to the
     clip's pose than the zero-velocity PD (measured 27 vs 19 steps, pose 0.73 vs 0.68 over 20 episodes)."""
