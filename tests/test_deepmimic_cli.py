@@ -136,7 +136,7 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
     import numpy as np
     import trpo_mimic.evaluate as ev
     from trpo_mimic.config import Config
-    from trpo_mimic.envs import env_kwargs_from_config, make_env
+    from trpo_mimic.envs import env_kwargs_from_config, make_env, make_vector_env
     from trpo_mimic.checkpoint import build_agent
     cfg = Config(env_id="DeepMimicWalk-v0", motion_file=[str(clip_path("walk"))], max_root_drift=0.3,
                  max_episode_steps=3)
@@ -147,12 +147,17 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
         built.append(kwargs)
         return make_env(env_id, **kwargs)
 
+    def spy_vector(env_id, num_envs, vec_env, limit, **kwargs):
+        built.append(kwargs)
+        return make_vector_env(env_id, num_envs, vec_env, limit, **kwargs)
+
     monkeypatch.setattr(ev, "make_env", spy)
+    monkeypatch.setattr(ev, "make_vector_env", spy_vector)
     env = make_env(cfg.env_id, **env_kwargs_from_config(cfg))
     assert env.unwrapped.options.drift_bound == 0.3
     agent = build_agent(cfg, env.observation_space, env.action_space)
     env.close()
     result, _ = ev.evaluate_policy(agent, cfg, 1, 0, progress=False)
     assert built[0]["mode"] == "eval" and np.isfinite(result.returns).all()
-    ev_env = make_env(cfg.env_id, **built[0])
+    ev_env = make_env(cfg.env_id, **{k: v for k, v in built[0].items() if k not in ("env_threads", "training")})
     assert ev_env.unwrapped.options.max_root_drift == 0.3 and ev_env.unwrapped.options.drift_bound is None

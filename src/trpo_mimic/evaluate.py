@@ -12,7 +12,8 @@ import torch
 
 from .checkpoint import load_agent, resolve_checkpoint
 from .config import Config
-from .envs import env_kwargs_from_config, is_deepmimic, is_step_metric, make_env
+from .envs import env_kwargs_from_config, is_atari, is_deepmimic, is_step_metric, make_env, make_vector_env
+from .envs.vector_util import info_row
 from .policies.agent import Agent
 from .threads import limit_threads
 from .video import VideoWriter, video_path
@@ -23,6 +24,8 @@ class NoDisplayError(RuntimeError):
 
 
 BODY_ERROR_KEY = "error_body_pos"
+VIDEO_FPS = 30
+"""Videos have at most this many frames per second (a faster env is drawn every k-th step)."""
 SUCCESS_ERROR = 0.5
 """An episode succeeds when it does not fall and its mean body-position error stays under this (m)
 throughout (the success rate of PHC and ProtoMotions)."""
@@ -101,37 +104,86 @@ class EvalResult:
         return "\n".join(lines)
 
 
+class _Tally:
+    """The statistics of evaluation episodes, fed one step at a time (a batch of episodes interleaves)."""
+
+    def __init__(self, episodes: int, clips: Any = ()) -> None:
+        self.returns, self.lengths = [0.0] * episodes, [0] * episodes
+        self.terminated, self.max_err = [False] * episodes, [None] * episodes
+        self.term_sums: dict[str, float] = {}
+        self.term_steps: dict[str, int] = {}
+        self.clips = list(clips)  # several DeepMimic clips: per-clip statistics by the step's "clip"
+        self.clip_stats: dict[str, dict[str, float]] = {}
+        self._seen: list[set[str]] = [set() for _ in range(episodes)]
+        self.switch_falls: int | None = None
+
+    def step(self, ep: int, reward: float, info: dict[str, Any], terminated: bool) -> None:
+        for k, v in info.items():
+            if is_step_metric(k) and np.isfinite(v):
+                self.term_sums[k] = self.term_sums.get(k, 0.0) + float(v)
+                self.term_steps[k] = self.term_steps.get(k, 0) + 1
+        if BODY_ERROR_KEY in info:
+            e = float(info[BODY_ERROR_KEY])
+            self.max_err[ep] = max(e if np.isfinite(e) else np.inf, self.max_err[ep] or 0.0)
+        self.returns[ep] += float(reward)
+        self.lengths[ep] += 1
+        self.terminated[ep] = bool(terminated)
+        if len(self.clips) > 1:  # the step counts for the clip it imitated
+            name = self.clips[int(info["clip"])].name
+            c = self.clip_stats.setdefault(name, {"episodes": 0, "steps": 0, "reward": 0.0, "falls": 0})
+            if name not in self._seen[ep]:
+                self._seen[ep].add(name)
+                c["episodes"] += 1
+            c["steps"] += 1
+            c["reward"] += float(reward)
+            c["falls"] += int(terminated)
+        if "fell_at_switch" in info:  # a clip sequence
+            self.switch_falls = (self.switch_falls or 0) + int(info["fell_at_switch"])
+
+    def result(self, deepmimic: bool) -> EvalResult:
+        return EvalResult(list(self.returns), list(self.lengths), list(self.terminated),
+                          {k: v / self.term_steps[k] for k, v in self.term_sums.items()}, deepmimic=deepmimic,
+                          clip_stats=self.clip_stats, switch_falls=self.switch_falls,
+                          max_errors=[e for e in self.max_err if e is not None])
+
+
+def video_stride(fps: float) -> int:
+    """Steps per video frame: a video has at most VIDEO_FPS frames per second."""
+    return max(1, int(round(fps / VIDEO_FPS)))
+
+
 def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,
-                 frames: Any = None, progress: bool = True,
-                 on_step: Any = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
-    """Play whole episodes with the normaliser frozen. `frames` (a list, a `VideoWriter`: anything with
-    `append`) gets the first episode's renders; `record` keeps the trajectories (and, for DeepMimic, simulated
-    and reference poses)."""
+                 frames: Any = None, progress: bool = True, on_step: Any = None,
+                 max_frames: int | None = None, film_only: bool = False) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+    """Play whole episodes, one after another, with the normaliser frozen (episode k reset with seed + k).
+    `frames` (a list, a `VideoWriter`: anything with `append`) gets the first episode's renders: every
+    ``video_stride``-th step, at most `max_frames` of them; `record` keeps the trajectories (and, for DeepMimic,
+    simulated and reference poses). film_only: the episode stops once its frames are drawn (a video, no figures)."""
     from tqdm import tqdm
-    returns, lengths, terms, max_errors = [], [], [], []
-    term_sums: dict[str, float] = {}
-    term_steps: dict[str, int] = {}
     traj: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "episode": []}
     unwrapped = env.unwrapped
     dm = hasattr(unwrapped, "clip") and hasattr(unwrapped, "data")
     if record and dm:
         traj.update(sim_qpos=[], ref_qpos=[], time=[])
-    clip_stats: dict[str, dict[str, float]] = {}
-    several = dm and len(getattr(unwrapped, "clips", ())) > 1
-    switch_falls: int | None = None
+    tally = _Tally(episodes, getattr(unwrapped, "clips", ()) if dm else ())
+    stride = video_stride(env.metadata.get("render_fps") or VIDEO_FPS)
+    budget = np.inf if max_frames is None else max_frames
     for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
         obs, reset_info = env.reset(seed=seed + ep)
-        seen: set[str] = set()
-        if frames is not None and ep == 0:
+        drawn = 0
+        if frames is not None and ep == 0 and budget > 0:
             frames.append(env.render())
-        done, total, length, terminated, max_err = False, 0.0, 0, False, None
+            drawn = 1
+        done, length = False, 0
         while not done:
             action = agent.act(obs[None], deterministic=deterministic)[0]
             next_obs, reward, terminated, truncated, info = env.step(action)
+            length += 1
             if on_step is not None:
                 on_step()
-            if frames is not None and ep == 0:
+            if frames is not None and ep == 0 and drawn < budget and length % stride == 0:
                 frames.append(env.render())
+                drawn += 1
             if record:
                 traj["obs"].append(obs)
                 traj["actions"].append(action)
@@ -144,37 +196,55 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
                 for k, v in info.items():  # per-step reward terms and errors
                     if is_step_metric(k):
                         traj.setdefault(k, [np.nan] * (len(traj["rewards"]) - 1)).append(float(v))
-            for k, v in info.items():
-                if is_step_metric(k) and np.isfinite(v):
-                    term_sums[k] = term_sums.get(k, 0.0) + float(v)
-                    term_steps[k] = term_steps.get(k, 0) + 1
-            if BODY_ERROR_KEY in info:
-                e = float(info[BODY_ERROR_KEY])
-                max_err = max(e if np.isfinite(e) else np.inf, max_err or 0.0)
-            total += float(reward)
-            length += 1
+            tally.step(ep, reward, info, terminated)
             obs = next_obs
-            done = terminated or truncated
-            if several:  # the step counts for the clip it imitated
-                name = unwrapped.clips[int(info["clip"])].name
-                c = clip_stats.setdefault(name, {"episodes": 0, "steps": 0, "reward": 0.0, "falls": 0})
-                if name not in seen:
-                    seen.add(name)
-                    c["episodes"] += 1
-                c["steps"] += 1
-                c["reward"] += float(reward)
-                c["falls"] += int(terminated)
-            if "fell_at_switch" in info:  # a clip sequence
-                switch_falls = (switch_falls or 0) + int(info["fell_at_switch"])
-        returns.append(total)
-        lengths.append(length)
-        terms.append(bool(terminated))
-        if max_err is not None:
-            max_errors.append(max_err)
-    result = EvalResult(returns, lengths, terms, {k: v / term_steps[k] for k, v in term_sums.items()},
-                        deepmimic=dm, clip_stats=clip_stats, switch_falls=switch_falls, max_errors=max_errors)
+            done = terminated or truncated or (film_only and drawn >= budget)
     arrays = {k: np.asarray(v) for k, v in traj.items()} if record else None
-    return result, arrays
+    return tally.result(dm), arrays
+
+
+def run_episodes_batched(agent: Agent, envs: Any, deterministic: bool, seed: int, deepmimic: bool = False,
+                         progress: bool = True) -> EvalResult:
+    """One episode on each sub-env of a vector env (sub-env i reset with seed + i, as episode i of
+    :func:`run_episodes`: the same episodes, to the rounding of batched maths), every policy call batched.
+    A sub-env that ended keeps stepping (autoreset) until the last one ends; its steps are not counted."""
+    from tqdm import tqdm
+    n = envs.num_envs
+    tally = _Tally(n, getattr(envs, "clips", ()) if deepmimic else ())
+    obs, _ = envs.reset(seed=seed)
+    active = np.ones(n, dtype=bool)
+    with tqdm(total=n, desc="evaluate", disable=not progress, leave=False, file=sys.stderr) as bar:
+        while active.any():
+            obs, reward, terminated, truncated, info = envs.step(agent.act(obs, deterministic=deterministic))
+            done = terminated | truncated
+            final = info.get("final_info", {})
+            for i in np.flatnonzero(active):
+                tally.step(int(i), float(reward[i]), info_row(final if done[i] else info, int(i)), bool(terminated[i]))
+            ended = active & done
+            if ended.any():
+                active &= ~done
+                bar.update(int(ended.sum()))
+    return tally.result(deepmimic)
+
+
+def takes_frame_size(env_id: str) -> bool:
+    """Whether the environment's constructor takes ``width`` and ``height``: Gymnasium's MuJoCo envs (through
+    their ``**kwargs``) and DeepMimic's do, the classic-control and Atari ones do not."""
+    import inspect
+
+    import gymnasium as gym
+    if is_atari(env_id):
+        return False
+    entry = gym.spec(env_id).entry_point
+    creator = gym.envs.registration.load_env_creator(entry) if isinstance(entry, str) else entry
+    if isinstance(creator, type) and creator.__module__.startswith("gymnasium.envs.mujoco"):
+        from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
+        return issubclass(creator, MujocoEnv)
+    try:
+        params = inspect.signature(creator).parameters
+    except (TypeError, ValueError):
+        return False
+    return "width" in params and "height" in params
 
 
 def render_mode_for(env_id: str, live: bool, video: bool) -> str | None:
@@ -231,30 +301,67 @@ class LiveViewer:
 
 def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool = True,
                     video_file: Path | None = None, live: bool = False, record: bool = False,
-                    progress: bool = True, push: float = 0.0) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
-    """Evaluate `agent` on a fresh single environment built from `cfg`; optionally write a video.
+                    progress: bool = True, push: float = 0.0,
+                    video_size: tuple[int, int] | None = None,
+                    video_seconds: float | None = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+    """Evaluate `agent` on fresh environments built from `cfg`; optionally write a video of the first episode
+    (of `video_size` (width, height) where the environment takes a size, None: its own; its first
+    `video_seconds`, None: all of it), at most VIDEO_FPS frames per second.
+
+    The episodes run batched, one per sub-env of a vector env (the same episodes as one env played
+    `episodes` times); a video is one more episode on a single rendering env, drawn for at most
+    `video_seconds`. A live view, recorded trajectories, pushes or a clip sequence play the episodes
+    one after another on one env instead (the video is then the first of them).
     push > 0 (DeepMimic): pushes of that force at random times (:class:`.envs.deepmimic.push.Pushes`)."""
-    mode = render_mode_for(cfg.env_id, live, video_file is not None)
     kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
-    if (mode is not None or live) and is_deepmimic(cfg.env_id):
-        kwargs["render_reference"] = cfg.reference
     limit = cfg.max_episode_steps
     if cfg.clip_sequence:  # the sequence sets the episode's length
-        from .envs.deepmimic.sequence import ClipSequence, sequence_steps
+        from .envs.deepmimic.sequence import sequence_steps
         limit = sequence_steps(len(cfg.clip_sequence), cfg.switch_seconds)
+    if live or record or push > 0 or cfg.clip_sequence:
+        return _play_one_env(agent, cfg, kwargs, limit, episodes, seed, deterministic, video_file, live, record,
+                             progress, push, film_only=False, size=video_size, seconds=video_seconds)
+    vec = "sync" if cfg.vec_env == "async" or is_atari(cfg.env_id) else cfg.vec_env
+    envs = make_vector_env(cfg.env_id, episodes, vec, limit, env_threads=cfg.env_threads, training=False, **kwargs)
+    try:
+        result = run_episodes_batched(agent, envs, deterministic, seed, is_deepmimic(cfg.env_id), progress)
+    finally:
+        envs.close()
+    if video_file is not None:
+        filmed, _ = _play_one_env(agent, cfg, kwargs, limit, 1, seed, deterministic, video_file, False, False,
+                                  False, 0.0, film_only=True, size=video_size, seconds=video_seconds)
+        result.video = filmed.video
+    return result, None
+
+
+def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int | None, episodes: int, seed: int,
+                  deterministic: bool, video_file: Path | None, live: bool, record: bool, progress: bool,
+                  push: float, film_only: bool,
+                  size: tuple[int, int] | None = None,
+                  seconds: float | None = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+    """Episodes one after another on one env; film_only: stop once the video has its frames."""
+    mode = render_mode_for(cfg.env_id, live, video_file is not None)
+    if (mode is not None or live) and is_deepmimic(cfg.env_id):
+        kwargs = {**kwargs, "render_reference": cfg.reference}
+    if mode == "rgb_array" and size is not None and takes_frame_size(cfg.env_id):
+        kwargs = {**kwargs, "width": int(size[0]), "height": int(size[1])}
     env = make_env(cfg.env_id, max_episode_steps=limit, render_mode=mode, **kwargs)
     if cfg.clip_sequence:
+        from .envs.deepmimic.sequence import ClipSequence
         env = ClipSequence(env, cfg.clip_sequence, cfg.switch_seconds)
     if push > 0:
         from .envs.deepmimic.push import Pushes
         env = Pushes(env, push)
     viewer = LiveViewer(env) if live and mode is None else None
+    fps = env.metadata.get("render_fps") or VIDEO_FPS
+    stride = video_stride(fps)
     # frames go to the file as they are drawn: one in memory, however long the episode
-    video = VideoWriter(video_file, env.metadata.get("render_fps") or 30) if video_file is not None and not live \
-        else None
+    video = VideoWriter(video_file, fps / stride) if video_file is not None and not live else None
+    frames = None if video is None or seconds is None else int(np.ceil(seconds * fps / stride)) + 1
     try:
         result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, video, progress,
-                                      on_step=viewer.sync if viewer else None)
+                                      on_step=viewer.sync if viewer else None, max_frames=frames,
+                                      film_only=film_only)
         if video is not None:
             result.video = video.close()
     except BaseException:

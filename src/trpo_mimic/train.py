@@ -46,6 +46,8 @@ class Trainer:
     """Owns the environments, agent, optimiser, logger and counters of one run."""
 
     def __init__(self, cfg: Config) -> None:
+        self.started = time.perf_counter()
+        self.eval_seconds = 0.0  # evaluations during and after training, videos included
         limit_threads(cfg.torch_threads)
         self.cfg = cfg
         self.device = torch.device(cfg.resolved_device())
@@ -211,8 +213,10 @@ class Trainer:
         cfg = self.cfg
         video = self.run_dir / "videos" / f"{tag}.mp4" if cfg.eval_video else None
         seed = cfg.seed + 1_000_003
+        t0 = time.perf_counter()
         try:
-            result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False)
+            result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False,
+                                        video_size=tuple(cfg.eval_video_size), video_seconds=cfg.eval_video_seconds)
         except Exception as exc:  # an evaluation problem (e.g. no GL for the video, a full disk) must not end the run
             if video is None:
                 raise
@@ -220,6 +224,7 @@ class Trainer:
                    else f"evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video")
             print(f"warning: {why}", file=sys.stderr)
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
+        self.eval_seconds += time.perf_counter() - t0
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
                    "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"]),
@@ -244,8 +249,10 @@ class Trainer:
         cfg = self.cfg
         if cfg.num_eval_episodes <= cfg.eval_episodes:
             return True
+        t0 = time.perf_counter()
         result, _ = evaluate_policy(self.agent, cfg, cfg.num_eval_episodes, cfg.seed + 2_000_003, True, None,
                                     progress=False)
+        self.eval_seconds += time.perf_counter() - t0
         ended = result.summary()["terminated"]
         bar.write(f"confirming with {cfg.num_eval_episodes} episodes: {result.reward_per_step:.4f} per step, "
                   f"{ended:.0f} ended early", file=sys.stdout)
@@ -348,6 +355,9 @@ class Trainer:
                     print(f"no learning curve written: {exc}", file=sys.stderr)
                 except OSError as exc:  # a full disk: the run's results are written already
                     print(f"warning: {write_failed(curve, exc, 'no learning curve written')}", file=sys.stderr)
+                took = time.perf_counter() - self.started
+                bar.write(f"wall time {took:.1f} s from the start of the run, evaluation {self.eval_seconds:.1f} s "
+                          f"({100 * self.eval_seconds / max(took, 1e-9):.1f}%)", file=sys.stdout)
             D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
         except Interrupted as exc:
             if main:

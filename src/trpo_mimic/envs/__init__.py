@@ -96,6 +96,10 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
     if render_mode is not None:
         make_kwargs["render_mode"] = render_mode
     env = gym.make(env_id, **make_kwargs)
+    model = getattr(env.unwrapped, "model", None)
+    if render_mode == "rgb_array" and model is not None and hasattr(model, "vis"):
+        from .offscreen import cap_offscreen_quality
+        cap_offscreen_quality(model)
     if not isinstance(env.action_space, (gym.spaces.Box, gym.spaces.Discrete)):
         raise EnvError(f"{env_id}: action space {env.action_space} is neither Box nor Discrete")
     return NonFiniteGuard(env, env_id, nonfinite)

@@ -29,3 +29,16 @@ def add_info_row(infos: dict[str, Any], info: dict[str, Any], i: int, n: int) ->
             infos["_" + k] = np.zeros(n, dtype=bool)
         infos[k][i] = v
         infos["_" + k][i] = True
+
+
+def info_row(info: dict[str, Any], i: int) -> dict[str, Any]:
+    """Sub-env i's entries of a vector env's info dict (the inverse of :func:`add_info_row`)."""
+    out = {}
+    for k, v in info.items():
+        if k.startswith("_") or not isinstance(v, np.ndarray):
+            continue
+        mask = info.get("_" + k)
+        if mask is not None and not mask[i]:
+            continue
+        out[k] = v[i].item() if v[i].ndim == 0 and v.dtype != object else v[i]
+    return out

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..envs import is_step_metric
+from ..envs.vector_util import info_row
 from ..envs.wrappers import NonFiniteError
 from ..policies.agent import Agent
 from .frames import StackedFrames
@@ -122,7 +123,7 @@ class RolloutCollector:
                 for i in np.flatnonzero(done):
                     roll.episode_returns.append(float(self.ep_return[i]))
                     roll.episode_lengths.append(int(self.ep_length[i]))
-                    end_info = _env_slice(final_info, i)
+                    end_info = info_row(final_info, i)
                     roll.episode_infos.append(end_info)
                     roll.nonfinite_episodes += bool(end_info.get("nonfinite", False))
                     roll.unstable_episodes += bool(end_info.get("sim_unstable", False))
@@ -151,16 +152,3 @@ class RolloutCollector:
         roll.env_time, roll.inference_time = t_env, t_inf
         roll.step_info_means = {k: v / max(info_counts[k], 1) for k, v in info_sums.items()}
         return roll
-
-
-def _env_slice(info: dict, i: int) -> dict:
-    """The entries of a vector env's info dict that belong to sub-env i."""
-    out = {}
-    for k, v in info.items():
-        if k.startswith("_") or not isinstance(v, np.ndarray):
-            continue
-        mask = info.get("_" + k)
-        if mask is not None and not mask[i]:
-            continue
-        out[k] = v[i].item() if v[i].ndim == 0 and v.dtype != object else v[i]
-    return out

@@ -17,6 +17,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from ..offscreen import cap_offscreen_quality
 from .clip import MotionClip
 from .quat import quat_yaw
 
@@ -43,6 +44,7 @@ class FrameDrawer:
     def __init__(self, model: mujoco.MjModel, body: int, width: int = 640, height: int = 480):
         model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
         model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+        cap_offscreen_quality(model)
         self.model = model
         self.renderer = mujoco.Renderer(model, height, width)
         self.camera = tracking_camera(model, body)

@@ -1,0 +1,65 @@
+"""Evaluation: batched episodes equal to the same episodes played one after another; bounded, cheap videos."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepmimic_util import clip_path
+from trpo_mimic.checkpoint import build_agent
+from trpo_mimic.config import Config
+from trpo_mimic.envs import env_kwargs_from_config, make_env, make_vector_env
+from trpo_mimic.envs.offscreen import SAMPLES, SHADOW_SIZE
+from trpo_mimic.evaluate import evaluate_policy, run_episodes, run_episodes_batched, takes_frame_size
+
+
+def _agent(cfg: Config):
+    env = make_env(cfg.env_id, **env_kwargs_from_config(cfg, training=False))
+    agent = build_agent(cfg, env.observation_space, env.action_space)
+    env.close()
+    return agent
+
+
+@pytest.mark.parametrize("env_id,limit", [("Hopper-v5", 400), ("DeepMimicWalk-v0", 60)])
+def test_batched_episodes_are_the_sequential_ones(env_id, limit):
+    """Sub-env i of the batched evaluation (reset with seed + i) plays episode i of the sequential one: the same
+    returns, lengths, ends and per-step terms, to the rounding of batched maths; the first ones end early (the
+    Hopper falls, the walk's random policy falls), so finished sub-envs must not be counted on."""
+    extra = {"motion_file": [str(clip_path("walk"))]} if env_id.startswith("DeepMimic") else {}
+    cfg = Config(env_id=env_id, max_episode_steps=limit, **extra)
+    agent = _agent(cfg)
+    kwargs = env_kwargs_from_config(cfg, training=False)
+    one = make_env(env_id, max_episode_steps=limit, **kwargs)
+    seq, _ = run_episodes(agent, one, 4, True, 7, progress=False)
+    envs = make_vector_env(env_id, 4, "auto", limit, training=False, **kwargs)
+    bat = run_episodes_batched(agent, envs, True, 7, env_id.startswith("DeepMimic"), progress=False)
+    one.close()
+    envs.close()
+    assert bat.lengths == seq.lengths and bat.terminated == seq.terminated
+    np.testing.assert_allclose(bat.returns, seq.returns, rtol=1e-6)
+    assert set(bat.term_means) == set(seq.term_means)
+    for k in seq.term_means:
+        assert bat.term_means[k] == pytest.approx(seq.term_means[k], rel=1e-6)
+    assert len(set(seq.lengths)) > 1 and any(seq.terminated)  # some ended early, at different steps
+    res, arrays = evaluate_policy(agent, cfg, 4, 7, progress=False)  # the batched path is evaluate_policy's
+    assert arrays is None and res.lengths == seq.lengths
+
+
+def test_a_training_video_is_bounded_in_length_frame_rate_and_size(tmp_path):
+    """Hopper steps at 125 Hz: its video keeps every 4th step (31.25 fps); 0.5 s of it is 17 frames (with the
+    reset's), at the preview size asked for; the statistics still come from whole episodes. The rendering
+    env's shadow map and multisampling are capped (the frame cost on a CPU renderer)."""
+    import imageio.v3 as iio
+    cfg = Config(env_id="Hopper-v5", max_episode_steps=200)
+    agent = _agent(cfg)
+    video = tmp_path / "v.mp4"
+    res, _ = evaluate_policy(agent, cfg, 2, 0, video_file=video, progress=False, video_size=(320, 240),
+                             video_seconds=0.5)
+    frames = np.stack(list(iio.imiter(video)))
+    assert frames.shape[0] == 17 and frames.shape[1:3] == (240, 320)
+    assert res.video == video and len(res.lengths) == 2
+    env = make_env("Hopper-v5", render_mode="rgb_array")
+    q = env.unwrapped.model.vis.quality
+    assert q.shadowsize == SHADOW_SIZE < 4096 and q.offsamples == SAMPLES
+    env.close()
+    assert takes_frame_size("Hopper-v5") and takes_frame_size("DeepMimicWalk-v0")
+    assert not takes_frame_size("Pendulum-v1") and not takes_frame_size("CartPole-v1")
