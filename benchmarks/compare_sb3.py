@@ -15,6 +15,18 @@ for both; the JSON also keeps our whole `run()` time). Our vector env is the def
 (`--vec_env auto`: the native threaded env for Hopper-v5, gymnasium's SyncVectorEnv for Pendulum-v1). Each trained policy is evaluated
 deterministically for 10 episodes with the same loop. Prints per-run figures and median ratios, and
 writes JSON beside the runs.
+
+    python benchmarks/compare_sb3.py --whole_process --envs Hopper-v5 --seeds 0 1 2 3 4 --timesteps 100000
+
+--whole_process times what a user waits for instead: each side is one process, timed from its start to its
+exit, each with its own defaults. Ours is `python -m trpo_mimic train --env_id ENV --seed S --num_timesteps N`
+(its preset for ENV where it has one; its final evaluation of 5 episodes with a 5 s preview video). sb3-contrib is
+TRPO with rl-baselines3-zoo's hyperparameters for ENV (hyperparams/trpo.yml: the MuJoCo defaults for the
+MuJoCo v5 ids, VecNormalize as the zoo's `normalize: true`) on one env, then the same evaluation work: 5
+deterministic episodes and a 5 s preview video of the same size and render settings. After both exit, each
+saved policy is evaluated, untimed, with the same loop (--eval_episodes deterministic episodes). Prints per
+seed the whole-process samples/s of both and their ratio, then per env the median ratio with its spread and
+the median evaluation returns with theirs.
 """
 from __future__ import annotations
 
@@ -99,6 +111,142 @@ def run_sb3(env_id: str, seed: int, timesteps: int, n_envs: int, gamma: float, n
             "samples_per_s": samples / wall, "eval_return": ret, "normalize_obs": normalize}
 
 
+# rl-baselines3-zoo's TRPO hyperparameters (hyperparams/trpo.yml); its MuJoCo entries name the v4 ids, the v5 ones
+# take the same. n_envs is 1 here: the comparison is against one env, as a user starting from the zoo would.
+ZOO_MUJOCO = {"normalize": True, "n_steps": 1024, "batch_size": 128, "gamma": 0.99, "gae_lambda": 0.95,
+              "sub_sampling_factor": 1, "cg_max_steps": 25, "cg_damping": 0.1, "n_critic_updates": 20,
+              "learning_rate": 1e-3}
+ZOO = {"Pendulum-v1": {"normalize": False, "n_steps": 1024, "gamma": 0.9, "n_critic_updates": 15, "use_sde": True,
+                       "sde_sample_freq": 4},
+       "CartPole-v1": {"normalize": False, "n_steps": 512, "batch_size": 512, "cg_damping": 1e-3, "gae_lambda": 0.98,
+                       "gamma": 0.99, "learning_rate": 1e-3, "n_critic_updates": 20},
+       "HalfCheetah-v5": {**ZOO_MUJOCO, "target_kl": 0.04}}
+for _id in ("Ant-v5", "Hopper-v5", "Walker2d-v5", "Humanoid-v5", "Swimmer-v5"):
+    ZOO[_id] = {**ZOO_MUJOCO, "gamma": 0.9999} if _id == "Swimmer-v5" else dict(ZOO_MUJOCO)
+WHOLE_EVAL_EPISODES, PREVIEW_SECONDS, PREVIEW_SIZE = 5, 5.0, (320, 240)
+"""The evaluation work both processes do at their end: our `train` defaults (eval_episodes, eval_video_seconds,
+eval_video_size)."""
+
+
+def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
+    """The sb3-contrib side of --whole_process, run as its own process: zoo hyperparameters, one env, learn,
+    then the same evaluation work as our train's end (WHOLE_EVAL_EPISODES episodes and a preview video);
+    writes the model (and the normaliser's statistics) and the sample count to `out`."""
+    import gymnasium as gym
+    from sb3_contrib import TRPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+    from trpo_mimic.evaluate import VIDEO_FPS, video_stride
+    from trpo_mimic.envs.offscreen import cap_offscreen_quality
+    from trpo_mimic.video import VideoWriter
+    torch.set_num_threads(1)
+    hp = dict(ZOO.get(env_id, {}))
+    normalize = hp.pop("normalize", False)
+    venv = make_vec_env(env_id, n_envs=1, seed=seed)
+    if normalize:
+        venv = VecNormalize(venv, gamma=hp.get("gamma", 0.99))
+    model = TRPO("MlpPolicy", venv, seed=seed, verbose=0, device="cpu", **hp)
+    model.learn(total_timesteps=timesteps)
+    prep = (lambda o: venv.normalize_obs(o)) if normalize else (lambda o: o)
+    act = lambda o: model.predict(prep(o), deterministic=True)[0]  # noqa: E731
+    eval_policy(act, env_id, WHOLE_EVAL_EPISODES, 1_000_003 + seed)
+    env = gym.make(env_id, render_mode="rgb_array", width=PREVIEW_SIZE[0], height=PREVIEW_SIZE[1]) \
+        if env_id in ZOO_MUJOCO_IDS else gym.make(env_id, render_mode="rgb_array")
+    if hasattr(env.unwrapped, "model"):
+        cap_offscreen_quality(env.unwrapped.model)
+    fps = env.metadata.get("render_fps") or VIDEO_FPS
+    stride = video_stride(fps)
+    writer = VideoWriter(out / "preview.mp4", fps / stride)
+    obs, _ = env.reset(seed=1_000_003 + seed)
+    writer.append(env.render())
+    for step in range(1, int(PREVIEW_SECONDS * fps) + 1):
+        obs, _, term, trunc, _ = env.step(act(obs))
+        if step % stride == 0:
+            writer.append(env.render())
+        if term or trunc:
+            break
+    writer.close()
+    env.close()
+    model.save(out / "model.zip")
+    if normalize:
+        venv.save(str(out / "vecnormalize.pkl"))
+    (out / "samples.json").write_text(json.dumps({"samples": int(model.num_timesteps), "normalize": normalize}))
+
+
+ZOO_MUJOCO_IDS = {k for k, v in ZOO.items() if v.get("normalize")}
+
+
+def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, out: Path) -> list[dict]:
+    """One seed of --whole_process: both processes, timed start to exit, then their policies evaluated alike."""
+    import os
+    import subprocess
+    from trpo_mimic.checkpoint import load_agent
+    rows = []
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}  # headless video for both
+    run = out / f"whole-ours-{env_id}-{seed}"
+    cmd = [sys.executable, "-m", "trpo_mimic", "train", "--env_id", env_id, "--seed", str(seed), "--num_timesteps",
+           str(timesteps), "--checkpoint_dir", str(out), "--run_name", run.name, "--no-progress"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"ours failed on {env_id} seed {seed}: {done.stderr.strip().splitlines()[-1:]}")
+    agent, _, ckpt = load_agent(str(run), "cpu")
+    ret = eval_policy(lambda o: agent.act(o[None], deterministic=True)[0], env_id, args.eval_episodes, 10_000 + seed)
+    rows.append({"impl": "trpo-mimic", "env": env_id, "seed": seed, "samples": int(ckpt["timesteps"]),
+                 "process_s": wall, "samples_per_s": ckpt["timesteps"] / wall, "eval_return": ret})
+    work = out / f"whole-sb3-{env_id}-{seed}"
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--sb3_worker", "--envs", env_id, "--seeds", str(seed),
+           "--timesteps", str(timesteps), "--out", str(work)]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"sb3-contrib failed on {env_id} seed {seed}: {done.stderr.strip().splitlines()[-1:]}")
+    from sb3_contrib import TRPO
+    meta = json.loads((work / "samples.json").read_text())
+    model = TRPO.load(work / "model.zip", device="cpu")
+    prep = lambda o: o  # noqa: E731
+    if meta["normalize"]:
+        import pickle
+        with open(work / "vecnormalize.pkl", "rb") as f:
+            norm = pickle.load(f)
+        prep = norm.normalize_obs
+    ret = eval_policy(lambda o: model.predict(prep(o), deterministic=True)[0], env_id, args.eval_episodes,
+                      10_000 + seed)
+    rows.append({"impl": "sb3-contrib/zoo/1env", "env": env_id, "seed": seed, "samples": meta["samples"],
+                 "process_s": wall, "samples_per_s": meta["samples"] / wall, "eval_return": ret})
+    return rows
+
+
+def whole_process(args: argparse.Namespace, out: Path) -> None:
+    results = []
+    for env_id in args.envs:
+        steps = args.timesteps or 100_000
+        for seed in args.seeds:
+            for r in whole_process_pair(env_id, seed, steps, args, out):
+                results.append(r)
+                print(f"{r['impl']:>20} {env_id} seed {seed}: {r['samples']} samples, process {r['process_s']:.1f} s "
+                      f"= {r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)
+            (out / "whole_process.json").write_text(json.dumps(results, indent=2))
+    print("\nsummary (whole processes; medians over seeds, [min, max])")
+    lines = []
+    for env_id in args.envs:
+        ours = [r for r in results if r["env"] == env_id and r["impl"] == "trpo-mimic"]
+        ref = [r for r in results if r["env"] == env_id and r["impl"] != "trpo-mimic"]
+        ratios = [a["samples_per_s"] / b["samples_per_s"] for a, b in zip(ours, ref)]
+        ro, rr = [r["eval_return"] for r in ours], [r["eval_return"] for r in ref]
+        line = (f"{env_id}: speed ratio {statistics.median(ratios):.2f}x [{min(ratios):.2f}, {max(ratios):.2f}] "
+                f"(ours {statistics.median(r['samples_per_s'] for r in ours):.0f} samples/s, sb3-contrib "
+                f"{statistics.median(r['samples_per_s'] for r in ref):.0f}); eval return ours {statistics.median(ro):.1f} "
+                f"[{min(ro):.1f}, {max(ro):.1f}] vs sb3-contrib {statistics.median(rr):.1f} [{min(rr):.1f}, {max(rr):.1f}] "
+                f"({'not below' if statistics.median(ro) >= statistics.median(rr) else 'BELOW'}); {len(ours)} seeds")
+        lines.append(line)
+        print(line)
+    (out / "whole_process_summary.txt").write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5"])
@@ -114,12 +262,21 @@ def main() -> None:
     p.add_argument("--normalize_obs", choices=["auto", "on", "off"], default="auto",
                    help="observation normalisation for both (auto: rl-baselines3-zoo's choice per env)")
     p.add_argument("--out", default="runs/compare_sb3")
+    p.add_argument("--whole_process", action="store_true",
+                   help="time each side as a whole process with its own defaults (see above)")
+    p.add_argument("--sb3_worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.sb3_worker:
+        sb3_worker(args.envs[0], args.seeds[0], args.timesteps, Path(args.out))
+        return
     global EVAL_EPISODES
     EVAL_EPISODES = args.eval_episodes
     torch.set_num_threads(1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.whole_process:
+        whole_process(args, out)
+        return
     results = []
     for env_id in args.envs:
         steps = args.timesteps or TIMESTEPS.get(env_id, 200_000)

@@ -14,6 +14,9 @@ from trpo_mimic.cli import parse
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = sorted((ROOT / "pretrained").glob("*.pt"))
 RUN_LENGTH = {"num_timesteps", "save_per_iter", "eval_freq", "eval_episodes"}  # how long, not what, a run trains
+BEFORE_TOTAL_CLAMP = {"pd_clamp": (None, "total")}
+"""Policies trained before the preset took --pd_clamp total have no pd_clamp in their config: they were trained,
+and evaluate, under the environment's default split law (their README rows say `--pd_clamp split`)."""
 
 
 def test_pretrained_policies_are_shipped_with_their_table():
@@ -33,6 +36,8 @@ def test_pretrained_policy_is_small_weights_only_and_trained_with_preset_and_ski
     _, recipe = parse(["train", "--arg_file", str(ROOT / "configs" / "deepmimic.txt"), "--arg_file", str(skill_file)])
     trained = ckpt["config"]
     differs = {k: (trained.get(k), v) for k, v in recipe.items() if k not in RUN_LENGTH and trained.get(k) != v}
+    if "pd_clamp" not in trained:
+        assert differs.pop("pd_clamp", None) == BEFORE_TOTAL_CLAMP["pd_clamp"]
     assert not differs, f"{path.name} was not trained with configs/deepmimic.txt + {skill_file.name}: {differs}"
 
 
