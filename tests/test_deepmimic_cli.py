@@ -161,3 +161,26 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
     assert built[0]["mode"] == "eval" and np.isfinite(result.returns).all()
     ev_env = make_env(cfg.env_id, **{k: v for k, v in built[0].items() if k not in ("env_threads", "training")})
     assert ev_env.unwrapped.options.max_root_drift == 0.3 and ev_env.unwrapped.options.drift_bound is None
+
+
+def test_pd_clamp_flag_reaches_the_env_and_the_preset_sets_it():
+    """--pd_clamp total goes to the DeepMimic env; the preset sets it; without it the env keeps the split law
+    (the law the policies trained before the flag were trained under); a bad value is refused by the parser."""
+    from pathlib import Path
+
+    import pytest
+
+    from trpo_mimic.cli import parse
+    from trpo_mimic.config import Config
+    from trpo_mimic.envs import env_kwargs_from_config
+    from trpo_mimic.envs.deepmimic.core import TaskOptions
+    root = Path(__file__).resolve().parents[1]
+    _, opts = parse(["train", "--arg_file", str(root / "configs" / "deepmimic.txt"), "--arg_file",
+                     str(root / "configs" / "skills" / "run.txt")])
+    assert opts["pd_clamp"] == "total"
+    cfg = Config(env_id="DeepMimic-v0", motion_file=[str(clip_path("run"))], pd_clamp="total")
+    assert env_kwargs_from_config(cfg)["pd_clamp"] == "total"
+    assert "pd_clamp" not in env_kwargs_from_config(Config(env_id="DeepMimic-v0"))
+    assert TaskOptions().pd_clamp == "split"
+    with pytest.raises(SystemExit):
+        parse(["train", "--env_id", "DeepMimic-v0", "--pd_clamp", "both"])
