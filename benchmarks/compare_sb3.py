@@ -25,7 +25,7 @@ TRPO with rl-baselines3-zoo's hyperparameters for ENV (hyperparams/trpo.yml: the
 MuJoCo v5 ids, VecNormalize as the zoo's `normalize: true`) on one env, then the same evaluation work: 5
 deterministic episodes and a 5 s preview video of the same size and render settings. After both exit, each
 saved policy is evaluated, untimed, with the same loop (--eval_episodes deterministic episodes). Prints per
-seed the whole-process samples/s of both and their ratio, then per env the median ratio with its spread and
+seed the whole-process samples/s of both (``wall_s``: the process, start to exit) and their ratio, then per env the median ratio with its spread and
 the median evaluation returns with theirs.
 """
 from __future__ import annotations
@@ -132,12 +132,11 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     """The sb3-contrib side of --whole_process, run as its own process: zoo hyperparameters, one env, learn,
     then the same evaluation work as our train's end (WHOLE_EVAL_EPISODES episodes and a preview video);
     writes the model (and the normaliser's statistics) and the sample count to `out`."""
-    import gymnasium as gym
     from sb3_contrib import TRPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
-    from trpo_mimic.evaluate import VIDEO_FPS, video_stride
-    from trpo_mimic.envs.offscreen import cap_offscreen_quality
+    from trpo_mimic.envs import make_env
+    from trpo_mimic.evaluate import VIDEO_FPS, run_episodes, takes_frame_size, video_stride
     from trpo_mimic.video import VideoWriter
     torch.set_num_threads(1)
     hp = dict(ZOO.get(env_id, {}))
@@ -150,21 +149,13 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     prep = (lambda o: venv.normalize_obs(o)) if normalize else (lambda o: o)
     act = lambda o: model.predict(prep(o), deterministic=True)[0]  # noqa: E731
     eval_policy(act, env_id, WHOLE_EVAL_EPISODES, 1_000_003 + seed)
-    env = gym.make(env_id, render_mode="rgb_array", width=PREVIEW_SIZE[0], height=PREVIEW_SIZE[1]) \
-        if env_id in ZOO_MUJOCO_IDS else gym.make(env_id, render_mode="rgb_array")
-    if hasattr(env.unwrapped, "model"):
-        cap_offscreen_quality(env.unwrapped.model)
+    size = {"width": PREVIEW_SIZE[0], "height": PREVIEW_SIZE[1]} if takes_frame_size(env_id) else {}
+    env = make_env(env_id, render_mode="rgb_array", **size)  # capped offscreen quality, as our trainer's
     fps = env.metadata.get("render_fps") or VIDEO_FPS
     stride = video_stride(fps)
     writer = VideoWriter(out / "preview.mp4", fps / stride)
-    obs, _ = env.reset(seed=1_000_003 + seed)
-    writer.append(env.render())
-    for step in range(1, int(PREVIEW_SECONDS * fps) + 1):
-        obs, _, term, trunc, _ = env.step(act(obs))
-        if step % stride == 0:
-            writer.append(env.render())
-        if term or trunc:
-            break
+    run_episodes(_Sb3Actor(act), env, 1, True, 1_000_003 + seed, frames=writer, progress=False,
+                 max_frames=int(np.ceil(PREVIEW_SECONDS * fps / stride)) + 1, film_only=True)
     writer.close()
     env.close()
     model.save(out / "model.zip")
@@ -173,37 +164,54 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     (out / "samples.json").write_text(json.dumps({"samples": int(model.num_timesteps), "normalize": normalize}))
 
 
-ZOO_MUJOCO_IDS = {k for k, v in ZOO.items() if v.get("normalize")}
+class _Sb3Actor:
+    """An sb3 policy behind our evaluation loop's `act(batch, deterministic)`."""
+
+    def __init__(self, act) -> None:
+        self._act = act
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        return np.stack([self._act(o) for o in obs])
+
+
+def _timed_process(cmd: list[str], env: dict, who: str) -> float:
+    """Run cmd as a process from the repository root; the seconds from its start to its exit."""
+    import subprocess
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"{who} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return wall
+
+
+def _keep(results: list[dict], r: dict, path: Path) -> None:
+    """Add one run's row: printed, and the JSON rewritten with it."""
+    results.append(r)
+    print(f"{r['impl']:>11} {r['env']} seed {r['seed']}: {r['samples']} samples in {r['wall_s']:.1f} s = "
+          f"{r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)
+    path.write_text(json.dumps(results, indent=2))
 
 
 def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, out: Path) -> list[dict]:
     """One seed of --whole_process: both processes, timed start to exit, then their policies evaluated alike."""
     import os
-    import subprocess
     from trpo_mimic.checkpoint import load_agent
     rows = []
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}  # headless video for both
     run = out / f"whole-ours-{env_id}-{seed}"
     cmd = [sys.executable, "-m", "trpo_mimic", "train", "--env_id", env_id, "--seed", str(seed), "--num_timesteps",
            str(timesteps), "--checkpoint_dir", str(out), "--run_name", run.name, "--no-progress"]
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise RuntimeError(f"ours failed on {env_id} seed {seed}: {done.stderr.strip().splitlines()[-1:]}")
+    wall = _timed_process(cmd, env, f"ours on {env_id} seed {seed}")
     agent, _, ckpt = load_agent(str(run), "cpu")
     ret = eval_policy(lambda o: agent.act(o[None], deterministic=True)[0], env_id, args.eval_episodes, 10_000 + seed)
     rows.append({"impl": "trpo-mimic", "env": env_id, "seed": seed, "samples": int(ckpt["timesteps"]),
-                 "process_s": wall, "samples_per_s": ckpt["timesteps"] / wall, "eval_return": ret})
+                 "wall_s": wall, "samples_per_s": ckpt["timesteps"] / wall, "eval_return": ret})
     work = out / f"whole-sb3-{env_id}-{seed}"
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--sb3_worker", "--envs", env_id, "--seeds", str(seed),
            "--timesteps", str(timesteps), "--out", str(work)]
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise RuntimeError(f"sb3-contrib failed on {env_id} seed {seed}: {done.stderr.strip().splitlines()[-1:]}")
+    wall = _timed_process(cmd, env, f"sb3-contrib on {env_id} seed {seed}")
     from sb3_contrib import TRPO
     meta = json.loads((work / "samples.json").read_text())
     model = TRPO.load(work / "model.zip", device="cpu")
@@ -216,7 +224,7 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
     ret = eval_policy(lambda o: model.predict(prep(o), deterministic=True)[0], env_id, args.eval_episodes,
                       10_000 + seed)
     rows.append({"impl": "sb3-contrib/zoo/1env", "env": env_id, "seed": seed, "samples": meta["samples"],
-                 "process_s": wall, "samples_per_s": meta["samples"] / wall, "eval_return": ret})
+                 "wall_s": wall, "samples_per_s": meta["samples"] / wall, "eval_return": ret})
     return rows
 
 
@@ -226,10 +234,7 @@ def whole_process(args: argparse.Namespace, out: Path) -> None:
         steps = args.timesteps or 100_000
         for seed in args.seeds:
             for r in whole_process_pair(env_id, seed, steps, args, out):
-                results.append(r)
-                print(f"{r['impl']:>20} {env_id} seed {seed}: {r['samples']} samples, process {r['process_s']:.1f} s "
-                      f"= {r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)
-            (out / "whole_process.json").write_text(json.dumps(results, indent=2))
+                _keep(results, r, out / "whole_process.json")
     print("\nsummary (whole processes; medians over seeds, [min, max])")
     lines = []
     for env_id in args.envs:
@@ -286,10 +291,7 @@ def main() -> None:
                     r = run_ours(env_id, seed, steps, args, out)
                 else:
                     r = run_sb3(env_id, seed, steps, runner, args.gamma, normalize_for(env_id, args.normalize_obs))
-                results.append(r)
-                print(f"{r['impl']:>11} {env_id} seed {seed}: {r['samples']} samples in {r['wall_s']:.1f} s = "
-                      f"{r['samples_per_s']:.0f} samples/s, eval return {r['eval_return']:.1f}", flush=True)
-                (out / "compare_sb3.json").write_text(json.dumps(results, indent=2))
+                _keep(results, r, out / "compare_sb3.json")
     print("\nsummary (medians over seeds)")
     summary = []
     for env_id in args.envs:

@@ -71,9 +71,7 @@ class MujocoPhysics:
     def __init__(self, model: mujoco.MjModel, num_envs: int, frame_skip: int, root_body: int,
                  fall_geom: np.ndarray, nthread: int | None = None, clamp_total: bool = False):
         self.model, self.num_envs, self.frame_skip = model, int(num_envs), int(frame_skip)
-        self.clamp_total = bool(clamp_total)
-        if self.clamp_total:
-            self._pd = _TotalClampPD(model)
+        self._pd = _TotalClampPD(model) if clamp_total else None
         self.root_body, self.fall_geom = int(root_body), np.asarray(fall_geom, dtype=bool)
         n, r = self.num_envs, self.root_body
         self.datas = [mujoco.MjData(model) for _ in range(n)]
@@ -137,7 +135,7 @@ class MujocoPhysics:
         step, kin, cpos, cvl, stv = (mujoco.mj_step, mujoco.mj_kinematics, mujoco.mj_comPos,
                                      mujoco.mj_comVel, mujoco.mj_subtreeVel)
         max_sq = MAX_QVEL_NORM ** 2
-        pd = self._pd.worker() if self.clamp_total else None
+        pd = self._pd.worker() if self._pd is not None else None
         for i in it:
             d = datas[i]
             if pd is None:
