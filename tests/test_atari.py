@@ -146,9 +146,9 @@ def test_missing_ale_py_is_a_clear_error(monkeypatch):
         make_env("BreakoutNoFrameskip-v4")
 
 
-def test_missing_ale_py_from_the_cli(cli, tmp_path):
+def test_missing_ale_py_from_the_cli(cli_process, tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['ale_py'] = None\n")
-    r = cli("train", "--env_id", "ALE/Pong-v5", env={"PYTHONPATH": f"{tmp_path}:{ROOT / 'src'}"}, timeout=60)
+    r = cli_process("train", "--env_id", "ALE/Pong-v5", env={"PYTHONPATH": f"{tmp_path}:{ROOT / 'src'}"}, timeout=60)
     assert r.returncode == 2, r.stderr
     assert "needs the ale-py package" in r.stderr and "Traceback" not in r.stderr
 

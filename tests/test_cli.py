@@ -250,3 +250,29 @@ def test_help_shows_the_groups_and_imports_neither_torch_nor_mujoco(cli):
     assert not imported & {"torch", "mujoco"}, imported & {"torch", "mujoco"}
     cmd, opts = parse(["train", "--backend", "torch"])
     assert opts["backend"] == "torch"
+
+
+def test_training_resuming_and_evaluating_never_import_torchs_compiler(tmp_path):
+    """torch.optim imports torch._dynamo (2.5-5 s) on an optimiser's first add_param_group unless
+    algos.quick_optim has cached the undecorated methods: a TRPO run (numpy backend, whose critic fit does Adam's
+    step itself) with an evaluation, and its resume, leave the compiler unimported, and the optimiser still
+    works (its state is saved and reloaded). (torch's own Adam.step, PPO's, imports it regardless.)"""
+    import subprocess
+    import sys
+    code = f"""
+import sys
+from trpo_mimic.cli import main
+d = {str(tmp_path)!r}
+common = ["--env_id", "Pendulum-v1", "--num_envs", "1", "--steps_per_env", "64", "--vf_epochs", "1",
+          "--checkpoint_dir", d, "--no-progress", "--preset", "none"]
+assert main(["train", *common, "--num_timesteps", "64", "--run_name", "t", "--eval_freq", "1",
+             "--eval_episodes", "1", "--no-eval_video", "--max_episode_steps", "20"]) == 0
+assert main(["train", "--resume", d + "/t", "--num_timesteps", "128", "--no-progress"]) == 0
+print("compiler imported:", "torch._dynamo" in sys.modules)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "MUJOCO_GL": "egl", "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr
+    assert "compiler imported: False" in r.stdout
+    ckpt = load_checkpoint(tmp_path / "t")
+    assert ckpt["timesteps"] == 128 and ckpt["critic_optimizer"]["state"]

@@ -82,6 +82,10 @@ class Config:
     pd_clamp: str | None = _env(None, "DeepMimic: how the PD torque meets the joint's torque limit: split (the P "
                                 "part clamped, the damping on top; the default) or total (P + D clamped "
                                 "together, as DeepMimic).", choices=["split", "total"])
+    physics: str | None = _env(None, "DeepMimic: the physics backend: mujoco (native MuJoCo, CPU threads; the default) "
+                               "or warp (MuJoCo Warp, all characters stepped at once on a GPU when one is present, "
+                               "else on Warp's CPU device; needs the gpu extra: pip install 'trpo-mimic[gpu]').",
+                               choices=["mujoco", "warp"])
     ref_obs: bool | None = _env(None, "DeepMimic: append where the reference root is, seen from the character (its "
                                 "position in the heading frame and the heading error), so drift from the clip is observable.")
     max_root_drift: float | None = _env(None, "DeepMimic: end an episode (terminated) when the root is farther than "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import quick_optim  # noqa: F401 (before any optimiser: see its doc)
 from .base import Algorithm, PolicyBatch
 from .ppo import PPO, PPOSettings
 from .trpo import TRPO, TRPOSettings

@@ -38,7 +38,8 @@ def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
                "character_file": cfg.character_file, "controller_file": cfg.controller_file,
                "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
                "clip_id_obs": cfg.clip_id_obs or None, "max_root_drift": cfg.max_root_drift,
-               "pd_feedforward": cfg.pd_feedforward, "pd_clamp": cfg.pd_clamp, "ref_obs": cfg.ref_obs,
+               "pd_feedforward": cfg.pd_feedforward, "pd_clamp": cfg.pd_clamp, "physics": cfg.physics,
+               "ref_obs": cfg.ref_obs,
                "early_termination": cfg.early_termination, "fall_contact_bodies": cfg.fall_contact_bodies,
                "root_rot_fail": cfg.root_rot_fail, "pose_termination": cfg.pose_termination,
                "sync_root": cfg.sync_root}

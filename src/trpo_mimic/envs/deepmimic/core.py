@@ -45,6 +45,9 @@ PD_CLAMPS = ("split", "total")
 """How the PD torque meets the joint's torque limit (``TaskOptions.pd_clamp``): ``split`` clamps the P part
 (the position actuator's force range) and adds the D part (the joint's damping) unclamped; ``total``
 clamps P + D together, as DeepMimic does (see :class:`.physics.MujocoPhysics`)."""
+PHYSICS = ("mujoco", "warp")
+"""Physics backends: native MuJoCo on the CPU (:class:`.physics.MujocoPhysics`) or MuJoCo Warp
+(:class:`.warp_physics.WarpPhysics`, the ``gpu`` extra; on a GPU when one is present)."""
 
 @dataclass(frozen=True)
 class TaskOptions:
@@ -184,7 +187,7 @@ class DeepMimicCore:
 
     def __init__(self, num_envs: int, clips: Sequence[MotionClip], clip_weights: np.ndarray,
                  options: TaskOptions, frame_skip: int, reward_weights: RewardWeights | dict | None = None,
-                 nthread: int | None = None, character: SimCharacter | None = None):
+                 nthread: int | None = None, character: SimCharacter | None = None, physics: str = "mujoco"):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = n = int(num_envs)
@@ -230,8 +233,16 @@ class DeepMimicCore:
         self.obs_dim = self.task_obs_dim + (len(self.clips) if options.clip_id_obs else 0)
         self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])
         self._cycle_len = np.array([c.duration if c.loop == "wrap" else np.inf for c in self.clips])
-        self.physics = MujocoPhysics(m, n, self.frame_skip, root, fall_geom, nthread,
-                                     clamp_total=options.pd_clamp == "total")
+        if physics not in PHYSICS:
+            raise ValueError(f"physics must be one of {', '.join(PHYSICS)}, got {physics!r}")
+        self.physics_name = physics
+        if physics == "warp":
+            from .warp_physics import WarpPhysics  # MuJoCo Warp is an optional extra
+            backend = WarpPhysics
+        else:
+            backend = MujocoPhysics
+        self.physics = backend(m, n, self.frame_skip, root, fall_geom, nthread,
+                               clamp_total=options.pd_clamp == "total")
         self.t = np.zeros(n)
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)
@@ -520,7 +531,7 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
               sim_hz: int | None = None, frame_skip: int | None = None,
               reward_weights: RewardWeights | dict | None = None, cycle_heading: bool = True,
               nthread: int | None = None, character_file: str | None = None, controller_file: str | None = None,
-              **options) -> DeepMimicCore:
+              physics: str = "mujoco", **options) -> DeepMimicCore:
     """A :class:`DeepMimicCore` from the environments' keyword arguments (documented on DeepMimicEnv);
     ``options`` are the fields of :class:`TaskOptions`."""
     known = TaskOptions.__dataclass_fields__
@@ -536,4 +547,5 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
     skip = frame_skip_of(sim_hz, frame_skip)
     character = find_character(character_file, controller_file, motion_dir)
     clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading, character)
-    return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread, character)
+    return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread, character,
+                         physics)

@@ -103,6 +103,10 @@ class DeepMimicEnv(gym.Env):
         pd_clamp: ``"split"``: the torque limit clamps the PD's P part and the damping comes on top
             (a fast joint is braked far past its limit); ``"total"``: it clamps P + D together, as
             DeepMimic (see :class:`.physics.MujocoPhysics`).
+        physics: ``"mujoco"`` (native MuJoCo on the CPU) or ``"warp"`` (MuJoCo Warp, the ``gpu`` extra: on a
+            GPU when Warp finds one, else on its CPU device; see :class:`.warp_physics.WarpPhysics`). It is
+            meant for :class:`.vector.DeepMimicVectorEnv` with many characters; ``data`` is then a copy on
+            the host, and pushes need ``"mujoco"``.
         ref_obs: ``deepmimic`` observations only: append where the reference is, seen from the
         character: the reference root's position relative to the simulated root in the heading
         frame (3) and the cosine and sine of the reference's heading relative to the character's
@@ -140,8 +144,8 @@ class DeepMimicEnv(gym.Env):
 
     @property
     def data(self) -> mujoco.MjData:
-        """The simulation's MjData."""
-        return self.core.physics.datas[0]
+        """The simulation's MjData (with ``physics="warp"``, a copy on the host: see ``WarpPhysics.host_data``)."""
+        return self.core.physics.host_data(0)
 
     @property
     def time(self) -> float:

@@ -77,12 +77,11 @@ class MujocoPhysics:
         self.datas = [mujoco.MjData(model) for _ in range(n)]
         self._warn = [[d.warning[int(k)] for k in _WARNINGS] for d in self.datas]
         self._bad = np.zeros(n, dtype=np.int64)  # warning count at the last reset or unstable step
-        self._root_z = int(model.jnt_qposadr[model.body_jntadr[r]]) + 2  # qpos address of the root's height
+        self._root_z = root_height_address(model, r)
         self.state = PhysicsState.zeros(model, n)
         self.unstable = np.zeros(n, dtype=bool)
         self.fell = np.zeros(n, dtype=bool)
-        self._views = [(d.xpos, d.xquat, d.cvel, d.xmat[r], d.subtree_com[r], d.subtree_linvel[r], d.site_xpos,
-                        d.qpos, d.qvel) for d in self.datas]
+        self._views = [state_views(d, r) for d in self.datas]
         nthread = (os.cpu_count() or 1) if nthread is None else int(nthread)
         self.nthread = max(1, min(nthread, n))
         self._pool = ThreadPoolExecutor(self.nthread - 1, thread_name_prefix="deepmimic") \
@@ -96,17 +95,12 @@ class MujocoPhysics:
     def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray) -> None:
         """Put character i in (qpos, qvel) with PD targets ctrl, lifted out of the floor if a foot
         is in it, with every derived quantity computed (thread-safe for distinct i)."""
-        m, d = self.model, self.datas[i]
-        mujoco.mj_resetData(m, d)
-        d.qpos[:], d.qvel[:], d.ctrl[:] = qpos, qvel, ctrl
-        mujoco.mj_forward(m, d)
-        if d.ncon:
-            low = float(d.contact.dist[:d.ncon].min())
-            if low < 0:
-                d.qpos[self._root_z] -= low
-                mujoco.mj_forward(m, d)
-        mujoco.mj_subtreeVel(m, d)
+        place(self.model, self.datas[i], qpos, qvel, ctrl, self._root_z)
         self._bad[i] = self._bad_warnings(i)
+
+    def host_data(self, i: int) -> mujoco.MjData:
+        """Character i's MjData (the simulation itself: a force written into it acts)."""
+        return self.datas[i]
 
     def read(self, rows) -> PhysicsState:
         """A fresh copy of the state of the given characters, read from their MjData."""
@@ -204,8 +198,8 @@ class _TotalClampPD:
         climited = model.actuator_ctrllimited.astype(bool)
         self.ctrl_lo = np.where(climited, model.actuator_ctrlrange[:, 0], -big)
         self.ctrl_hi = np.where(climited, model.actuator_ctrlrange[:, 1], big)
-        qadr = model.jnt_qposadr[joints]
-        self.q = _span(qadr)
+        self.qadr, self.dofadr = model.jnt_qposadr[joints], dofs  # each actuator's hinge in qpos and qvel
+        self.q = _span(self.qadr)
         self.dq = _span(dofs)
         model.actuator_forcelimited[:] = 0
         model.actuator_ctrllimited[:] = 0
@@ -238,6 +232,32 @@ class _TotalClampPD:
                 tau += q
                 ctrl[:] = tau  # kp (ctrl - q) = clamp(P + D) + kd dq
                 mujoco.mj_step(m, d)
+
+
+def root_height_address(model: mujoco.MjModel, root_body: int) -> int:
+    """The qpos address of the root's height (the free joint's z)."""
+    return int(model.jnt_qposadr[model.body_jntadr[root_body]]) + 2
+
+
+def place(m: mujoco.MjModel, d: mujoco.MjData, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray,
+          root_z: int) -> None:
+    """Reset ``d`` to (qpos, qvel) with PD targets ctrl, lifted out of the floor if a foot is in it (by
+    the deepest penetration, at qpos address ``root_z``), with every derived quantity computed."""
+    mujoco.mj_resetData(m, d)
+    d.qpos[:], d.qvel[:], d.ctrl[:] = qpos, qvel, ctrl
+    mujoco.mj_forward(m, d)
+    if d.ncon:
+        low = float(d.contact.dist[:d.ncon].min())
+        if low < 0:
+            d.qpos[root_z] -= low
+            mujoco.mj_forward(m, d)
+    mujoco.mj_subtreeVel(m, d)
+
+
+def state_views(d: mujoco.MjData, root_body: int) -> tuple[np.ndarray, ...]:
+    """Views of ``d``'s arrays in :meth:`PhysicsState.arrays` order."""
+    r = root_body
+    return (d.xpos, d.xquat, d.cvel, d.xmat[r], d.subtree_com[r], d.subtree_linvel[r], d.site_xpos, d.qpos, d.qvel)
 
 
 def _span(adr: np.ndarray):

@@ -31,6 +31,10 @@ class Pushes(gym.Wrapper):
         if not np.isfinite(force) or force < 0:
             raise ValueError(f"push force must be a non-negative number of newtons, got {force}")
         u = env.unwrapped
+        core = getattr(u, "core", None)
+        if core is not None and core.physics_name != "mujoco":
+            raise ValueError(f"pushes need physics='mujoco' (the force is written into the character's MjData), "
+                             f"not {core.physics_name!r}")
         if body is None:
             has_chest = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_BODY, PUSH_BODY) >= 0
             body = PUSH_BODY if has_chest else u.model.body(u.index.root_body).name

@@ -60,7 +60,6 @@ class DeepMimicVectorEnv(VectorEnv):
         self.reward_weights = core.reward_weights
         self.max_episode_steps = max_episode_steps
         self.nthread = core.physics.nthread
-        self.datas = core.physics.datas
         self.single_action_space = spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float64)
         self.action_space = batch_space(self.single_action_space, n)
@@ -69,6 +68,11 @@ class DeepMimicVectorEnv(VectorEnv):
         self._elapsed = np.zeros(n, dtype=np.int64)
         self._needs_reset = True
         self._obs_buf = np.zeros((n, core.obs_dim))
+
+    @property
+    def datas(self):
+        """The sub-envs' MjData (native MuJoCo physics only)."""
+        return self.core.physics.datas
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
