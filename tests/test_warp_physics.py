@@ -145,3 +145,32 @@ def test_warp_has_no_per_character_mjdata_and_refuses_pushes():
         env.core.physics.datas
     with pytest.raises(ValueError, match="pushes need physics='mujoco'"):
         Pushes(env, 100.0)
+
+
+def test_the_recorded_graph_steps_as_the_launches_do():
+    """WarpPhysics replays one recorded graph per control step (the default); launching the kernels from
+    Python instead gives the same state, bit for bit, and a recording does not step."""
+    from trpo_mimic.envs.deepmimic.core import make_core
+    from trpo_mimic.envs.deepmimic.warp_physics import WarpPhysics
+    core = make_core(2, motion_file=str(clip_path("walk")), physics="warp", pd_clamp="total")
+    model = core.character.new_model()
+    model.opt.timestep = core.model.opt.timestep
+    plain = WarpPhysics(model, 2, core.frame_skip, core.index.root_body, core.physics.fall_geom, clamp_total=True,
+                        graph=False)
+    assert core.physics._graph is not None and plain._graph is None
+    clip = core.clips[0]
+    for ph in (core.physics, plain):
+        for i, t in enumerate((0.1, 0.6)):
+            q = clip.qpos_at(t)
+            ph.set_state(i, q, clip.qvel_at(t), q[core.index.hinge_qpos])
+        ph.refresh([0, 1])
+    start = core.physics.state.qpos.copy()
+    np.testing.assert_array_equal(core.physics.wd.qpos.numpy(), plain.wd.qpos.numpy())  # nothing ran yet
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        ctrl = core.physics.state.qpos[:, core.index.hinge_qpos] + rng.uniform(-0.2, 0.2, (2, model.nu))
+        core.physics.step(ctrl)
+        plain.step(ctrl)
+        for a, b in zip(core.physics.state.arrays(), plain.state.arrays()):
+            np.testing.assert_array_equal(a, b)
+    assert np.abs(core.physics.state.qpos - start).max() > 1e-3
