@@ -50,6 +50,10 @@ log "env speed (first use compiles Warp's kernels)"
 # shellcheck disable=SC2086
 "$py" benchmarks/warp_speed.py --sizes $sizes --physics warp --steps 30 --json "$out/speed.json" \
   2>&1 | tee "$out/speed.txt" | tee -a "$out/summary.txt"
+log "the same, each step's kernels launched from Python (no recorded graph)"
+# shellcheck disable=SC2086
+"$py" benchmarks/warp_speed.py --sizes $sizes --physics warp --steps 10 --no-graph --json "$out/speed_launched.json" \
+  2>&1 | tee "$out/speed_launched.txt" | tee -a "$out/summary.txt"
 
 log "training the walk on $num_envs characters for ${budget} s"
 run=gpu-walk

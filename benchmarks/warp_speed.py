@@ -25,8 +25,10 @@ from trpo_mimic.envs.deepmimic.clipfile import find_motion_file
 from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
 
 
-def measure(n: int, physics: str, steps: int, warmup: int, clip: str) -> dict:
-    env = DeepMimicVectorEnv(n, physics=physics, motion_file=clip, action_mode="residual", pd_clamp="total")
+def measure(n: int, physics: str, steps: int, warmup: int, clip: str, graph: bool = True) -> dict:
+    opts = {"graph": graph} if physics == "warp" else None
+    env = DeepMimicVectorEnv(n, physics=physics, physics_options=opts, motion_file=clip, action_mode="residual",
+                             pd_clamp="total")
     ph = env.core.physics
     inner = ph.step
     spent = [0.0]
@@ -52,7 +54,8 @@ def measure(n: int, physics: str, steps: int, warmup: int, clip: str) -> dict:
         env.step(a)
     wall = time.perf_counter() - t0
     env.close()
-    return {"characters": n, "physics": physics, "device": str(getattr(ph, "device", "cpu threads")),
+    return {"characters": n, "physics": physics, "graph": graph if physics == "warp" else None,
+            "device": str(getattr(ph, "device", "cpu threads")),
             "samples_per_s": n * steps / wall, "physics_share": spent[0] / wall, "warmup_s": first}
 
 
@@ -63,6 +66,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--clip", default="humanoid3d_walk.txt")
+    ap.add_argument("--no-graph", dest="graph", action="store_false",
+                    help="warp: launch each step's kernels from Python instead of replaying one recorded graph")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
     warnings.simplefilter("ignore", MotionWarning)
@@ -70,9 +75,10 @@ def main() -> None:
     rows = []
     for n in args.sizes:
         for physics in args.physics:
-            r = measure(n, physics, args.steps, args.warmup, clip)
+            r = measure(n, physics, args.steps, args.warmup, clip, args.graph)
             rows.append(r)
-            print(f"{n:6d} characters, {physics:6s} on {r['device']}: {r['samples_per_s']:10.0f} samples/s "
+            how = "" if physics != "warp" else (", graph" if args.graph else ", launched")
+            print(f"{n:6d} characters, {physics:6s} on {r['device']}{how}: {r['samples_per_s']:10.0f} samples/s "
                   f"(physics {100 * r['physics_share']:.0f}% of the step; first {args.warmup} steps "
                   f"{r['warmup_s']:.1f} s)", flush=True)
     by = {(r["characters"], r["physics"]): r["samples_per_s"] for r in rows}

@@ -151,12 +151,10 @@ def test_the_recorded_graph_steps_as_the_launches_do():
     """WarpPhysics replays one recorded graph per control step (the default); launching the kernels from
     Python instead gives the same state, bit for bit, and a recording does not step."""
     from trpo_mimic.envs.deepmimic.core import make_core
-    from trpo_mimic.envs.deepmimic.warp_physics import WarpPhysics
-    core = make_core(2, motion_file=str(clip_path("walk")), physics="warp", pd_clamp="total")
-    model = core.character.new_model()
-    model.opt.timestep = core.model.opt.timestep
-    plain = WarpPhysics(model, 2, core.frame_skip, core.index.root_body, core.physics.fall_geom, clamp_total=True,
-                        graph=False)
+    kw = dict(motion_file=str(clip_path("walk")), physics="warp", pd_clamp="total")
+    core = make_core(2, **kw)
+    plain = make_core(2, physics_options={"graph": False}, **kw).physics
+    model = core.model
     assert core.physics._graph is not None and plain._graph is None
     clip = core.clips[0]
     for ph in (core.physics, plain):

@@ -187,7 +187,8 @@ class DeepMimicCore:
 
     def __init__(self, num_envs: int, clips: Sequence[MotionClip], clip_weights: np.ndarray,
                  options: TaskOptions, frame_skip: int, reward_weights: RewardWeights | dict | None = None,
-                 nthread: int | None = None, character: SimCharacter | None = None, physics: str = "mujoco"):
+                 nthread: int | None = None, character: SimCharacter | None = None, physics: str = "mujoco",
+                 physics_options: dict | None = None):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = n = int(num_envs)
@@ -242,7 +243,7 @@ class DeepMimicCore:
         else:
             backend = MujocoPhysics
         self.physics = backend(m, n, self.frame_skip, root, fall_geom, nthread,
-                               clamp_total=options.pd_clamp == "total")
+                               clamp_total=options.pd_clamp == "total", **(physics_options or {}))
         self.t = np.zeros(n)
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)
@@ -531,7 +532,7 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
               sim_hz: int | None = None, frame_skip: int | None = None,
               reward_weights: RewardWeights | dict | None = None, cycle_heading: bool = True,
               nthread: int | None = None, character_file: str | None = None, controller_file: str | None = None,
-              physics: str = "mujoco", **options) -> DeepMimicCore:
+              physics: str = "mujoco", physics_options: dict | None = None, **options) -> DeepMimicCore:
     """A :class:`DeepMimicCore` from the environments' keyword arguments (documented on DeepMimicEnv);
     ``options`` are the fields of :class:`TaskOptions`."""
     known = TaskOptions.__dataclass_fields__
@@ -548,4 +549,4 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
     character = find_character(character_file, controller_file, motion_dir)
     clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading, character)
     return DeepMimicCore(num_envs, clips, weights, TaskOptions(**options), skip, reward_weights, nthread, character,
-                         physics)
+                         physics, physics_options)

@@ -107,6 +107,8 @@ class DeepMimicEnv(gym.Env):
             GPU when Warp finds one, else on its CPU device; see :class:`.warp_physics.WarpPhysics`). It is
             meant for :class:`.vector.DeepMimicVectorEnv` with many characters; ``data`` is then a copy on
             the host, and pushes need ``"mujoco"``.
+        physics_options: keyword arguments of the backend's class beyond the model (for ``"warp"``:
+            ``device``, ``nconmax``, ``njmax``, ``graph``; see :class:`.warp_physics.WarpPhysics`).
         ref_obs: ``deepmimic`` observations only: append where the reference is, seen from the
         character: the reference root's position relative to the simulated root in the heading
         frame (3) and the cosine and sine of the reference's heading relative to the character's
