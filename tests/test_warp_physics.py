@@ -172,3 +172,11 @@ def test_the_recorded_graph_steps_as_the_launches_do():
         for a, b in zip(core.physics.state.arrays(), plain.state.arrays()):
             np.testing.assert_array_equal(a, b)
     assert np.abs(core.physics.state.qpos - start).max() > 1e-3
+
+
+def test_too_small_a_contact_buffer_is_an_error_not_dropped_contacts():
+    env = DeepMimicVectorEnv(2, motion_file=str(clip_path("walk")), physics="warp", physics_options={"nconmax": 1})
+    env.reset(seed=0)
+    with pytest.raises(RuntimeError, match=r"MuJoCo Warp dropped contacts: more than nconmax=1 per character; "
+                                           r"give the env physics_options=\{'nconmax': ...\} with more"):
+        env.step(np.zeros((2, env.single_action_space.shape[0])))

@@ -13,8 +13,8 @@ A restart (reference state initialisation) is placed by native MuJoCo on a host 
 contacts lift a foot out of the floor, as in the native path), then its qpos, qvel and control are
 written into that world. Where a world's state is not finite or its speed passes ``MAX_QVEL_NORM``,
 the character is unstable (MuJoCo Warp raises no warnings per world); where Warp's contact or
-constraint buffers overflowed, the step raises an error naming the buffer to raise, since contacts
-were dropped.
+constraint buffers overflowed, the step raises an error naming the buffer to enlarge
+(``physics_options``), since contacts were dropped.
 
 Warp's kernels are compiled on first use and cached (``~/.cache/warp``): the first run on a machine
 costs about 1.5 to 2.5 minutes of compilation on this project's 2-core CPU machine; later runs load
@@ -197,10 +197,11 @@ class WarpPhysics:
         flags = self._mjw.OverflowType
         over = int(np.bitwise_or.reduce(self.wd.overflow.numpy()))
         if over & (flags.NARROWPHASE | flags.BROADPHASE):
-            raise RuntimeError(f"MuJoCo Warp dropped contacts: more than {self.nconmax} per character; raise nconmax")
+            raise RuntimeError(f"MuJoCo Warp dropped contacts: more than nconmax={self.nconmax} per character; "
+                               "give the env physics_options={'nconmax': ...} with more")
         if over & flags.NEFC:
-            raise RuntimeError(f"MuJoCo Warp dropped constraints: more than {self.njmax} rows per character; "
-                               "raise njmax")
+            raise RuntimeError(f"MuJoCo Warp dropped constraints: more than njmax={self.njmax} rows per character; "
+                               "give the env physics_options={'njmax': ...} with more")
 
     def _read_back(self) -> None:
         d, r, s = self.wd, self.root_body, self.state
