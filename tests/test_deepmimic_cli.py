@@ -164,8 +164,8 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
 
 
 def test_pd_clamp_flag_reaches_the_env_and_the_preset_sets_it():
-    """--pd_clamp total goes to the DeepMimic env; the preset sets it; without it the env keeps the split law
-    (the law the policies trained before the flag were trained under); a bad value is refused by the parser."""
+    """--pd_clamp total goes to the DeepMimic env; the preset sets it; without it the env takes DeepMimic's law
+    (total); a bad value is refused by the parser."""
     from pathlib import Path
 
     import pytest
@@ -181,6 +181,31 @@ def test_pd_clamp_flag_reaches_the_env_and_the_preset_sets_it():
     cfg = Config(env_id="DeepMimic-v0", motion_file=[str(clip_path("run"))], pd_clamp="total")
     assert env_kwargs_from_config(cfg)["pd_clamp"] == "total"
     assert "pd_clamp" not in env_kwargs_from_config(Config(env_id="DeepMimic-v0"))
-    assert TaskOptions().pd_clamp == "split"
+    assert TaskOptions().pd_clamp == "total"
     with pytest.raises(SystemExit):
         parse(["train", "--env_id", "DeepMimic-v0", "--pd_clamp", "both"])
+
+
+def test_a_run_records_its_pd_law_and_one_saved_without_it_reads_as_split(tmp_path):
+    """A DeepMimic run's config holds the law it trained under, the default included; a config saved before
+    the default became total (no pd_clamp) reads back as split, the law it was trained under, for evaluation
+    and resumes alike; other envs are left alone."""
+    from trpo_mimic.checkpoint import load_agent, load_checkpoint, upgrade_config
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import Trainer
+    cfg = Config(env_id="DeepMimic-v0", motion_file=[str(clip_path("walk"))], num_timesteps=32, num_envs=2,
+                 steps_per_env=16, vf_epochs=1, eval_freq=0, eval_episodes=0, eval_video=False,
+                 checkpoint_dir=str(tmp_path), run_name="r", progress=False)
+    assert cfg.pd_clamp is None
+    tr = Trainer(cfg)
+    assert tr.envs.core.options.pd_clamp == "total"
+    tr.run()
+    ckpt = load_checkpoint(tmp_path / "r")
+    assert ckpt["config"]["pd_clamp"] == "total"
+    old = dict(ckpt)
+    old["config"] = {k: v for k, v in ckpt["config"].items() if k != "pd_clamp"}  # as saved before the default
+    torch.save(old, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")["config"]["pd_clamp"] == "split"
+    _, saved_cfg, _ = load_agent(tmp_path / "old.pt")
+    assert saved_cfg.pd_clamp == "split"
+    assert "pd_clamp" not in upgrade_config({"env_id": "Pendulum-v1"})

@@ -171,3 +171,30 @@ def test_interrupt_during_evaluation_is_not_swallowed(tmp_path, monkeypatch):
         Trainer(cfg).run()
     assert len(calls) == 1  # not retried as if it were a video problem
     assert load_checkpoint(tmp_path / "i")["iteration"] == 1  # saved on the way out
+
+
+def test_a_sigterm_during_a_checkpoint_write_waits_for_its_end(tmp_path, monkeypatch):
+    """A signal raised inside torch.save would surface as a failed write (exit 1, the save lost): the trainer
+    holds it until the checkpoint is written, then stops as for any SIGTERM, with both files complete."""
+    import trpo_mimic.train as train_mod
+    from trpo_mimic.train import Interrupted
+    real = train_mod.save_checkpoint
+    calls = []
+
+    def save_with_a_signal_inside(path, payload):
+        calls.append(Path(path).name)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered here, in the middle of the write
+            time.sleep(0.01)
+        return real(path, payload)
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", save_with_a_signal_inside)
+    cfg = Config(env_id="Pendulum-v1", num_timesteps=10_000, num_envs=2, steps_per_env=32, vf_epochs=1,
+                 save_per_iter=1, checkpoint_dir=str(tmp_path), run_name="s", progress=False, eval_freq=0,
+                 eval_episodes=0, eval_video=False)
+    with pytest.raises(Interrupted, match="SIGTERM"):
+        Trainer(cfg).run()
+    assert calls[:2] == ["latest.pt", "iter_1.pt"]  # the interrupted save finished both files first
+    assert load_checkpoint(tmp_path / "s" / "iter_1.pt")["iteration"] == 1
+    assert load_checkpoint(tmp_path / "s" / "latest.pt")["iteration"] == 1
+    assert signal.getsignal(signal.SIGTERM) is not None

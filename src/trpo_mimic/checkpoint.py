@@ -132,7 +132,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{p}: not a readable checkpoint (truncated or corrupt?): {first}") from None
     if not isinstance(data, dict) or "actor" not in data or "config" not in data:
         raise CheckpointError(f"{p}: not a trpo-mimic checkpoint (missing 'actor' or 'config')")
+    data["config"] = upgrade_config(data["config"])
     return data
+
+
+def upgrade_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A saved config as today's code must read it to rebuild the same run: a DeepMimic run saved without its
+    PD law (``pd_clamp`` unset: before the environment's default became ``total``) was trained under ``split``."""
+    from .envs import is_deepmimic
+    if is_deepmimic(str(cfg.get("env_id", ""))) and cfg.get("pd_clamp") is None:
+        cfg = {**cfg, "pd_clamp": "split"}
+    return cfg
 
 
 def load_module_state(module: nn.Module, state: dict[str, torch.Tensor], what: str, source: str | Path) -> None:

@@ -79,9 +79,10 @@ class Config:
                                         "(default 0.25).")
     pd_feedforward: bool | None = _env(None, "DeepMimic residual actions: the PD controllers also track the "
                                        "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
-    pd_clamp: str | None = _env(None, "DeepMimic: how the PD torque meets the joint's torque limit: split (the P "
-                                "part clamped, the damping on top; the default) or total (P + D clamped "
-                                "together, as DeepMimic).", choices=["split", "total"])
+    pd_clamp: str | None = _env(None, "DeepMimic: how the PD torque meets the joint's torque limit: total (P + D "
+                                "clamped together, as DeepMimic; the default) or split (the P part clamped, the "
+                                "damping on top). A run's config records it; one saved without it (before "
+                                "2026-12-02) was trained, and evaluates, under split.", choices=["split", "total"])
     physics: str | None = _env(None, "DeepMimic: the physics backend: mujoco (native MuJoCo, CPU threads; the default) "
                                "or warp (MuJoCo Warp, all characters stepped at once on a GPU when one is present, "
                                "else on Warp's CPU device; needs the gpu extra: pip install 'trpo-mimic[gpu]').",

@@ -1,6 +1,8 @@
 """The training job: collect -> advantages -> update (TRPO or PPO, `algos.make_algorithm`) -> log -> checkpoint."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import random
 import signal
 import sys
@@ -47,8 +49,12 @@ class Trainer:
 
     def __init__(self, cfg: Config) -> None:
         self.started = time.perf_counter()
+        self._held, self._pending_signal = False, None  # see _signals_held
         self.eval_seconds = 0.0  # evaluations during and after training, videos included
         limit_threads(cfg.torch_threads)
+        if is_deepmimic(cfg.env_id) and cfg.pd_clamp is None:  # the run's config records the law it trains under
+            from .envs.deepmimic.core import TaskOptions
+            cfg = dataclasses.replace(cfg, pd_clamp=TaskOptions.pd_clamp)
         self.cfg = cfg
         self.device = torch.device(cfg.resolved_device())
         D.init(self.device.type, cfg.dist_timeout)
@@ -147,9 +153,26 @@ class Trainer:
             "train_seconds": self.train_seconds,
         }
 
+    @contextlib.contextmanager
+    def _signals_held(self):
+        """A SIGINT or SIGTERM that comes while this block runs (a checkpoint being written) takes effect
+        when it ends: raised inside torch.save it would surface as a failed write, not as the interruption."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+        if self._pending_signal is not None:
+            name, self._pending_signal = self._pending_signal, None
+            raise Interrupted(name)
+
     def save(self, numbered: bool = True) -> Path:
         """latest.pt, then iter_<N>.pt (pruned to the last --keep_checkpoints), each written atomically: with
-        the disk filling up, latest.pt gets the space first."""
+        the disk filling up, latest.pt gets the space first. An interruption meanwhile waits for the end."""
+        with self._signals_held():
+            return self._save(numbered)
+
+    def _save(self, numbered: bool) -> Path:
         payload = self.checkpoint_payload()
         latest = save_checkpoint(self.run_dir / "latest.pt", payload)
         if numbered:
@@ -284,6 +307,9 @@ class Trainer:
         handlers = {}
 
         def on_signal(signum: int, frame: Any) -> None:
+            if self._held:  # a checkpoint is being written: the interruption waits for its end
+                self._pending_signal = signal.Signals(signum).name
+                return
             raise Interrupted(signal.Signals(signum).name)
 
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -44,7 +44,8 @@ MODES = ("train", "eval")
 PD_CLAMPS = ("split", "total")
 """How the PD torque meets the joint's torque limit (``TaskOptions.pd_clamp``): ``split`` clamps the P part
 (the position actuator's force range) and adds the D part (the joint's damping) unclamped; ``total``
-clamps P + D together, as DeepMimic does (see :class:`.physics.MujocoPhysics`)."""
+clamps P + D together, as DeepMimic does (see :class:`.physics.MujocoPhysics`), the default since
+2026-12-02; runs saved before without the key were trained under ``split`` (``checkpoint.upgrade_config``)."""
 PHYSICS = ("mujoco", "warp")
 """Physics backends: native MuJoCo on the CPU (:class:`.physics.MujocoPhysics`) or MuJoCo Warp
 (:class:`.warp_physics.WarpPhysics`, the ``gpu`` extra; on a GPU when one is present)."""
@@ -57,7 +58,7 @@ class TaskOptions:
     action_mode: str = "absolute"
     residual_scale: float = 0.25
     pd_feedforward: bool = False
-    pd_clamp: str = "split"
+    pd_clamp: str = "total"
     ref_obs: bool = False
     clip_id_obs: bool = False
     early_termination: bool = True

@@ -100,9 +100,9 @@ class DeepMimicEnv(gym.Env):
         rates, torque ``kp (q_ref - q) + kd (dq_ref - dq)`` instead of ``... - kd dq``, by adding
         ``(kd / kp) dq_ref`` to the position target (a zero-velocity PD lags the clip by about
         kd / kp = 0.1 s, three control steps, which a fast clip such as the run cannot afford).
-        pd_clamp: ``"split"``: the torque limit clamps the PD's P part and the damping comes on top
-            (a fast joint is braked far past its limit); ``"total"``: it clamps P + D together, as
-            DeepMimic (see :class:`.physics.MujocoPhysics`).
+        pd_clamp: ``"total"`` (the default): the torque limit clamps the PD's P + D together, as DeepMimic
+            (see :class:`.physics.MujocoPhysics`); ``"split"``: it clamps the P part and the damping comes
+            on top (a fast joint is braked far past its limit; the law of runs saved before 2026-12-02).
         physics: ``"mujoco"`` (native MuJoCo on the CPU) or ``"warp"`` (MuJoCo Warp, the ``gpu`` extra: on a
             GPU when Warp finds one, else on its CPU device; see :class:`.warp_physics.WarpPhysics`). It is
             meant for :class:`.vector.DeepMimicVectorEnv` with many characters; ``data`` is then a copy on
