@@ -51,6 +51,16 @@ class PhysicsState:
                             np.zeros((n, m.nq)), np.zeros((n, m.nv)))
 
 
+def refresh_rows(physics, rows) -> PhysicsState:
+    """A backend's ``refresh``: read the given characters (e.g. just restarted) with its ``read`` into its
+    ``state`` as well, so that ``state`` holds every character's current state. Returns the rows read (a copy)."""
+    rows = np.asarray(list(rows), dtype=np.intp)
+    out = physics.read(rows)
+    for dst, src in zip(physics.state.arrays(), out.arrays()):
+        dst[rows] = src
+    return out
+
+
 class MujocoPhysics:
     """N characters on one ``MjModel`` (CPU MuJoCo), stepped by ``nthread`` threads, the caller's included.
 
@@ -112,14 +122,7 @@ class MujocoPhysics:
                 dst[k] = src
         return out
 
-    def refresh(self, rows) -> PhysicsState:
-        """Read the given characters (e.g. just restarted) into ``state`` as well: ``state`` then holds
-        every character's current state. Returns the rows read (a copy)."""
-        rows = list(rows)
-        out = self.read(rows)
-        for dst, src in zip(self.state.arrays(), out.arrays()):
-            dst[rows] = src
-        return out
+    refresh = refresh_rows
 
     # ------------------------------------------------------------------ stepping
     def _work(self, it, after: Callable[[int], None] | None) -> None:

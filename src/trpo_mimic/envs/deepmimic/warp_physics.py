@@ -23,12 +23,14 @@ them in a few seconds.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import mujoco
 import numpy as np
 
-from .physics import MAX_QVEL_NORM, PhysicsState, _TotalClampPD, place, root_height_address, state_views
+from .physics import (MAX_QVEL_NORM, PhysicsState, _TotalClampPD, place, refresh_rows, root_height_address,
+                      state_views)
 
 GPU_EXTRA_HINT = "install the gpu extra: pip install 'trpo-mimic[gpu]' (mujoco-warp and warp-lang)"
 
@@ -46,26 +48,22 @@ def import_warp():
     return wp, mjw
 
 
-_KERNELS: dict = {}
-
-
+@functools.cache
 def _total_clamp_kernel(wp):
-    """ctrl = q + (clamp(kp (target - q) - kd dq, lo, hi) + kd dq) / kp, per world and actuator."""
-    if "total" not in _KERNELS:
-        @wp.kernel
-        def total_clamp(qpos: wp.array2d(dtype=wp.float32), qvel: wp.array2d(dtype=wp.float32),
-                        target: wp.array2d(dtype=wp.float32), qadr: wp.array(dtype=wp.int32),
-                        dofadr: wp.array(dtype=wp.int32), kp: wp.array(dtype=wp.float32),
-                        kd: wp.array(dtype=wp.float32), lo: wp.array(dtype=wp.float32),
-                        hi: wp.array(dtype=wp.float32), ctrl: wp.array2d(dtype=wp.float32)):
-            w, a = wp.tid()
-            q = qpos[w, qadr[a]]
-            damp = kd[a] * qvel[w, dofadr[a]]
-            tau = wp.clamp(kp[a] * (target[w, a] - q) - damp, lo[a], hi[a])
-            ctrl[w, a] = q + (tau + damp) / kp[a]
+    """ctrl = q + (clamp(kp (target - q) - kd dq, lo, hi) + kd dq) / kp, per world and actuator (made once)."""
+    @wp.kernel
+    def total_clamp(qpos: wp.array2d(dtype=wp.float32), qvel: wp.array2d(dtype=wp.float32),
+                    target: wp.array2d(dtype=wp.float32), qadr: wp.array(dtype=wp.int32),
+                    dofadr: wp.array(dtype=wp.int32), kp: wp.array(dtype=wp.float32),
+                    kd: wp.array(dtype=wp.float32), lo: wp.array(dtype=wp.float32),
+                    hi: wp.array(dtype=wp.float32), ctrl: wp.array2d(dtype=wp.float32)):
+        w, a = wp.tid()
+        q = qpos[w, qadr[a]]
+        damp = kd[a] * qvel[w, dofadr[a]]
+        tau = wp.clamp(kp[a] * (target[w, a] - q) - damp, lo[a], hi[a])
+        ctrl[w, a] = q + (tau + damp) / kp[a]
 
-        _KERNELS["total"] = total_clamp
-    return _KERNELS["total"]
+    return total_clamp
 
 
 class WarpPhysics:
@@ -150,13 +148,7 @@ class WarpPhysics:
         rows = np.asarray(list(rows), dtype=np.intp)
         return PhysicsState(*(a[rows].copy() for a in self._now.arrays()))
 
-    def refresh(self, rows) -> PhysicsState:
-        """Read the given characters (e.g. just restarted) into ``state`` as well; returns them (a copy)."""
-        rows = np.asarray(list(rows), dtype=np.intp)
-        out = self.read(rows)
-        for dst, src in zip(self.state.arrays(), out.arrays()):
-            dst[rows] = src
-        return out
+    refresh = refresh_rows
 
     # ------------------------------------------------------------------ stepping
     def step(self, ctrl: np.ndarray, after: Callable[[int], None] | None = None) -> None:
