@@ -12,7 +12,7 @@ then sb3, per seed) so machine load affects both alike. Timing covers learning o
 `learn()`, and our training loop (`Trainer.loop_seconds`: rollouts, updates, per-iteration logs and
 checkpoints; model construction, the final checkpoint, evaluation and learning-curve plot are excluded
 for both; the JSON also keeps our whole `run()` time). Our vector env is the default for each id
-(`--vec_env auto`: the native threaded env for Hopper-v5, gymnasium's SyncVectorEnv for Pendulum-v1). Each trained policy is evaluated
+(`--vec_env auto`: the native threaded env for Hopper-v5, the native batched env for Pendulum-v1). Each trained policy is evaluated
 deterministically for 10 episodes with the same loop. Prints per-run figures and median ratios, and
 writes JSON beside the runs.
 

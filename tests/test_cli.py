@@ -65,7 +65,12 @@ def test_train_starts_from_the_tuned_preset_of_its_env_and_says_which(cli, tmp_p
     assert opts["preset"] == "configs/pendulum_ppo.txt"
     _, opts = parse(["train", "--env_id", "DeepMimicWalk-v0"])
     assert opts["preset"] == "configs/deepmimic.txt" and opts["pose_termination"] == 0.5
-    for argv in (["--preset", "none"], ["--env_id", "Hopper-v5"], ["--resume", "somewhere"]):
+    _, opts = parse(["train", "--env_id", "Hopper-v5"])  # one file for the zoo's four MuJoCo tasks
+    assert opts["preset"] == "configs/mujoco.txt" and opts["env_id"] == "Hopper-v5"
+    assert opts["normalize_reward"] is True and opts["cg_iters"] == 25 and opts["num_envs"] * opts["steps_per_env"] == 1024
+    _, opts = parse(["train", "--env_id", "Ant-v5", "--algo", "ppo"])
+    assert "preset" not in opts
+    for argv in (["--preset", "none"], ["--env_id", "HalfCheetah-v5"], ["--resume", "somewhere"]):
         _, opts = parse(["train", "--env_id", "Pendulum-v1", *argv] if argv[0] != "--env_id" else ["train", *argv])
         assert "preset" not in opts and "gamma" not in opts, argv
     r = cli("train", "--num_timesteps", "64", "--num_envs", "1", "--steps_per_env", "64", "--eval_episodes", "0",

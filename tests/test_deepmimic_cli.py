@@ -74,7 +74,7 @@ def test_factory_picks_native_vector_env_for_deepmimic():
     assert isinstance(sync, gym.vector.SyncVectorEnv)
     sync.close()
     with pytest.raises(EnvError, match="exists for the DeepMimic environments and for Hopper-v5"):
-        make_vector_env("Pendulum-v1", 2, vec_env="native")
+        make_vector_env("CartPole-v1", 2, vec_env="native")
 
 
 def test_several_clips_sampled_per_episode_with_clip_id_and_per_clip_evaluation(cli, tmp_path):

@@ -90,7 +90,7 @@ def test_auto_picks_native_for_supported_ids_and_sync_otherwise():
     assert isinstance(envs, gym.vector.SyncVectorEnv)
     envs.close()
     with pytest.raises(EnvError, match="native"):
-        make_vector_env("Pendulum-v1", 2, vec_env="native")
+        make_vector_env("CartPole-v1", 2, vec_env="native")
     with pytest.raises(EnvError, match="nonfinite"):
         make_vector_env("Hopper-v5", 2, vec_env="native", nonfinite="terminate")
 

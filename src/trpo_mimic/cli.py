@@ -6,6 +6,7 @@ one or more per line, `#` comments); flags on the command line override the file
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shlex
 import sys
@@ -23,15 +24,20 @@ class UsageError(Exception):
     """A mistake on the command line or in an argument file (exit code 2)."""
 
 
+@functools.cache
+def _hints() -> dict[str, Any]:
+    """Config's resolved annotations (resolving them is slow: once per process, not per flag)."""
+    return typing.get_type_hints(Config)
+
+
 def _field_type(f: Any) -> Any:
-    hints = typing.get_type_hints(Config)
-    t = hints[f.name]
+    t = _hints()[f.name]
     args = [a for a in typing.get_args(t) if a is not type(None)]
     return args[0] if args else t
 
 
 def _optional(f: Any) -> bool:
-    return type(None) in typing.get_args(typing.get_type_hints(Config)[f.name])
+    return type(None) in typing.get_args(_hints()[f.name])
 
 
 def _or_none(t: type) -> Any:

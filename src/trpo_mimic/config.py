@@ -119,6 +119,9 @@ class Config:
                                            nargs="+", type=int)
     init_log_std: float = _algo(0.0, "Initial log standard deviation of the Gaussian policy.")
     normalize_obs: bool = _algo(True, "Normalise observations by running statistics (not for images).")
+    normalize_reward: bool = _algo(False, "Divide rewards by the running standard deviation of the discounted "
+                                   "return, clipped to +-10 (as VecNormalize(norm_reward=True)); the critic learns "
+                                   "in those units, logged returns stay in the env's.")
     # TRPO
     max_kl: float = _algo(0.01, "Trust-region bound on the mean KL(old || new).")
     policy_entcoeff: float = _algo(0.0, "Entropy bonus coefficient in the surrogate objective (0.01 for Atari ids).")

@@ -13,6 +13,9 @@ from .registration import is_deepmimic
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 DEEPMIMIC_PRESET = "deepmimic.txt"
 """Every DeepMimic id trains with the one DeepMimic preset (a clip's rules come from its skill file)."""
+PRESET_IDS = {"mujoco.txt": ("Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")}
+"""TRPO presets shared by several ids (their files name no ``--env_id``): rl-baselines3-zoo gives these four
+MuJoCo tasks the same TRPO settings."""
 
 
 def _flag(path: Path, name: str) -> str | None:
@@ -30,9 +33,13 @@ def _flag(path: Path, name: str) -> str | None:
 
 def preset_for(env_id: str, algo: str = "trpo") -> Path | None:
     """The preset of ``env_id`` and ``algo``: the arg file of PRESET_DIR that sets that ``--env_id`` (and that
-    ``--algo``; none set means TRPO); for the DeepMimic ids, DEEPMIMIC_PRESET (TRPO). None if there is none."""
+    ``--algo``; none set means TRPO); for the DeepMimic ids, DEEPMIMIC_PRESET (TRPO); for the ids of PRESET_IDS,
+    their shared file (TRPO). None if there is none."""
     if is_deepmimic(env_id):
         return PRESET_DIR / DEEPMIMIC_PRESET if algo == "trpo" else None
+    for name, ids in PRESET_IDS.items():
+        if env_id in ids:
+            return PRESET_DIR / name if algo == "trpo" else None
     for path in sorted(PRESET_DIR.glob("*.txt")):
         if _flag(path, "env_id") == env_id and (_flag(path, "algo") or "trpo") == algo:
             return path

@@ -24,6 +24,7 @@ from .faults import PeerLost, RunDirLocked, RunLock, write_failed
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
+from .rollout.reward_scale import RewardScaler
 from .threads import limit_threads
 
 
@@ -116,12 +117,18 @@ class Trainer:
         self.agent = build_agent(cfg, self.envs.single_observation_space, self.envs.single_action_space, self.device,
                                  cfg.backend)
         self.algo = make_algorithm(cfg, self.agent)
+        self.reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma) if cfg.normalize_reward else None
         if cfg.pretrained_weight_path and resume_ckpt is None:
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
         if resume_ckpt is not None:
             load_weights(self.agent, resume_ckpt, cfg.resume)
             self.algo.load_state_dict(resume_ckpt)
+            if self.reward_scaler is not None and "reward_normalizer" in resume_ckpt:
+                self.reward_scaler.load_state_dict(resume_ckpt["reward_normalizer"])
+            elif self.reward_scaler is not None:
+                print(f"note: {cfg.resume} was trained without --normalize_reward; its reward statistics start "
+                      "from nothing here", file=sys.stderr)
             self.iteration = int(resume_ckpt["iteration"])
             self.timesteps = int(resume_ckpt["timesteps"])
             set_rng_state(resume_ckpt["rng"])
@@ -145,6 +152,7 @@ class Trainer:
             "critic": self.agent.critic.state_dict(),
             "obs_normalizer": self.agent.obs_normalizer.state_dict(),
             **self.algo.state_dict(),
+            **({"reward_normalizer": self.reward_scaler.state_dict()} if self.reward_scaler is not None else {}),
             "config": self.cfg.to_dict(),
             "iteration": self.iteration,
             "timesteps": self.timesteps,
@@ -190,7 +198,9 @@ class Trainer:
         t0 = time.perf_counter()
         roll = self.collector.collect(cfg.steps_per_env)
         t1 = time.perf_counter()
-        adv, ret = compute_gae(roll.rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
+        rewards = (roll.rewards if self.reward_scaler is None
+                   else self.reward_scaler(roll.rewards, roll.terminated, roll.truncated))
+        adv, ret = compute_gae(rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
                                roll.final_values, cfg.gamma, cfg.lam)
         if is_stored_frames(roll.obs) and not agent.obs_normalizer.enabled:
             nobs = roll.obs.flat(dev)  # image stacks: rebuilt chunk by chunk in the update

@@ -114,35 +114,40 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
     vec_env: "sync" (gymnasium SyncVectorEnv), "async" (AsyncVectorEnv, one process per env),
     "native" (the DeepMimic humanoid's own batched env: one MjModel, N MjData stepped by
     `env_threads` threads, observations and rewards computed for all at once; and the same for
-    every id of Gymnasium's MuJoCo v5 family, see envs/mujoco_vector.py), or "auto": native for
-    those ids (sync for the MuJoCo ones under nonfinite="terminate"), async for Atari ids, sync otherwise.
+    every id of Gymnasium's MuJoCo v5 family, see envs/mujoco_vector.py, and for Pendulum-v1, see
+    envs/classic_vector.py), or "auto": native for those ids (sync for the Gymnasium ones under
+    nonfinite="terminate"), async for Atari ids, sync otherwise.
 
     training: passed to make_env (True by default: vector envs feed the trainer; for Atari a lost
     life is then terminal).
     """
     check_env_id(env_id)
+    from .classic_vector import SUPPORTED as NATIVE_CLASSIC
     from .mujoco_vector import SUPPORTED as NATIVE_MUJOCO
     if vec_env == "auto":
         if is_atari(env_id):
             vec_env = "async"
-        elif env_id in NATIVE_MUJOCO:  # Gymnasium's own envs inside; --nonfinite terminate needs the wrapper
+        elif env_id in NATIVE_MUJOCO or env_id in NATIVE_CLASSIC:  # --nonfinite terminate needs the wrapper
             vec_env = "native" if nonfinite == "raise" else "sync"
         else:
             vec_env = "native" if is_deepmimic(env_id) else "sync"
-    if vec_env == "native" and env_id in NATIVE_MUJOCO:
-        if nonfinite != "raise":
-            raise EnvError("--nonfinite terminate needs --vec_env sync or async (the native MuJoCo vector env "
-                           "leaves non-finite values to the rollout's check, which raises)")
-        from .mujoco_vector import MujocoLocomotionVectorEnv
-        return MujocoLocomotionVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps, nthread=env_threads,
-                                         **kwargs)
     if vec_env == "native":
-        if not is_deepmimic(env_id):
+        kind = ("MuJoCo" if env_id in NATIVE_MUJOCO else "Pendulum" if env_id in NATIVE_CLASSIC
+                else "DeepMimic" if is_deepmimic(env_id) else None)
+        if kind is None:
             raise EnvError(f"--vec_env native exists for the DeepMimic environments and for "
-                           f"{', '.join(NATIVE_MUJOCO)} only, not {env_id!r}")
+                           f"{', '.join(NATIVE_MUJOCO + NATIVE_CLASSIC)} only, not {env_id!r}")
         if nonfinite != "raise":
-            raise EnvError("--nonfinite terminate needs --vec_env sync or async (the native DeepMimic vector env "
-                           "ends unstable episodes itself)")
+            why = ("ends unstable episodes itself" if kind == "DeepMimic"
+                   else "leaves non-finite values to the rollout's check, which raises")
+            raise EnvError(f"--nonfinite terminate needs --vec_env sync or async (the native {kind} vector env {why})")
+        if kind == "MuJoCo":
+            from .mujoco_vector import MujocoLocomotionVectorEnv
+            return MujocoLocomotionVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps,
+                                             nthread=env_threads, **kwargs)
+        if kind == "Pendulum":
+            from .classic_vector import PendulumVectorEnv
+            return PendulumVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps, **kwargs)
         from .deepmimic.vector import DeepMimicVectorEnv
         spec = gym.spec(env_id)
         dm_kwargs = {**spec.kwargs, **kwargs}

@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
-import gymnasium as gym
 import mujoco
 import numpy as np
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.vector.utils import batch_space
 
-from .vector_util import add_info_row, sub_env_seeds
+from .vector_util import GymBatchVectorEnv, same_step_autoreset
 
 Info = dict[str, np.ndarray]
 
@@ -383,40 +380,21 @@ SUPPORTED = tuple(TASKS)
 """The ids with a native vector env: all of Gymnasium's MuJoCo v5 family."""
 
 
-def _where_rows(mask: np.ndarray, a: Any, b: Any) -> np.ndarray:
-    """np.where on the first axis (info entries may be arrays per sub-env, e.g. tendon lengths)."""
-    a = np.asarray(a)
-    return np.where(mask.reshape(-1, *([1] * (a.ndim - 1))), a, b)
-
-
-class MujocoLocomotionVectorEnv(VectorEnv):
+class MujocoLocomotionVectorEnv(GymBatchVectorEnv):
     """N sub-envs of a MuJoCo v5 task, physics in threads, maths batched by a task object (see module doc)."""
-
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
     def __init__(self, env_id: str, num_envs: int, max_episode_steps: int | None = None,
                  nthread: int | None = None, **make_kwargs: Any) -> None:
         if env_id not in TASKS:
             raise ValueError(f"no native vector env for {env_id!r}: it exists for {', '.join(SUPPORTED)}")
-        if make_kwargs.get("render_mode") is not None:
-            raise ValueError("the native MuJoCo vector env does not render; use --vec_env sync")
-        spec = gym.spec(env_id)
-        self.max_episode_steps = spec.max_episode_steps if max_episode_steps is None else int(max_episode_steps)
-        self.envs = [gym.make(env_id, **make_kwargs).unwrapped for _ in range(num_envs)]
+        super().__init__(env_id, num_envs, max_episode_steps, make_kwargs)
         e = self.envs[0]
-        self.env_id, self.num_envs = env_id, num_envs
-        self.single_observation_space, self.single_action_space = e.observation_space, e.action_space
-        self.observation_space = batch_space(e.observation_space, num_envs)
-        self.action_space = batch_space(e.action_space, num_envs)
-        self.spec = spec
         self.task: Task = TASKS[env_id](e)
         self.frame_skip = int(e.frame_skip)
         # the task's MjData fields for all sub-envs, and per sub-env (buffer, MjData view) pairs to fill them
         self._state: Info = {f: np.zeros((num_envs, *np.shape(getattr(e.data, f)))) for f in self.task.fields}
         self._copies = [[(self._state[f], getattr(env.data, f)) for f in self.task.fields] for env in self.envs]
         self._actions: np.ndarray | None = None
-        self._elapsed = np.zeros(num_envs, dtype=np.int64)
-        self._needs_reset = True
         nthread = (os.cpu_count() or 1) if nthread is None else int(nthread)
         self.nthread = max(1, min(nthread, num_envs))
         self._pool = ThreadPoolExecutor(self.nthread - 1, thread_name_prefix="mujoco-vec") \
@@ -427,11 +405,8 @@ class MujocoLocomotionVectorEnv(VectorEnv):
         for buf, view in self._copies[i]:
             buf[i] = view
 
-    def _reset_one(self, i: int, seed: int | None) -> tuple[np.ndarray, dict]:
-        obs, info = self.envs[i].reset(seed=seed)
+    def _started(self, i: int) -> None:
         self._gather(i)
-        self._elapsed[i] = 0
-        return obs, info
 
     def _physics(self, it) -> None:
         """Worker body: step the sub-envs handed out by the shared iterator (mj_step releases the GIL)."""
@@ -447,29 +422,9 @@ class MujocoLocomotionVectorEnv(VectorEnv):
             gather(i)
 
     # ------------------------------------------------------------------ gym API
-    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
-        """Reset every sub-env; sub-env i gets seed ``seed + i`` (as ``SyncVectorEnv``)."""
-        n = self.num_envs
-        seeds = sub_env_seeds(seed, n)
-        if options:
-            raise ValueError(f"{self.env_id}: the native vector env takes no reset options, got {sorted(options)}")
-        obs = np.zeros((n, *self.single_observation_space.shape), dtype=self.single_observation_space.dtype)
-        infos: dict[str, Any] = {}
-        for i in range(n):
-            obs[i], info = self._reset_one(i, seeds[i])
-            add_info_row(infos, info, i, n)
-        self._needs_reset = False
-        return obs, infos
-
     def step(self, actions):
         """Step all sub-envs; ended ones are reset in the same call (SAME_STEP autoreset)."""
-        if self._needs_reset:
-            raise RuntimeError("call reset() before step()")
-        n = self.num_envs
-        a = np.asarray(actions)
-        if a.shape != (n, *self.single_action_space.shape):
-            raise ValueError(f"{self.env_id}: expected actions of shape {(n, *self.single_action_space.shape)}, "
-                             f"got {a.shape}")
+        n, a = self.num_envs, self._actions_of(actions)
         s = self._state
         before = self.task.before(s)
         self._actions = a
@@ -481,44 +436,20 @@ class MujocoLocomotionVectorEnv(VectorEnv):
             self._physics(it)
             for f in futs:
                 f.result()
-        self._elapsed += 1
+        truncated = self._truncated()
         obs, reward, terminated, terms = self.task.step(s, before, a)
         ones = np.ones(n, dtype=bool)
         info: dict[str, Any] = {}
         for k, v in terms.items():
             info[k], info["_" + k] = v, ones
-        truncated = self._elapsed >= self.max_episode_steps if self.max_episode_steps is not None \
-            else np.zeros(n, dtype=bool)
         ended = terminated | truncated
         if ended.any():
-            final_info = {k: v.copy() for k, v in info.items() if not k.startswith("_")}
-            for k in list(final_info):
-                final_info["_" + k] = ended.copy()
-            final_obs = np.zeros_like(obs)
-            final_obs[ended] = obs[ended]
-            reset_info: dict[str, Any] = {}
-            for i in np.flatnonzero(ended):
-                i = int(i)
-                obs[i], rinfo = self._reset_one(i, None)
-                add_info_row(reset_info, rinfo, i, n)
-            # as SyncVectorEnv: an ended sub-env's top-level info is its reset info only
-            for k in [k for k in info if not k.startswith("_")]:
-                if k in reset_info:
-                    info[k] = _where_rows(ended, reset_info[k], info[k])
-                else:
-                    info[k] = _where_rows(ended, np.zeros_like(info[k]), info[k])
-                    info["_" + k] = ~ended
-            for k, v in reset_info.items():
-                if not k.startswith("_") and k not in info:
-                    info[k], info["_" + k] = v, reset_info["_" + k]
-            info["final_obs"], info["_final_obs"] = final_obs, ended
-            info["final_info"], info["_final_info"] = final_info, ended.copy()
+            same_step_autoreset(obs, info, ended, lambda i: self._reset_one(i, None))
         return obs, np.asarray(reward, dtype=np.float64), terminated, truncated, info
 
     def close_extras(self, **kwargs: Any) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        for env in self.envs:
-            env.close()
+        super().close_extras(**kwargs)
 
