@@ -5,7 +5,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from trpo_mimic.envs import EnvError, make_vector_env
-from trpo_mimic.envs.mujoco_vector import MujocoLocomotionVectorEnv
+from trpo_mimic.envs.mujoco_vector import SUPPORTED, TASKS, MujocoLocomotionVectorEnv
 
 
 def _compare_info(ref: dict, got: dict) -> None:
@@ -76,6 +76,7 @@ def test_native_env_equals_gymnasium_step_by_step(env_id, kwargs, steps, termina
 
 
 def test_auto_picks_native_for_supported_ids_and_sync_otherwise():
+    assert sorted(TASKS) == sorted(SUPPORTED)  # the ids named without importing MuJoCo are the tasks written
     envs = make_vector_env("Hopper-v5", 2)
     assert isinstance(envs, MujocoLocomotionVectorEnv)
     envs.close()

@@ -123,7 +123,7 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
     """
     check_env_id(env_id)
     from .classic_vector import SUPPORTED as NATIVE_CLASSIC
-    from .mujoco_vector import SUPPORTED as NATIVE_MUJOCO
+    from .vector_util import MUJOCO_V5_IDS as NATIVE_MUJOCO
     if vec_env == "auto":
         if is_atari(env_id):
             vec_env = "async"

@@ -35,7 +35,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from .vector_util import GymBatchVectorEnv, same_step_autoreset
+from .vector_util import MUJOCO_V5_IDS, GymBatchVectorEnv, same_step_autoreset
 
 Info = dict[str, np.ndarray]
 
@@ -376,8 +376,8 @@ TASKS = {
     "Reacher-v5": ReacherTask,
     "Pusher-v5": PusherTask,
 }
-SUPPORTED = tuple(TASKS)
-"""The ids with a native vector env: all of Gymnasium's MuJoCo v5 family."""
+SUPPORTED = MUJOCO_V5_IDS
+"""The ids with a native vector env: all of Gymnasium's MuJoCo v5 family (the keys of TASKS)."""
 
 
 class MujocoLocomotionVectorEnv(GymBatchVectorEnv):

@@ -8,6 +8,11 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+MUJOCO_V5_IDS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5", "Humanoid-v5",
+                 "HumanoidStandup-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "Pusher-v5")
+"""The ids with a native MuJoCo vector env (the keys of ``mujoco_vector.TASKS``: all of Gymnasium's MuJoCo v5
+family), named here so that choosing a vector env for another id imports neither MuJoCo nor its tasks."""
+
 
 def sub_env_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | None]:
     """Per-sub-env seeds as SyncVectorEnv gives them: ``seed + i`` for an int, a list as it is."""
