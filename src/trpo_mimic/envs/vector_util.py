@@ -1,4 +1,5 @@
-"""Helpers shared by the natively batched vector envs (DeepMimic, MuJoCo locomotion)."""
+"""Helpers shared by the natively batched vector envs (DeepMimic, MuJoCo v5, Pendulum), and the frame of the two
+over Gymnasium env instances (:class:`GymBatchVectorEnv`: MuJoCo v5 and Pendulum)."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence

@@ -16,10 +16,11 @@ class RewardScaler:
     """Scales the rewards of (T, num_envs) rollouts; its statistics go in the checkpoint (``state_dict``)."""
 
     def __init__(self, num_envs: int, gamma: float, clip: float = 10.0, epsilon: float = 1e-8) -> None:
-        # the running mean and variance of the discounted returns (summed across ranks under torchrun)
-        self.stats = RunningNormalizer((), clip=clip, epsilon=epsilon)
+        # the running mean and variance of the discounted returns (summed across ranks under torchrun), with the
+        # clip and epsilon this scaling uses
+        self.stats = RunningNormalizer((), clip=float(clip), epsilon=float(epsilon))
         self.returns = np.zeros(num_envs)  # each env's discounted return so far in its episode
-        self.gamma, self.clip, self.epsilon = float(gamma), float(clip), float(epsilon)
+        self.gamma = float(gamma)
 
     def __call__(self, rewards: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
         """The rollout's rewards scaled: (T, num_envs) float64."""
@@ -32,8 +33,9 @@ class RewardScaler:
             g = np.where(ends[t], 0.0, g)
         self.returns = g
         self.stats.update(torch.from_numpy(seen.reshape(-1)))
-        scale = 1.0 / np.sqrt(float(self.stats.var) + self.epsilon)
-        return np.clip(rewards * scale, -self.clip, self.clip)
+        stats = self.stats
+        scale = 1.0 / np.sqrt(float(stats.var) + stats.epsilon)
+        return np.clip(rewards * scale, -stats.clip, stats.clip)
 
     def state_dict(self) -> dict:
         return self.stats.state_dict()
