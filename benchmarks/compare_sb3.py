@@ -150,7 +150,7 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     act = lambda o: model.predict(prep(o), deterministic=True)[0]  # noqa: E731
     eval_policy(act, env_id, WHOLE_EVAL_EPISODES, 1_000_003 + seed)
     size = {"width": PREVIEW_SIZE[0], "height": PREVIEW_SIZE[1]} if takes_frame_size(env_id) else {}
-    env = make_env(env_id, render_mode="rgb_array", **size)  # capped offscreen quality, as our trainer's
+    env = make_env(env_id, render_mode="rgb_array", render_draft=True, **size)  # drawn as our trainer's previews
     fps = env.metadata.get("render_fps") or VIDEO_FPS
     stride = video_stride(fps)
     writer = VideoWriter(out / "preview.mp4", fps / stride)

@@ -63,3 +63,31 @@ def test_a_training_video_is_bounded_in_length_frame_rate_and_size(tmp_path):
     env.close()
     assert takes_frame_size("Hopper-v5") and takes_frame_size("DeepMimicWalk-v0")
     assert not takes_frame_size("Pendulum-v1") and not takes_frame_size("CartPole-v1")
+
+
+def test_the_training_previews_are_drawn_without_shadows_or_reflections(tmp_path, monkeypatch):
+    """A draft frame (the trainer's preview videos) drops the shadow and the floor's reflection, the two passes
+    that cost most on a CPU renderer: the same scene, other pixels, the rendering model's light and material
+    fields zeroed; a full-quality env keeps them. The trainer's evaluations ask for it."""
+    import trpo_mimic.evaluate as ev
+    from trpo_mimic.train import Trainer
+    full = make_env("Hopper-v5", render_mode="rgb_array", width=160, height=120)
+    draft = make_env("Hopper-v5", render_mode="rgb_array", width=160, height=120, render_draft=True)
+    fm, dm = full.unwrapped.model, draft.unwrapped.model
+    assert fm.light_castshadow.any() and fm.mat_reflectance.any()
+    assert not dm.light_castshadow.any() and not dm.mat_reflectance.any()
+    full.reset(seed=0)
+    draft.reset(seed=0)
+    a, b = full.render().astype(int), draft.render().astype(int)
+    assert a.shape == b.shape == (120, 160, 3)
+    assert np.abs(a - b).mean() > 1.0
+    full.close()
+    draft.close()
+    asked = []
+    real = ev.make_env
+    monkeypatch.setattr(ev, "make_env", lambda *args, **kw: asked.append(kw.get("render_draft")) or real(*args, **kw))
+    cfg = Config(env_id="Hopper-v5", num_timesteps=64, num_envs=2, steps_per_env=32, vf_epochs=1, eval_episodes=1,
+                 eval_video_seconds=0.1, max_episode_steps=20, checkpoint_dir=str(tmp_path), run_name="d",
+                 progress=False)
+    Trainer(cfg).run()
+    assert asked == [True] and (tmp_path / "d" / "videos").is_dir()

@@ -161,8 +161,8 @@ class Config:
                                                "fresh episodes; None: train to --num_timesteps.")
     eval_video: bool = _eval(True, "Record a video of the first episode of each evaluation during training.")
     eval_video_size: list = _eval([320, 240], "Width and height of the videos of evaluations during training (a "
-                                  "preview; `evaluate --record_video` draws the whole episode at the environment's "
-                                  "own size).", nargs=2, type=int)
+                                  "preview, drawn without shadows and reflections; `evaluate --record_video` draws the "
+                                  "whole episode at the environment's own size and quality).", nargs=2, type=int)
     eval_video_seconds: float = _eval(5.0, "Seconds of the first episode that the videos of evaluations during "
                                       "training show, at most.")
     load_model_path: str | None = _eval(None, "Checkpoint file or run directory to evaluate.")

@@ -302,11 +302,12 @@ class LiveViewer:
 def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool = True,
                     video_file: Path | None = None, live: bool = False, record: bool = False,
                     progress: bool = True, push: float = 0.0,
-                    video_size: tuple[int, int] | None = None,
-                    video_seconds: float | None = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+                    video_size: tuple[int, int] | None = None, video_seconds: float | None = None,
+                    draft: bool = False) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Evaluate `agent` on fresh environments built from `cfg`; optionally write a video of the first episode
     (of `video_size` (width, height) where the environment takes a size, None: its own; its first
-    `video_seconds`, None: all of it), at most VIDEO_FPS frames per second.
+    `video_seconds`, None: all of it; `draft`: drawn without shadows and reflections, the training's
+    previews), at most VIDEO_FPS frames per second.
 
     The episodes run batched, one per sub-env of a vector env (the same episodes as one env played
     `episodes` times); a video is one more episode on a single rendering env, drawn for at most
@@ -320,7 +321,8 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
         limit = sequence_steps(len(cfg.clip_sequence), cfg.switch_seconds)
     if live or record or push > 0 or cfg.clip_sequence:
         return _play_one_env(agent, cfg, kwargs, limit, episodes, seed, deterministic, video_file, live, record,
-                             progress, push, film_only=False, size=video_size, seconds=video_seconds)
+                             progress, push, film_only=False, size=video_size, seconds=video_seconds,
+                             draft=draft)
     vec = "sync" if cfg.vec_env == "async" or is_atari(cfg.env_id) else cfg.vec_env
     envs = make_vector_env(cfg.env_id, episodes, vec, limit, env_threads=cfg.env_threads, training=False, **kwargs)
     try:
@@ -329,7 +331,8 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
         envs.close()
     if video_file is not None:
         filmed, _ = _play_one_env(agent, cfg, kwargs, limit, 1, seed, deterministic, video_file, False, False,
-                                  False, 0.0, film_only=True, size=video_size, seconds=video_seconds)
+                                  False, 0.0, film_only=True, size=video_size, seconds=video_seconds,
+                                  draft=draft)
         result.video = filmed.video
     return result, None
 
@@ -337,15 +340,15 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
 def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int | None, episodes: int, seed: int,
                   deterministic: bool, video_file: Path | None, live: bool, record: bool, progress: bool,
                   push: float, film_only: bool,
-                  size: tuple[int, int] | None = None,
-                  seconds: float | None = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+                  size: tuple[int, int] | None = None, seconds: float | None = None,
+                  draft: bool = False) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Episodes one after another on one env; film_only: stop once the video has its frames."""
     mode = render_mode_for(cfg.env_id, live, video_file is not None)
     if (mode is not None or live) and is_deepmimic(cfg.env_id):
         kwargs = {**kwargs, "render_reference": cfg.reference}
     if mode == "rgb_array" and size is not None and takes_frame_size(cfg.env_id):
         kwargs = {**kwargs, "width": int(size[0]), "height": int(size[1])}
-    env = make_env(cfg.env_id, max_episode_steps=limit, render_mode=mode, **kwargs)
+    env = make_env(cfg.env_id, max_episode_steps=limit, render_mode=mode, render_draft=draft, **kwargs)
     if cfg.clip_sequence:
         from .envs.deepmimic.sequence import ClipSequence
         env = ClipSequence(env, cfg.clip_sequence, cfg.switch_seconds)

@@ -249,7 +249,8 @@ class Trainer:
         t0 = time.perf_counter()
         try:
             result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False,
-                                        video_size=tuple(cfg.eval_video_size), video_seconds=cfg.eval_video_seconds)
+                                        video_size=tuple(cfg.eval_video_size), video_seconds=cfg.eval_video_seconds,
+                                        draft=True)
         except Exception as exc:  # an evaluation problem (e.g. no GL for the video, a full disk) must not end the run
             if video is None:
                 raise

@@ -75,13 +75,16 @@ def check_env_id(env_id: str) -> None:
 
 
 def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str | None = None,
-             nonfinite: str = "raise", training: bool = False, **kwargs: Any) -> gym.Env:
+             nonfinite: str = "raise", training: bool = False, render_draft: bool = False,
+             **kwargs: Any) -> gym.Env:
     """Create one environment (time limits come from the registration unless overridden),
     guarded against non-finite observations and rewards (see NonFiniteGuard).
 
     Atari ids get the preprocessing of envs/atari.py: (4, 84, 84) uint8 stacked frames, newest
     last; `training=True` (the trainer's rollouts) makes a lost life terminal, evaluation keeps
-    the default False. Other environments ignore `training`. max_episode_steps counts agent steps."""
+    the default False. Other environments ignore `training`. max_episode_steps counts agent steps.
+    `render_draft` (MuJoCo envs rendering rgb_array): frames without shadows and reflections, as previews
+    are drawn (`offscreen.draft_quality`)."""
     check_env_id(env_id)
     if is_atari(env_id):
         from .atari import make_atari_env
@@ -99,8 +102,10 @@ def make_env(env_id: str, max_episode_steps: int | None = None, render_mode: str
     env = gym.make(env_id, **make_kwargs)
     model = getattr(env.unwrapped, "model", None)
     if render_mode == "rgb_array" and model is not None and hasattr(model, "vis"):
-        from .offscreen import cap_offscreen_quality
+        from .offscreen import cap_offscreen_quality, draft_quality
         cap_offscreen_quality(model)
+        if render_draft:
+            draft_quality(model)
     if not isinstance(env.action_space, (gym.spaces.Box, gym.spaces.Discrete)):
         raise EnvError(f"{env_id}: action space {env.action_space} is neither Box nor Discrete")
     return NonFiniteGuard(env, env_id, nonfinite)

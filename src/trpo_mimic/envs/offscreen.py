@@ -19,3 +19,12 @@ def cap_offscreen_quality(model: Any) -> None:
     q = model.vis.quality
     q.shadowsize = min(int(q.shadowsize), SHADOW_SIZE)
     q.offsamples = min(int(q.offsamples), SAMPLES)
+
+
+def draft_quality(model: Any) -> None:
+    """No shadows and no reflections in ``model``'s frames: the training's preview videos. On a CPU renderer
+    these two passes are most of a frame's cost (a 320x240 Hopper frame: 45 ms with both, 11 ms without, one
+    core of 2 beside two trainings); what is drawn and where is unchanged. The fields are read at every
+    frame and change no physics."""
+    model.light_castshadow[:] = 0
+    model.mat_reflectance[:] = 0
