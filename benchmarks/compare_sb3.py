@@ -136,7 +136,7 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
     from trpo_mimic.envs import make_env
-    from trpo_mimic.evaluate import VIDEO_FPS, run_episodes, takes_frame_size, video_stride
+    from trpo_mimic.evaluate import PREVIEW_FPS, VIDEO_FPS, run_episodes, takes_frame_size, video_stride
     from trpo_mimic.video import VideoWriter
     torch.set_num_threads(1)
     hp = dict(ZOO.get(env_id, {}))
@@ -152,10 +152,10 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     size = {"width": PREVIEW_SIZE[0], "height": PREVIEW_SIZE[1]} if takes_frame_size(env_id) else {}
     env = make_env(env_id, render_mode="rgb_array", render_draft=True, **size)  # drawn as our trainer's previews
     fps = env.metadata.get("render_fps") or VIDEO_FPS
-    stride = video_stride(fps)
+    stride = video_stride(fps, PREVIEW_FPS)
     writer = VideoWriter(out / "preview.mp4", fps / stride)
     run_episodes(_Sb3Actor(act), env, 1, True, 1_000_003 + seed, frames=writer, progress=False,
-                 max_frames=int(np.ceil(PREVIEW_SECONDS * fps / stride)) + 1, film_only=True)
+                 max_frames=int(np.ceil(PREVIEW_SECONDS * fps / stride)) + 1, film_only=True, fps_cap=PREVIEW_FPS)
     writer.close()
     env.close()
     model.save(out / "model.zip")

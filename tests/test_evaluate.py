@@ -68,7 +68,8 @@ def test_a_training_video_is_bounded_in_length_frame_rate_and_size(tmp_path):
 def test_the_training_previews_are_drawn_without_shadows_or_reflections(tmp_path, monkeypatch):
     """A draft frame (the trainer's preview videos) drops the shadow and the floor's reflection, the two passes
     that cost most on a CPU renderer: the same scene, other pixels, the rendering model's light and material
-    fields zeroed; a full-quality env keeps them. The trainer's evaluations ask for it."""
+    fields zeroed; a full-quality env keeps them. A preview has at most PREVIEW_FPS frames a second. The trainer's
+    evaluations ask for it."""
     import trpo_mimic.evaluate as ev
     from trpo_mimic.train import Trainer
     full = make_env("Hopper-v5", render_mode="rgb_array", width=160, height=120)
@@ -83,6 +84,12 @@ def test_the_training_previews_are_drawn_without_shadows_or_reflections(tmp_path
     assert np.abs(a - b).mean() > 1.0
     full.close()
     draft.close()
+    import imageio.v3 as iio
+    cfg = Config(env_id="Hopper-v5", max_episode_steps=200)
+    video = tmp_path / "draft.mp4"
+    evaluate_policy(_agent(cfg), cfg, 1, 0, video_file=video, progress=False, video_size=(160, 120),
+                    video_seconds=0.5, draft=True)
+    assert len(list(iio.imiter(video))) == 9  # at most PREVIEW_FPS: every 8th of Hopper's 125 steps a second
     asked = []
     real = ev.make_env
     monkeypatch.setattr(ev, "make_env", lambda *args, **kw: asked.append(kw.get("render_draft")) or real(*args, **kw))

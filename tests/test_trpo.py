@@ -172,3 +172,27 @@ def test_critic_fit_beside_the_policy_step_gives_the_same_training(tmp_path, mon
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k]["exp_avg_sq"], sb[k]["exp_avg_sq"]) for k in sa)
     col = seq_rows[0].split(",").index("TRPO/value_loss")
     assert [r.split(",")[col] for r in seq_rows[1:]] == [r.split(",")[col] for r in par_rows[1:]]
+
+
+@pytest.mark.parametrize("env_id,dims", [("Hopper-v5", 3), ("CartPole-v1", 1)])
+def test_kl_per_action_dim_bounds_the_mean_over_dimensions(env_id, dims):
+    """--kl_per_action_dim (sb3-contrib's TRPO): the bound holds for the KL averaged over the action's dimensions,
+    so Hopper's 3-dimensional step may reach 3 x max_kl in the summed KL; the full step of the quadratic model then
+    lands near the bound (small damping), which it must not pass. A categorical action is one dimension."""
+    from trpo_mimic.algos.trpo import TRPO, kl_scale
+    from trpo_mimic.config import Config
+    agent, batch = real_batch(env_id, steps=256)
+    assert kl_scale(agent.actor) == dims
+    cfg = Config(env_id=env_id, max_kl=0.002, cg_damping=1e-3, cg_iters=30, kl_per_action_dim=True, vf_epochs=1)
+    algo = TRPO.from_config(cfg, agent)
+    assert algo.settings.max_kl == pytest.approx(0.002 * dims) and algo.settings.cg_damping == pytest.approx(1e-3 * dims)
+    with torch.no_grad():
+        old = agent.actor.distribution(batch.obs)
+    stats = algo.update(batch)
+    with torch.no_grad():
+        summed = mean_kl(old, agent.actor.distribution(batch.obs)).item()
+    assert stats["TRPO/line_search_steps"] == 1  # the full step was taken
+    assert 0.7 * 0.002 < summed / dims <= 0.002 * (1 + 1e-6)  # per dimension: most of the bound, never past it
+    if dims > 1:
+        assert summed > 0.002 * 1.5  # beyond what the summed bound alone allows
+    assert TRPO.from_config(Config(env_id=env_id, max_kl=0.002), agent).settings.max_kl == 0.002  # off by default

@@ -127,6 +127,9 @@ class Config:
     policy_entcoeff: float = _algo(0.0, "Entropy bonus coefficient in the surrogate objective (0.01 for Atari ids).")
     gamma: float = _algo(0.99, "Discount factor.")
     lam: float = _algo(0.95, "GAE lambda.")
+    kl_per_action_dim: bool = _algo(False, "Hold --max_kl and --cg_damping per action dimension, as sb3-contrib's TRPO "
+                                    "does (its KL is the mean over the action's dimensions, not their sum): the "
+                                    "step's summed KL bound and damping are both scaled by the action's size.")
     cg_iters: int = _algo(10, "Conjugate-gradient iterations.")
     cg_damping: float = _algo(0.1, "Damping added to the Fisher-vector product.")
     fvp_subsample: float = _algo(1.0, "Fraction of the batch used for Fisher-vector products in CG (as the original "
@@ -161,8 +164,9 @@ class Config:
                                                "fresh episodes; None: train to --num_timesteps.")
     eval_video: bool = _eval(True, "Record a video of the first episode of each evaluation during training.")
     eval_video_size: list = _eval([320, 240], "Width and height of the videos of evaluations during training (a "
-                                  "preview, drawn without shadows and reflections; `evaluate --record_video` draws the "
-                                  "whole episode at the environment's own size and quality).", nargs=2, type=int)
+                                  "preview, drawn without shadows and reflections at up to 15 frames per second; "
+                                  "`evaluate --record_video` draws the whole episode at the environment's own size "
+                                  "and quality).", nargs=2, type=int)
     eval_video_seconds: float = _eval(5.0, "Seconds of the first episode that the videos of evaluations during "
                                       "training show, at most.")
     load_model_path: str | None = _eval(None, "Checkpoint file or run directory to evaluate.")

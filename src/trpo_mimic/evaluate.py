@@ -26,6 +26,9 @@ class NoDisplayError(RuntimeError):
 BODY_ERROR_KEY = "error_body_pos"
 VIDEO_FPS = 30
 """Videos have at most this many frames per second (a faster env is drawn every k-th step)."""
+PREVIEW_FPS = 15
+"""The training's previews (draft videos) have at most this many: on a CPU renderer the frames are most of an
+evaluation's cost."""
 SUCCESS_ERROR = 0.5
 """An episode succeeds when it does not fall and its mean body-position error stays under this (m)
 throughout (the success rate of PHC and ProtoMotions)."""
@@ -147,17 +150,18 @@ class _Tally:
                           max_errors=[e for e in self.max_err if e is not None])
 
 
-def video_stride(fps: float) -> int:
-    """Steps per video frame: a video has at most VIDEO_FPS frames per second."""
-    return max(1, int(round(fps / VIDEO_FPS)))
+def video_stride(fps: float, cap: float = VIDEO_FPS) -> int:
+    """Steps per video frame: a video has at most `cap` frames per second (VIDEO_FPS; PREVIEW_FPS for drafts)."""
+    return max(1, int(round(fps / cap)))
 
 
 def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,
                  frames: Any = None, progress: bool = True, on_step: Any = None,
-                 max_frames: int | None = None, film_only: bool = False) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+                 max_frames: int | None = None, film_only: bool = False,
+                 fps_cap: float = VIDEO_FPS) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Play whole episodes, one after another, with the normaliser frozen (episode k reset with seed + k).
     `frames` (a list, a `VideoWriter`: anything with `append`) gets the first episode's renders: every
-    ``video_stride``-th step, at most `max_frames` of them; `record` keeps the trajectories (and, for DeepMimic,
+    ``video_stride``-th step (at most `fps_cap` frames per second), at most `max_frames` of them; `record` keeps the trajectories (and, for DeepMimic,
     simulated and reference poses). film_only: the episode stops once its frames are drawn (a video, no figures)."""
     from tqdm import tqdm
     traj: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "episode": []}
@@ -166,7 +170,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     if record and dm:
         traj.update(sim_qpos=[], ref_qpos=[], time=[])
     tally = _Tally(episodes, getattr(unwrapped, "clips", ()) if dm else ())
-    stride = video_stride(env.metadata.get("render_fps") or VIDEO_FPS)
+    stride = video_stride(env.metadata.get("render_fps") or VIDEO_FPS, fps_cap)
     budget = np.inf if max_frames is None else max_frames
     for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
         obs, reset_info = env.reset(seed=seed + ep)
@@ -306,8 +310,8 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
                     draft: bool = False) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Evaluate `agent` on fresh environments built from `cfg`; optionally write a video of the first episode
     (of `video_size` (width, height) where the environment takes a size, None: its own; its first
-    `video_seconds`, None: all of it; `draft`: drawn without shadows and reflections, the training's
-    previews), at most VIDEO_FPS frames per second.
+    `video_seconds`, None: all of it), at most VIDEO_FPS frames per second; `draft` (the training's previews):
+    drawn without shadows and reflections, at most PREVIEW_FPS frames per second.
 
     The episodes run batched, one per sub-env of a vector env (the same episodes as one env played
     `episodes` times); a video is one more episode on a single rendering env, drawn for at most
@@ -357,14 +361,15 @@ def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int 
         env = Pushes(env, push)
     viewer = LiveViewer(env) if live and mode is None else None
     fps = env.metadata.get("render_fps") or VIDEO_FPS
-    stride = video_stride(fps)
+    cap = PREVIEW_FPS if draft else VIDEO_FPS
+    stride = video_stride(fps, cap)
     # frames go to the file as they are drawn: one in memory, however long the episode
     video = VideoWriter(video_file, fps / stride) if video_file is not None and not live else None
     frames = None if video is None or seconds is None else int(np.ceil(seconds * fps / stride)) + 1
     try:
         result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, video, progress,
                                       on_step=viewer.sync if viewer else None, max_frames=frames,
-                                      film_only=film_only)
+                                      film_only=film_only, fps_cap=cap)
         if video is not None:
             result.video = video.close()
     except BaseException:

@@ -44,6 +44,12 @@ class TRPOSettings:
     critic_thread: bool = False  # fit the critic in a second thread beside the policy step (see TRPO)
 
 
+def kl_scale(actor: Actor) -> int:
+    """The action's dimensions over which a per-dimension KL is averaged: a Gaussian's size, 1 for a
+    categorical (one distribution per sample)."""
+    return 1 if actor.discrete else int(actor.log_std.numel())
+
+
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:
     """Zero mean, unit (unbiased) std over the whole batch, across ranks when distributed."""
     if not D.active():
@@ -244,8 +250,11 @@ class TRPO:
 
     @classmethod
     def from_config(cls, cfg: Any, agent: Any) -> "TRPO":
-        return cls(agent, TRPOSettings(cfg.max_kl, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping, cfg.ls_max_steps,
-                                       cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size, cfg.fvp_subsample,
+        # --kl_per_action_dim: sb3-contrib's KL, the mean over d action dimensions, is the summed KL / d; its
+        # Fisher is then F / d, and bound delta with damping c on F / d is bound d delta with damping d c on F
+        per = kl_scale(agent.actor) if cfg.kl_per_action_dim else 1
+        return cls(agent, TRPOSettings(cfg.max_kl * per, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping * per,
+                                       cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size, cfg.fvp_subsample,
                                        cfg.grad_chunk or (1024 if agent.actor.image else 0), cfg.vf_lr,
                                        cfg.critic_thread))
 
