@@ -177,7 +177,7 @@ def build_agent(cfg: Config, obs_space: Any, action_space: Any, device: str | to
     """The agent a config describes, for an environment's spaces, on `device`, its backend chosen there
     (`Agent.set_backend`: "numpy" for tanh MLPs on the CPU unless `backend` says "torch")."""
     agent = Agent(obs_space, action_space, cfg.policy_hidden_size, cfg.value_hidden_size,
-                  cfg.init_log_std, cfg.normalize_obs).to(device)
+                  cfg.init_log_std, cfg.normalize_obs, sde=cfg.use_sde, sde_sample_freq=cfg.sde_sample_freq).to(device)
     agent.set_backend(backend)
     return agent
 

@@ -118,6 +118,10 @@ class Config:
     value_hidden_size: list | None = _algo(None, "Hidden sizes of the critic (default: as the policy).",
                                            nargs="+", type=int)
     init_log_std: float = _algo(0.0, "Initial log standard deviation of the Gaussian policy.")
+    use_sde: bool = _algo(False, "Generalised state-dependent exploration (gSDE, as Stable-Baselines3's use_sde): the "
+                          "noise is the last hidden layer's output times a random matrix held for several steps.")
+    sde_sample_freq: int = _algo(-1, "With --use_sde: draw new exploration matrices every this many steps (-1: once "
+                                 "per rollout).")
     normalize_obs: bool = _algo(True, "Normalise observations by running statistics (not for images).")
     normalize_reward: bool = _algo(False, "Divide rewards by the running standard deviation of the discounted "
                                    "return, clipped to +-10 (as VecNormalize(norm_reward=True)); the critic learns "

@@ -47,7 +47,7 @@ class TRPOSettings:
 def kl_scale(actor: Actor) -> int:
     """The action's dimensions over which a per-dimension KL is averaged: a Gaussian's size, 1 for a
     categorical (one distribution per sample)."""
-    return 1 if actor.discrete else int(actor.log_std.numel())
+    return 1 if actor.discrete else int(actor.action_dim)
 
 
 def normalize_advantages(adv: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .mlp_kernels import NumpyInference, net_tanh_mlp_layers
-from .networks import Actor, Critic, is_image_space
+from .networks import Actor, Critic, ExplorationNoise, is_image_space
 from .normalizer import RunningNormalizer
 
 BACKENDS = ("auto", "torch", "numpy")
@@ -23,12 +23,13 @@ class TorchInference:
     def __init__(self, agent: "Agent") -> None:
         self.agent = agent
         self._last: tuple[np.ndarray | None, torch.Tensor | None] = (None, None)
+        self.noise = agent.exploration_noise()  # gSDE's matrices, held across this rollout's steps; else None
 
     def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(environment action, sampled action) for a batch of raw observations."""
         x = self.agent.obs_tensor(obs)
         self._last = (obs, x)  # the values of the same observations, asked for next, reuse it
-        action = self.agent.actor.sample(x)
+        action = self.agent.actor.sample(x, self.noise) if self.noise is not None else self.agent.actor.sample(x)
         return self.agent.to_env_action(action), action.cpu().numpy()
 
     def values(self, obs: np.ndarray) -> np.ndarray:
@@ -46,11 +47,13 @@ class Agent(nn.Module):
 
     def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden_sizes: Sequence[int] | int = (64, 64),
                  value_hidden_sizes: Sequence[int] | int | None = None, init_log_std: float = 0.0,
-                 normalize_obs: bool = True, backend: str = "auto") -> None:
+                 normalize_obs: bool = True, backend: str = "auto", sde: bool = False,
+                 sde_sample_freq: int = -1) -> None:
         super().__init__()
         image = is_image_space(obs_space)
         self.obs_normalizer = RunningNormalizer(obs_space.shape, enabled=normalize_obs and not image)
-        self.actor = Actor(obs_space, action_space, hidden_sizes, init_log_std)
+        self.actor = Actor(obs_space, action_space, hidden_sizes, init_log_std, sde)
+        self.sde_sample_freq = int(sde_sample_freq)
         self.critic = Critic(obs_space, value_hidden_sizes if value_hidden_sizes else hidden_sizes)
         self.action_space = action_space
         if isinstance(action_space, gym.spaces.Box):
@@ -71,6 +74,11 @@ class Agent(nn.Module):
             raise ValueError(f"--backend numpy: {problem}; use --backend torch or auto")
         self.backend = "torch" if requested == "torch" or problem else "numpy"
         return self.backend
+
+    def exploration_noise(self) -> ExplorationNoise | None:
+        """A rollout's gSDE noise (new matrices every `sde_sample_freq` steps, and at the rollout's start); None
+        without gSDE."""
+        return ExplorationNoise(self.actor, self.sde_sample_freq) if self.actor.sde else None
 
     def inference(self) -> NumpyInference | TorchInference:
         """The rollout's inference for the chosen backend (build one per rollout)."""

@@ -44,9 +44,10 @@ def net_tanh_mlp_layers(net: Any) -> list[nn.Linear] | None:
 
 def actor_kernel_layers(actor: nn.Module) -> list[nn.Linear] | None:
     """The Linear layers of an actor whose parameters are exactly those layers' weights and biases (then a
-    Gaussian's log-std), all trainable: what `fisher_vector_product` covers; None otherwise."""
+    Gaussian's log-std), all trainable: what `fisher_vector_product` covers; None otherwise (also for a gSDE
+    actor, whose spread depends on the state)."""
     linears = net_tanh_mlp_layers(actor)
-    if linears is None:
+    if linears is None or getattr(actor, "sde", False):
         return None
     expected = [t for lin in linears for t in (lin.weight, lin.bias)]
     if not getattr(actor, "discrete", True):
@@ -191,6 +192,7 @@ class NumpyInference:
         self.actor_layers = numpy_layers(agent.actor, "actor")
         self.critic_layers = numpy_layers(agent.critic, "critic")
         self.discrete = agent.actor.discrete
+        self.noise = agent.exploration_noise()  # gSDE's matrices, held across this rollout's steps; else None
         if not self.discrete:
             self.std = agent.actor.log_std.detach().exp().numpy()
             self.low, self.high = agent.action_low.numpy(), agent.action_high.numpy()
@@ -203,7 +205,10 @@ class NumpyInference:
 
     def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(environment action, sampled action) for a batch of raw observations."""
-        out = forward(NUMPY, self.actor_layers, self._inputs(obs))[1]
+        acts, out = forward(NUMPY, self.actor_layers, self._inputs(obs))
+        if self.noise is not None:
+            action = out + self.noise(torch.from_numpy(acts[-1])).numpy()
+            return np.minimum(np.maximum(action, self.low), self.high), action
         if self.discrete:
             z = np.exp(out - out.max(axis=1, keepdims=True))
             probs = torch.from_numpy(z / z.sum(axis=1, keepdims=True))

@@ -67,12 +67,24 @@ def _obs_dim(space: gym.Space) -> int:
     return int(np.prod(space.shape))
 
 
+SDE_EPSILON = 1e-6
+"""Added to a gSDE action's variance (as Stable-Baselines3's StateDependentNoiseDistribution)."""
+
+
 class Actor(nn.Module):
-    """Policy: returns an action distribution for (normalised) observations."""
+    """Policy: returns an action distribution for (normalised) observations.
+
+    `sde` (Box actions, MLP body): generalised state-dependent exploration (gSDE, Raffin et al. 2022, as
+    Stable-Baselines3's ``use_sde``): the exploration noise is h(s) E, h(s) the last hidden layer's output
+    (not trained through the noise) and E a (hidden, action) matrix of independent N(0, exp(log_std)^2) entries
+    held for several steps (`ExplorationNoise`), so the action's spread depends on the state and is smooth in
+    time; as a distribution, N(mean(s), h(s)^2 exp(2 log_std) + SDE_EPSILON) per action dimension. `log_std`
+    is then a (hidden, action) matrix."""
 
     def __init__(self, obs_space: gym.Space, action_space: gym.Space, hidden_sizes: Sequence[int] | int = (64, 64),
-                 init_log_std: float = 0.0) -> None:
+                 init_log_std: float = 0.0, sde: bool = False) -> None:
         super().__init__()
+        self.sde = bool(sde)
         hidden = expand_hidden_sizes(hidden_sizes)
         if isinstance(action_space, gym.spaces.Box):
             self.discrete = False
@@ -91,11 +103,18 @@ class Actor(nn.Module):
             self.body = nn.Sequential(self.trunk, self.head)
         else:
             self.body = mlp(_obs_dim(obs_space), hidden, out_dim, out_gain=0.01)
+        self.action_dim = out_dim
+        if self.sde and (self.discrete or self.image):
+            raise ValueError("gSDE (--use_sde) needs Box actions and vector observations (an MLP policy)")
         if not self.discrete:
-            self.log_std = nn.Parameter(torch.full((out_dim,), float(init_log_std)))
+            shape = (hidden[-1], out_dim) if self.sde else (out_dim,)
+            self.log_std = nn.Parameter(torch.full(shape, float(init_log_std)))
 
     def output(self, obs: torch.Tensor) -> torch.Tensor:
-        """The body's output: logits, or Gaussian means."""
+        """The body's output: logits, or Gaussian means (with gSDE, followed by the last hidden layer's output)."""
+        if self.sde:
+            h = self.body[:-1](obs.flatten(1))
+            return torch.cat([self.body[-1](h), h], dim=-1)
         return self.body(obs if self.image else obs.flatten(1))
 
     def distribution(self, obs: torch.Tensor) -> Distribution:
@@ -116,10 +135,23 @@ class Actor(nn.Module):
         if self.discrete:
             return Categorical(logits=out, validate_args=False)
         log_std = self.log_std if log_std is None else log_std
+        if self.sde:
+            mean, h = out[:, :self.action_dim], out[:, self.action_dim:].detach()
+            std = torch.sqrt(h.square() @ torch.exp(2.0 * log_std) + SDE_EPSILON)
+            return Independent(Normal(mean, std, validate_args=False), 1, validate_args=False)
         return Independent(Normal(out, log_std.expand_as(out).exp(), validate_args=False), 1, validate_args=False)
 
-    def sample(self, obs: torch.Tensor) -> torch.Tensor:
-        """A stochastic action, without building a distribution object (the rollout's hot path)."""
+    def sde_matrices(self, n: int) -> torch.Tensor:
+        """n exploration matrices E (n, hidden, action) of independent N(0, exp(log_std)^2) entries (gSDE)."""
+        std = self.log_std.detach().exp()
+        return std * torch.randn((n, *std.shape), device=std.device, dtype=std.dtype)
+
+    def sample(self, obs: torch.Tensor, noise: "ExplorationNoise | None" = None) -> torch.Tensor:
+        """A stochastic action, without building a distribution object (the rollout's hot path). With gSDE,
+        `noise` holds the exploration matrices (none: a fresh matrix per row)."""
+        if self.sde:
+            h = self.body[:-1](obs.flatten(1))
+            return self.body[-1](h) + (noise or ExplorationNoise(self))(h)
         out = self.body(obs if self.image else obs.flatten(1))
         if self.discrete:
             return torch.multinomial(torch.softmax(out, dim=-1), 1).squeeze(-1)
@@ -129,6 +161,25 @@ class Actor(nn.Module):
         """The deterministic action: the mean, or the most likely category."""
         out = self.body(obs if self.image else obs.flatten(1))
         return out.argmax(-1) if self.discrete else out
+
+
+class ExplorationNoise:
+    """gSDE's noise h(s) E for a batch of n environments: E, one matrix per row, is drawn at the first call and
+    again every `every` calls (every <= 0: never again; a rollout makes a new one, so as Stable-Baselines3's
+    ``sde_sample_freq=-1``, once per rollout), and whenever the batch size changes."""
+
+    def __init__(self, actor: Actor, every: int = 0) -> None:
+        self.actor, self.every = actor, int(every)
+        self.matrices: torch.Tensor | None = None
+        self.calls = 0
+
+    def __call__(self, h: torch.Tensor) -> torch.Tensor:
+        """The noise (n, action) for hidden outputs h (n, hidden)."""
+        n = h.shape[0]
+        if self.matrices is None or self.matrices.shape[0] != n or (self.every > 0 and self.calls % self.every == 0):
+            self.matrices = self.actor.sde_matrices(n)
+        self.calls += 1
+        return torch.bmm(h.detach()[:, None, :], self.matrices)[:, 0, :]
 
 
 class Critic(nn.Module):
