@@ -233,3 +233,31 @@ def test_new_cycle_moves_the_rewards_reference_root_onto_the_character(sync):
             assert (info2["reward_root"] > 0.8) == sync
     assert roots[0.3] < math.exp(-5 * 0.3 ** 2)  # 0.4 m off the reference root
     assert (roots[dur - 0.02] > 0.9) == sync  # re-anchored one control step behind the character
+
+
+def test_where_no_contact_ends_an_episode_the_goal_and_the_bar_need_every_episode_to_succeed():
+    """--no-early_termination (getups, the roll): no episode can end early, so "no fall" is vacuous: the training's
+    stop goal, and the benchmark's bar, also need every episode to stay within the success error of the clip (a
+    getup that never rises scored 0.81 per step from random phases, 4 of 10 successes)."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import Trainer
+    ev = {"Eval/RewardPerStep": 0.85, "Eval/Terminated": 0.0, "Eval/SuccessRate": 0.4}
+    lying = SimpleNamespace(cfg=Config(env_id="DeepMimic-v0", stop_reward_per_step=0.8, early_termination=False))
+    assert not Trainer.reached_goal(lying, ev)
+    assert Trainer.reached_goal(lying, {**ev, "Eval/SuccessRate": 1.0})
+    walking = SimpleNamespace(cfg=Config(env_id="DeepMimic-v0", stop_reward_per_step=0.8))
+    assert Trainer.reached_goal(walking, ev)  # with contact terminations, a fall would have ended an episode
+    assert not Trainer.reached_goal(walking, {**ev, "Eval/Terminated": 1.0})
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("targets", root / "benchmarks" / "deepmimic" / "targets.py")
+    targets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(targets)
+    assert targets.cannot_fall("getup_faceup") and targets.cannot_fall("roll") and not targets.cannot_fall("walk")
+    figures = {"reward": 0.85, "falls": 0, "success": 0.4}
+    assert "NOT MET" in targets.verdict("getup_faceup", 1e6, figures)
+    assert ": MET" in targets.verdict("getup_faceup", 1e6, {**figures, "success": 1.0})
+    assert ": MET" in targets.verdict("punch", 1e6, figures)

@@ -5,7 +5,8 @@
 
 EVAL_TXT is what ``trpo-mimic evaluate`` printed (10 deterministic 10 s episodes from random phases). The bar
 (issue 18): reward per step within 0.03 of DeepMimic's figure or above it, 0 falls, at most 20M samples (a
-quarter of DeepMimic's or less); the walk: 0.95 or more within 5M samples. DeepMimic's figures are its
+quarter of DeepMimic's or less); the walk: 0.95 or more within 5M samples. Where the skill file turns contact
+terminations off (the getup, the roll: no episode can fall) every episode must succeed instead. DeepMimic's figures are its
 paper's normalised returns as ``../shared/docs/deepmimic.md`` recalls them (approximate), with the samples it
 reported.
 """
@@ -53,13 +54,24 @@ def read_eval(text: str) -> dict[str, float]:
     return out
 
 
+def cannot_fall(skill: str) -> bool:
+    """The skill file turns contact terminations off (--no-early_termination: the getup, the roll): no episode
+    can fall, so "0 falls" says nothing; every episode must succeed instead (no fall, and the body within the
+    success error of the clip throughout: a character still lying when the clip stands up fails)."""
+    path = Path(__file__).resolve().parents[2] / "configs" / "skills" / f"{skill}.txt"
+    return path.is_file() and "--no-early_termination" in path.read_text().split()
+
+
 def verdict(skill: str, samples: float, figures: dict[str, float]) -> str:
     target, budget = bar(skill)
     ok = figures["reward"] >= target and figures["falls"] == 0 and samples <= budget
+    strict = cannot_fall(skill)
+    if strict:
+        ok = ok and figures.get("success", 0.0) >= 1.0
     ref = (f"DeepMimic {DEEPMIMIC[skill][0]:.3f} at {DEEPMIMIC[skill][1] / 1e6:.0f}M; " if skill in DEEPMIMIC
            else "")
     return (f"{skill}: {figures['reward']:.3f} per step at {samples / 1e6:.2f}M samples ({ref}"
-            f"bar >= {target:.3f}, 0 falls, <= {budget / 1e6:.0f}M): "
+            f"bar >= {target:.3f}, 0 falls{', every episode a success' if strict else ''}, <= {budget / 1e6:.0f}M): "
             f"{'MET' if ok else 'NOT MET'}; falls {figures['falls']}"
             + (f", body error {figures['error']:.3f} m" if "error" in figures else "")
             + (f", success {figures['success']:.0%}" if "success" in figures else ""))

@@ -271,9 +271,15 @@ class Trainer:
         return scalars
 
     def reached_goal(self, ev: dict[str, float]) -> bool:
-        """--stop_reward_per_step: this evaluation reached it, and none of its episodes ended early."""
+        """--stop_reward_per_step: this evaluation reached it, and none of its episodes ended early. Where no
+        contact ends an episode (DeepMimic's --no-early_termination: the getups, the roll) no episode can end
+        early, so every episode must also succeed (stay within the success error of the clip throughout): a
+        character that never gets up scores well on the phases where the clip lies too."""
         goal = self.cfg.stop_reward_per_step
-        return goal is not None and ev["Eval/RewardPerStep"] >= goal and ev["Eval/Terminated"] == 0
+        reached = goal is not None and ev["Eval/RewardPerStep"] >= goal and ev["Eval/Terminated"] == 0
+        if reached and self.cfg.early_termination is False:
+            reached = ev.get("Eval/SuccessRate", 0.0) >= 1.0
+        return reached
 
     def confirm_goal(self, bar: Any) -> bool:
         """A goal reached in the few evaluation episodes (--eval_episodes) is confirmed with --num_eval_episodes
@@ -287,11 +293,14 @@ class Trainer:
         result, _ = evaluate_policy(self.agent, cfg, cfg.num_eval_episodes, cfg.seed + 2_000_003, True, None,
                                     progress=False)
         self.eval_seconds += time.perf_counter() - t0
-        ended = result.summary()["terminated"]
+        summary = result.summary()
+        ended = summary["terminated"]
+        succeeded = f", {summary['success_rate']:.0%} succeeded" if "success_rate" in summary else ""
         bar.write(f"confirming with {cfg.num_eval_episodes} episodes: {result.reward_per_step:.4f} per step, "
-                  f"{ended:.0f} ended early", file=sys.stdout)
+                  f"{ended:.0f} ended early{succeeded}", file=sys.stdout)
         self.logger.log({"Eval/ConfirmRewardPerStep": result.reward_per_step}, self.timesteps)
-        return self.reached_goal({"Eval/RewardPerStep": result.reward_per_step, "Eval/Terminated": float(ended)})
+        return self.reached_goal({"Eval/RewardPerStep": result.reward_per_step, "Eval/Terminated": float(ended),
+                                  "Eval/SuccessRate": summary.get("success_rate", 0.0)})
 
     def _format(self, scalars: dict[str, float]) -> str:
         return (f"iter {self.iteration} | steps {self.timesteps} | "
