@@ -78,7 +78,7 @@ def test_torchrun_training_from_cli(tmp_path):
     # trains exactly as the sequential order does, and the ranks still agree (checked at the end of run).
     r = torchrun("-m", "trpo_mimic", "train", "--env_id", "Pendulum-v1", "--num_timesteps", "512", "--num_envs", "2",
                  "--steps_per_env", "64", "--vf_epochs", "1", "--checkpoint_dir", str(tmp_path), "--run_name", "seq",
-                 "--no-progress", "--eval_freq", "0", "--no-eval_video", "--no-critic_thread")
+                 "--no-progress", "--eval_freq", "0", "--no-eval_video", "--normalize_obs", "--no-critic_thread")
     assert r.returncode == 0, r.stderr[-3000:]
     seq = torch.load(tmp_path / "seq" / "latest.pt", weights_only=True)
     for part in ("actor", "critic"):
