@@ -155,7 +155,7 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     stride = video_stride(fps, PREVIEW_FPS)
     writer = VideoWriter(out / "preview.mp4", fps / stride)
     run_episodes(_Sb3Actor(act), env, 1, True, 1_000_003 + seed, frames=writer, progress=False,
-                 max_frames=int(np.ceil(PREVIEW_SECONDS * fps / stride)) + 1, film_only=True, fps_cap=PREVIEW_FPS)
+                 max_frames=int(np.ceil(PREVIEW_SECONDS * fps / stride)) + 1, film_only=True, stride=stride)
     writer.close()
     env.close()
     model.save(out / "model.zip")

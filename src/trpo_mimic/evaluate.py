@@ -158,11 +158,11 @@ def video_stride(fps: float, cap: float = VIDEO_FPS) -> int:
 def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, seed: int, record: bool = False,
                  frames: Any = None, progress: bool = True, on_step: Any = None,
                  max_frames: int | None = None, film_only: bool = False,
-                 fps_cap: float = VIDEO_FPS) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
+                 stride: int | None = None) -> tuple[EvalResult, dict[str, np.ndarray] | None]:
     """Play whole episodes, one after another, with the normaliser frozen (episode k reset with seed + k).
     `frames` (a list, a `VideoWriter`: anything with `append`) gets the first episode's renders: every
-    ``video_stride``-th step (at most `fps_cap` frames per second), at most `max_frames` of them; `record` keeps the trajectories (and, for DeepMimic,
-    simulated and reference poses). film_only: the episode stops once its frames are drawn (a video, no figures)."""
+    `stride`-th step (None: ``video_stride`` of the env's frame rate), at most `max_frames` of them; `record`
+    keeps the trajectories (and, for DeepMimic, simulated and reference poses). film_only: the episode stops once its frames are drawn (a video, no figures)."""
     from tqdm import tqdm
     traj: dict[str, list] = {"obs": [], "actions": [], "rewards": [], "episode": []}
     unwrapped = env.unwrapped
@@ -170,7 +170,8 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     if record and dm:
         traj.update(sim_qpos=[], ref_qpos=[], time=[])
     tally = _Tally(episodes, getattr(unwrapped, "clips", ()) if dm else ())
-    stride = video_stride(env.metadata.get("render_fps") or VIDEO_FPS, fps_cap)
+    if stride is None:
+        stride = video_stride(env.metadata.get("render_fps") or VIDEO_FPS)
     budget = np.inf if max_frames is None else max_frames
     for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
         obs, reset_info = env.reset(seed=seed + ep)
@@ -361,15 +362,14 @@ def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int 
         env = Pushes(env, push)
     viewer = LiveViewer(env) if live and mode is None else None
     fps = env.metadata.get("render_fps") or VIDEO_FPS
-    cap = PREVIEW_FPS if draft else VIDEO_FPS
-    stride = video_stride(fps, cap)
+    stride = video_stride(fps, PREVIEW_FPS if draft else VIDEO_FPS)
     # frames go to the file as they are drawn: one in memory, however long the episode
     video = VideoWriter(video_file, fps / stride) if video_file is not None and not live else None
     frames = None if video is None or seconds is None else int(np.ceil(seconds * fps / stride)) + 1
     try:
         result, arrays = run_episodes(agent, env, episodes, deterministic, seed, record, video, progress,
                                       on_step=viewer.sync if viewer else None, max_frames=frames,
-                                      film_only=film_only, fps_cap=cap)
+                                      film_only=film_only, stride=stride)
         if video is not None:
             result.video = video.close()
     except BaseException:

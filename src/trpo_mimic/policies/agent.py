@@ -29,7 +29,7 @@ class TorchInference:
         """(environment action, sampled action) for a batch of raw observations."""
         x = self.agent.obs_tensor(obs)
         self._last = (obs, x)  # the values of the same observations, asked for next, reuse it
-        action = self.agent.actor.sample(x, self.noise) if self.noise is not None else self.agent.actor.sample(x)
+        action = self.agent.actor.sample(x, self.noise)  # noise: None without gSDE
         return self.agent.to_env_action(action), action.cpu().numpy()
 
     def values(self, obs: np.ndarray) -> np.ndarray:
