@@ -98,3 +98,26 @@ def test_the_training_previews_are_drawn_without_shadows_or_reflections(tmp_path
                  progress=False)
     Trainer(cfg).run()
     assert asked == [True] and (tmp_path / "d" / "videos").is_dir()
+
+
+@pytest.mark.parametrize("budget,films", [(0.0, ["final.mp4"]), (1.0, ["final.mp4", "iter_1.mp4", "iter_2.mp4"])])
+def test_the_preview_videos_keep_to_their_share_of_the_run(tmp_path, budget, films):
+    """--eval_video_budget: an evaluation during training films its first episode only while the videos so far
+    took at most that fraction of the run's wall time (0: none but the final one, always drawn; 1: every one);
+    each evaluation still runs, with its figures logged."""
+    import csv
+    from trpo_mimic.train import Trainer
+    cfg = Config(env_id="Hopper-v5", num_timesteps=128, num_envs=2, steps_per_env=32, vf_epochs=1, eval_freq=1,
+                 eval_episodes=1, eval_video_seconds=0.1, eval_video_budget=budget, max_episode_steps=20,
+                 checkpoint_dir=str(tmp_path), run_name="b", progress=False)
+    trainer = Trainer(cfg)
+    trainer.run()
+    assert sorted(p.name for p in (tmp_path / "b" / "videos").iterdir()) == films
+    assert 0 < trainer.video_seconds < trainer.eval_seconds
+    with open(tmp_path / "b" / "progress.csv") as f:
+        assert sum(row.get("Eval/Return", "") != "" for row in csv.DictReader(f)) == 3  # iterations 1, 2 and the final one
+
+
+def test_an_eval_video_budget_outside_0_1_is_an_error(cli):
+    r = cli("train", "--env_id", "Pendulum-v1", "--eval_video_budget", "1.5")
+    assert r.returncode != 0 and "--eval_video_budget" in r.stderr and len(r.stderr.strip().splitlines()) == 1

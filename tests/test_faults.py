@@ -144,7 +144,7 @@ def test_full_disk_on_a_video_or_the_plot_is_a_warning(tmp_path, monkeypatch, ca
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full_savefig)
     run = tmp_path / "r"
     assert train(tmp_path, "--num_timesteps", "128", "--eval_freq", "1", "--eval_episodes", "1", "--eval_video",
-                 "--max_episode_steps", "20") == 0
+                 "--eval_video_budget", "1", "--max_episode_steps", "20") == 0
     err = capsys.readouterr().err.strip().splitlines()
     videos = [rf"warning: cannot write {re.escape(str(run / 'videos' / tag))}\.mp4: No space left on device "
               rf"\({FREE}{re.escape(str(run / 'videos'))}\); evaluating without video" for tag in ("iter_1", "iter_2",

@@ -11,7 +11,7 @@ from trpo_mimic.algos.linalg import fisher_vector_product_fn, flat_params
 from trpo_mimic.algos.trpo import mean_kl, update_critic
 from trpo_mimic.policies import Actor, Critic
 from trpo_mimic.policies import mlp_kernels as K
-from trpo_mimic.policies.agent import Agent
+from trpo_mimic.policies.agent import Agent, TorchInference
 
 from rollout_util import real_batch
 
@@ -160,6 +160,17 @@ def test_numpy_rollout_path_equals_the_torch_policy(discrete):
         np.testing.assert_allclose(a, want_a.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(env_a, want_env, rtol=1e-5, atol=1e-5)
         assert (np.abs(env_a) <= 0.5).all() and (np.abs(a) > 0.5).any()  # clipped for the env, kept raw
+    # deterministic (the evaluations): the mean, clipped for the env, or the most likely category, as Agent.act;
+    # the torch path gives the same
+    want = agent.act(obs, deterministic=True)
+    for path in (fast, TorchInference(agent)):
+        env_d, d = path.act(obs, deterministic=True)
+        if discrete:
+            np.testing.assert_array_equal(env_d, want)
+        else:
+            np.testing.assert_allclose(env_d, want, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(env_d, np.clip(d, -0.5, 0.5))
+            assert not np.allclose(env_d, env_a)  # the mean, not the sample
 
 
 def test_numpy_rollout_path_is_not_used_for_images():

@@ -17,7 +17,7 @@ def pendulum_run(tmp_path_factory):
     from conftest import run_cli
     root = tmp_path_factory.mktemp("runs")
     r = run_cli("train", "--env_id", "Pendulum-v1", "--num_timesteps", "256", "--save_per_iter", "1",
-                "--eval_freq", "1", "--eval_episodes", "2", "--checkpoint_dir", str(root), "--seed", "3",
+                "--eval_freq", "1", "--eval_episodes", "2", "--eval_video_budget", "1", "--checkpoint_dir", str(root), "--seed", "3",
                 "--max_episode_steps", "50", *FAST)
     assert r.returncode == 0, r.stderr
     line = next(l for l in r.stdout.splitlines() if l.startswith("run directory: "))

@@ -295,6 +295,9 @@ def validate(cfg: Config) -> None:
             raise UsageError(f"--{name} must be positive, got {getattr(cfg, name)}")
     if cfg.stop_reward_per_step is not None and not (cfg.eval_freq > 0 and cfg.eval_episodes > 0):
         raise UsageError("--stop_reward_per_step needs evaluations during training (--eval_freq and --eval_episodes > 0)")
+    if not 0 <= cfg.eval_video_budget <= 1:
+        raise UsageError(f"--eval_video_budget must be a fraction of the run's wall time in [0, 1], "
+                         f"got {cfg.eval_video_budget}")
     if not (cfg.push >= 0 and cfg.push < float("inf")):
         raise UsageError(f"--push must be a non-negative force in newtons, got {cfg.push}")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps <= 0:

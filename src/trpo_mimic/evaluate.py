@@ -13,7 +13,7 @@ import torch
 from .checkpoint import load_agent, resolve_checkpoint
 from .config import Config
 from .envs import env_kwargs_from_config, is_atari, is_deepmimic, is_step_metric, make_env, make_vector_env
-from .envs.vector_util import info_row
+from .envs.vector_util import ended_info
 from .policies.agent import Agent
 from .threads import limit_threads
 from .video import VideoWriter, video_path
@@ -108,11 +108,13 @@ class EvalResult:
 
 
 class _Tally:
-    """The statistics of evaluation episodes, fed one step at a time (a batch of episodes interleaves)."""
+    """The statistics of evaluation episodes, fed a step of one episode (:meth:`step`) or of a batch of them at
+    once (:meth:`step_rows`, the batched evaluation: episode i on sub-env i)."""
 
     def __init__(self, episodes: int, clips: Any = ()) -> None:
-        self.returns, self.lengths = [0.0] * episodes, [0] * episodes
-        self.terminated, self.max_err = [False] * episodes, [None] * episodes
+        self.returns, self.lengths = np.zeros(episodes), np.zeros(episodes, dtype=np.int64)
+        self.terminated = np.zeros(episodes, dtype=bool)
+        self.max_err = np.full(episodes, np.nan)  # nan: no body-position error reported
         self.term_sums: dict[str, float] = {}
         self.term_steps: dict[str, int] = {}
         self.clips = list(clips)  # several DeepMimic clips: per-clip statistics by the step's "clip"
@@ -121,33 +123,48 @@ class _Tally:
         self.switch_falls: int | None = None
 
     def step(self, ep: int, reward: float, info: dict[str, Any], terminated: bool) -> None:
+        """A step of episode `ep` (`info`: the env's info dict)."""
+        scalars = {k: np.array([v]) for k, v in info.items() if np.ndim(v) == 0 and not isinstance(v, str)}
+        self.step_rows(np.array([ep]), np.array([reward], dtype=np.float64), scalars, np.array([terminated]))
+
+    def step_rows(self, rows: np.ndarray, reward: np.ndarray, info: dict[str, np.ndarray],
+                  terminated: np.ndarray) -> None:
+        """A step of episodes `rows`: `reward`, `terminated` and each `info` entry an array over those rows (an
+        entry may come with its ``"_key"`` mask: the rows that report it)."""
         for k, v in info.items():
-            if is_step_metric(k) and np.isfinite(v):
-                self.term_sums[k] = self.term_sums.get(k, 0.0) + float(v)
-                self.term_steps[k] = self.term_steps.get(k, 0) + 1
-        if BODY_ERROR_KEY in info:
-            e = float(info[BODY_ERROR_KEY])
-            self.max_err[ep] = max(e if np.isfinite(e) else np.inf, self.max_err[ep] or 0.0)
-        self.returns[ep] += float(reward)
-        self.lengths[ep] += 1
-        self.terminated[ep] = bool(terminated)
+            if not is_step_metric(k) or v.ndim != 1:
+                continue
+            x = v.astype(np.float64)
+            finite = np.isfinite(x)
+            reported = info.get("_" + k, np.ones(len(x), dtype=bool))
+            ok = reported & finite
+            if ok.any():
+                self.term_sums[k] = self.term_sums.get(k, 0.0) + float(x[ok].sum())
+                self.term_steps[k] = self.term_steps.get(k, 0) + int(ok.sum())
+            if k == BODY_ERROR_KEY:  # a non-finite error counts as an infinite one
+                r = rows[reported]
+                self.max_err[r] = np.fmax(self.max_err[r], np.where(finite, x, np.inf)[reported])
+        self.returns[rows] += reward
+        self.lengths[rows] += 1
+        self.terminated[rows] = terminated
         if len(self.clips) > 1:  # the step counts for the clip it imitated
-            name = self.clips[int(info["clip"])].name
-            c = self.clip_stats.setdefault(name, {"episodes": 0, "steps": 0, "reward": 0.0, "falls": 0})
-            if name not in self._seen[ep]:
-                self._seen[ep].add(name)
-                c["episodes"] += 1
-            c["steps"] += 1
-            c["reward"] += float(reward)
-            c["falls"] += int(terminated)
+            for j, ep in enumerate(rows):
+                name = self.clips[int(info["clip"][j])].name
+                c = self.clip_stats.setdefault(name, {"episodes": 0, "steps": 0, "reward": 0.0, "falls": 0})
+                if name not in self._seen[ep]:
+                    self._seen[ep].add(name)
+                    c["episodes"] += 1
+                c["steps"] += 1
+                c["reward"] += float(reward[j])
+                c["falls"] += int(terminated[j])
         if "fell_at_switch" in info:  # a clip sequence
-            self.switch_falls = (self.switch_falls or 0) + int(info["fell_at_switch"])
+            self.switch_falls = (self.switch_falls or 0) + int(np.sum(info["fell_at_switch"]))
 
     def result(self, deepmimic: bool) -> EvalResult:
-        return EvalResult(list(self.returns), list(self.lengths), list(self.terminated),
+        return EvalResult(self.returns.tolist(), self.lengths.tolist(), self.terminated.tolist(),
                           {k: v / self.term_steps[k] for k, v in self.term_sums.items()}, deepmimic=deepmimic,
                           clip_stats=self.clip_stats, switch_falls=self.switch_falls,
-                          max_errors=[e for e in self.max_err if e is not None])
+                          max_errors=self.max_err[~np.isnan(self.max_err)].tolist())
 
 
 def video_stride(fps: float, cap: float = VIDEO_FPS) -> int:
@@ -173,6 +190,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
     if stride is None:
         stride = video_stride(env.metadata.get("render_fps") or VIDEO_FPS)
     budget = np.inf if max_frames is None else max_frames
+    policy = agent.inference()
     for ep in tqdm(range(episodes), desc="evaluate", disable=not progress, leave=False, file=sys.stderr):
         obs, reset_info = env.reset(seed=seed + ep)
         drawn = 0
@@ -181,7 +199,7 @@ def run_episodes(agent: Agent, env: Any, episodes: int, deterministic: bool, see
             drawn = 1
         done, length = False, 0
         while not done:
-            action = agent.act(obs[None], deterministic=deterministic)[0]
+            action = policy.act(obs[None], deterministic)[0][0]
             next_obs, reward, terminated, truncated, info = env.step(action)
             length += 1
             if on_step is not None:
@@ -217,14 +235,16 @@ def run_episodes_batched(agent: Agent, envs: Any, deterministic: bool, seed: int
     n = envs.num_envs
     tally = _Tally(n, getattr(envs, "clips", ()) if deepmimic else ())
     obs, _ = envs.reset(seed=seed)
+    policy = agent.inference()
     active = np.ones(n, dtype=bool)
     with tqdm(total=n, desc="evaluate", disable=not progress, leave=False, file=sys.stderr) as bar:
         while active.any():
-            obs, reward, terminated, truncated, info = envs.step(agent.act(obs, deterministic=deterministic))
+            obs, reward, terminated, truncated, info = envs.step(policy.act(obs, deterministic)[0])
             done = terminated | truncated
-            final = info.get("final_info", {})
-            for i in np.flatnonzero(active):
-                tally.step(int(i), float(reward[i]), info_row(final if done[i] else info, int(i)), bool(terminated[i]))
+            rows = np.flatnonzero(active)
+            step_info = ended_info(info, done)
+            tally.step_rows(rows, np.asarray(reward, dtype=np.float64)[rows], {k: v[rows] for k, v in step_info.items()},
+                            terminated[rows])
             ended = active & done
             if ended.any():
                 active &= ~done
@@ -304,6 +324,14 @@ class LiveViewer:
         self.handle.close()
 
 
+def episode_limit(cfg: Config) -> int | None:
+    """Steps an evaluation episode lasts at most: --max_episode_steps, or the length of a --clip_sequence."""
+    if cfg.clip_sequence:
+        from .envs.deepmimic.sequence import sequence_steps
+        return sequence_steps(len(cfg.clip_sequence), cfg.switch_seconds)
+    return cfg.max_episode_steps
+
+
 def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, deterministic: bool = True,
                     video_file: Path | None = None, live: bool = False, record: bool = False,
                     progress: bool = True, push: float = 0.0,
@@ -320,10 +348,7 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
     one after another on one env instead (the video is then the first of them).
     push > 0 (DeepMimic): pushes of that force at random times (:class:`.envs.deepmimic.push.Pushes`)."""
     kwargs = env_kwargs_from_config(cfg, training=False)  # evaluation mode: no training devices (drift bound)
-    limit = cfg.max_episode_steps
-    if cfg.clip_sequence:  # the sequence sets the episode's length
-        from .envs.deepmimic.sequence import sequence_steps
-        limit = sequence_steps(len(cfg.clip_sequence), cfg.switch_seconds)
+    limit = episode_limit(cfg)
     if live or record or push > 0 or cfg.clip_sequence:
         return _play_one_env(agent, cfg, kwargs, limit, episodes, seed, deterministic, video_file, live, record,
                              progress, push, film_only=False, size=video_size, seconds=video_seconds,
@@ -335,11 +360,18 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
     finally:
         envs.close()
     if video_file is not None:
-        filmed, _ = _play_one_env(agent, cfg, kwargs, limit, 1, seed, deterministic, video_file, False, False,
-                                  False, 0.0, film_only=True, size=video_size, seconds=video_seconds,
-                                  draft=draft)
-        result.video = filmed.video
+        result.video = record_preview(agent, cfg, seed, video_file, video_size, video_seconds, deterministic, draft)
     return result, None
+
+
+def record_preview(agent: Agent, cfg: Config, seed: int, video_file: Path, size: tuple[int, int] | None = None,
+                   seconds: float | None = None, deterministic: bool = True, draft: bool = False) -> Path | None:
+    """The video of :func:`evaluate_policy`'s first episode (reset with `seed`) on its own rendering env, drawn
+    for at most `seconds` (None: all of it), of `size` where the environment takes one; `draft`: as there."""
+    kwargs = env_kwargs_from_config(cfg, training=False)
+    filmed, _ = _play_one_env(agent, cfg, kwargs, episode_limit(cfg), 1, seed, deterministic, video_file, False,
+                              False, False, 0.0, film_only=True, size=size, seconds=seconds, draft=draft)
+    return filmed.video
 
 
 def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int | None, episodes: int, seed: int,

@@ -52,6 +52,7 @@ class Trainer:
         self.started = time.perf_counter()
         self._held, self._pending_signal = False, None  # see _signals_held
         self.eval_seconds = 0.0  # evaluations during and after training, videos included
+        self.video_seconds = 0.0  # their preview videos (--eval_video_budget)
         limit_threads(cfg.torch_threads)
         if is_deepmimic(cfg.env_id) and cfg.pd_clamp is None:  # the run's config records the law it trains under
             from .envs.deepmimic.core import TaskOptions
@@ -241,23 +242,17 @@ class Trainer:
         return scalars
 
     def evaluate(self, tag: str) -> dict[str, float]:
-        """Deterministic evaluation on a fresh environment, with a video in <run>/videos/<tag>.mp4."""
+        """Deterministic evaluation on fresh environments, with a preview video of its first episode in
+        <run>/videos/<tag>.mp4 (within --eval_video_budget; always at the end of training)."""
         from .evaluate import evaluate_policy  # looked up per call (tests replace it); evaluate imports no train
         cfg = self.cfg
-        video = self.run_dir / "videos" / f"{tag}.mp4" if cfg.eval_video else None
         seed = cfg.seed + 1_000_003
         t0 = time.perf_counter()
-        try:
-            result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, video, progress=False,
-                                        video_size=tuple(cfg.eval_video_size), video_seconds=cfg.eval_video_seconds,
-                                        draft=True)
-        except Exception as exc:  # an evaluation problem (e.g. no GL for the video, a full disk) must not end the run
-            if video is None:
-                raise
-            why = (write_failed(video, exc, "evaluating without video") if isinstance(exc, OSError)
-                   else f"evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video")
-            print(f"warning: {why}", file=sys.stderr)
-            result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
+        result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
+        if cfg.eval_video and (tag == "final" or self.video_seconds < cfg.eval_video_budget * (t0 - self.started)):
+            t1 = time.perf_counter()
+            self.preview(self.run_dir / "videos" / f"{tag}.mp4", seed)
+            self.video_seconds += time.perf_counter() - t1
         self.eval_seconds += time.perf_counter() - t0
         s = result.summary()
         scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
@@ -269,6 +264,19 @@ class Trainer:
             scalars[f"Eval/{k}"] = v
         self.logger.log(scalars, self.timesteps)
         return scalars
+
+    def preview(self, video: Path, seed: int) -> None:
+        """Film an evaluation's first episode; a problem with it (no GL, a full disk) is a warning, not the run's
+        end."""
+        from .evaluate import record_preview
+        cfg = self.cfg
+        try:
+            record_preview(self.agent, cfg, seed, video, tuple(cfg.eval_video_size), cfg.eval_video_seconds,
+                           draft=True)
+        except Exception as exc:
+            why = (write_failed(video, exc, "evaluating without video") if isinstance(exc, OSError)
+                   else f"evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video")
+            print(f"warning: {why}", file=sys.stderr)
 
     def reached_goal(self, ev: dict[str, float]) -> bool:
         """--stop_reward_per_step: this evaluation reached it, and none of its episodes ended early. Where no

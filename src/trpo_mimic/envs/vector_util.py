@@ -53,6 +53,28 @@ def info_row(info: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
+def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
+    """The step's own info entries over all sub-envs (those of one value per sub-env, with their ``"_key"``
+    masks): an ended sub-env's from ``final_info`` (the top level holds its reset info), the others' as given."""
+    final = info.get("final_info") if done.any() else None
+    out: dict[str, np.ndarray] = {}
+    for k in set(info) | set(final or ()):
+        if k.startswith("_") or k in ("final_info", "final_obs"):
+            continue
+        now, last = info.get(k), (final or {}).get(k)
+        if not all(v is None or (isinstance(v, np.ndarray) and v.shape == done.shape) for v in (now, last)):
+            continue
+        mask_now = np.zeros(done.shape, dtype=bool) if now is None else info.get("_" + k, np.ones(done.shape, bool))
+        mask_last = np.zeros(done.shape, dtype=bool) if last is None else final.get("_" + k, np.ones(done.shape, bool))
+        if last is None:
+            out[k], out["_" + k] = now, mask_now & ~done
+        elif now is None:
+            out[k], out["_" + k] = last, mask_last & done
+        else:
+            out[k], out["_" + k] = np.where(done, last, now), np.where(done, mask_last, mask_now)
+    return out
+
+
 def _where_rows(mask: np.ndarray, a: Any, b: Any) -> np.ndarray:
     """np.where on the first axis (info entries may be arrays per sub-env, e.g. tendon lengths)."""
     a = np.asarray(a)

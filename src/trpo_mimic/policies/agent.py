@@ -25,11 +25,14 @@ class TorchInference:
         self._last: tuple[np.ndarray | None, torch.Tensor | None] = (None, None)
         self.noise = agent.exploration_noise()  # gSDE's matrices, held across this rollout's steps; else None
 
-    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(environment action, sampled action) for a batch of raw observations."""
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(environment action, sampled action) for a batch of raw observations; deterministic: the mean (the
+        most likely category) instead of a sample."""
         x = self.agent.obs_tensor(obs)
         self._last = (obs, x)  # the values of the same observations, asked for next, reuse it
-        action = self.agent.actor.sample(x, self.noise)  # noise: None without gSDE
+        actor = self.agent.actor
+        action = actor(x) if deterministic else actor.sample(x, self.noise)  # noise: None without gSDE
         return self.agent.to_env_action(action), action.cpu().numpy()
 
     def values(self, obs: np.ndarray) -> np.ndarray:

@@ -203,9 +203,13 @@ class NumpyInference:
             x = np.clip((x - self.mean.reshape(-1)) * self.inv_std.reshape(-1), -self.clip, self.clip)
         return x
 
-    def act(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(environment action, sampled action) for a batch of raw observations."""
+    def act(self, obs: np.ndarray, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(environment action, sampled action) for a batch of raw observations; deterministic: the mean (the
+        most likely category) instead of a sample."""
         acts, out = forward(NUMPY, self.actor_layers, self._inputs(obs))
+        if deterministic:
+            action = out.argmax(axis=1) if self.discrete else out
+            return (action if self.discrete else np.minimum(np.maximum(action, self.low), self.high)), action
         if self.noise is not None:
             action = out + self.noise(torch.from_numpy(acts[-1])).numpy()
             return np.minimum(np.maximum(action, self.low), self.high), action
