@@ -100,6 +100,23 @@ def test_truncated_steps_are_bootstrapped_in_rollouts():
     assert roll.episode_lengths == [10, 10, 10, 10]
 
 
+@pytest.mark.parametrize("vec", ["auto", "sync"])
+def test_a_rollouts_reward_terms_are_those_of_its_steps(vec):
+    """Hopper's reward is the sum of its terms (forward + healthy + control), so their per-step means over a rollout
+    add up to its mean reward, when the last step of each ended episode counts with its own terms (the
+    vector env's final_info), not with the reset info that autoreset puts in its place. Falls and truncations
+    both end episodes here; the native batched env (auto) and Gymnasium's SyncVectorEnv agree."""
+    torch.manual_seed(0)
+    envs = make_vector_env("Hopper-v5", 3, vec, max_episode_steps=15)
+    agent = Agent(envs.single_observation_space, envs.single_action_space, init_log_std=1.0)
+    roll = RolloutCollector(envs, agent, "Hopper-v5", seed=0).collect(40)
+    envs.close()
+    assert roll.terminated.any() and roll.truncated.any()
+    terms = roll.step_info_means
+    assert sum(terms[k] for k in ("reward_forward", "reward_survive", "reward_ctrl")) == pytest.approx(
+        float(roll.rewards.mean()), rel=1e-6, abs=1e-9)
+
+
 def test_batched_rollout_values_equal_per_step_critic_calls():
     """The numpy path values the whole rollout in one pass after it; the torch path calls the critic
     step by step (and on each truncated episode's final observation). Same seed, same values."""

@@ -243,8 +243,8 @@ def run_episodes_batched(agent: Agent, envs: Any, deterministic: bool, seed: int
             done = terminated | truncated
             rows = np.flatnonzero(active)
             step_info = ended_info(info, done)
-            tally.step_rows(rows, np.asarray(reward, dtype=np.float64)[rows], {k: v[rows] for k, v in step_info.items()},
-                            terminated[rows])
+            reward = np.asarray(reward, dtype=np.float64)
+            tally.step_rows(rows, reward[rows], {k: v[rows] for k, v in step_info.items()}, terminated[rows])
             ended = active & done
             if ended.any():
                 active &= ~done

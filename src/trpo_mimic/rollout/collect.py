@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..envs import is_step_metric
-from ..envs.vector_util import info_row
+from ..envs.vector_util import ended_info, info_row
 from ..envs.wrappers import NonFiniteError
 from ..policies.agent import Agent
 from .frames import StackedFrames
@@ -100,14 +100,15 @@ class RolloutCollector:
             self.total_steps += n
             self._check_finite(next_obs, reward, self.total_steps)
             rew_buf[t] = reward
-            for k, v in info.items():
-                if is_step_metric(k) and isinstance(v, np.ndarray) and v.dtype.kind == "f":
-                    ok = np.isfinite(v)  # e.g. an error is NaN on a step whose simulation went unstable
-                    info_sums[k] = info_sums.get(k, 0.0) + float(v[ok].sum())
-                    info_counts[k] = info_counts.get(k, 0) + int(ok.sum())
             term_buf[t] = terminated
             trunc_buf[t] = truncated & ~terminated
             done = terminated | truncated
+            step_info = ended_info(info, done)  # an ended episode's last step, not the next one's reset
+            for k, v in step_info.items():
+                if is_step_metric(k) and v.dtype.kind == "f":
+                    ok = step_info["_" + k] & np.isfinite(v)  # e.g. an error is NaN where the simulation went unstable
+                    info_sums[k] = info_sums.get(k, 0.0) + float(v[ok].sum())
+                    info_counts[k] = info_counts.get(k, 0) + int(ok.sum())
             self.ep_return += reward
             self.ep_length += 1
             if done.any():
