@@ -165,13 +165,18 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
 
 
 class _Sb3Actor:
-    """An sb3 policy behind our evaluation loop's `act(batch, deterministic)`."""
+    """An sb3 policy behind our evaluation loop's agent: its `inference()` acts, `act(batch, deterministic)` ->
+    (environment actions, actions)."""
 
     def __init__(self, act) -> None:
         self._act = act
 
-    def act(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
-        return np.stack([self._act(o) for o in obs])
+    def inference(self) -> "_Sb3Actor":
+        return self
+
+    def act(self, obs: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        actions = np.stack([self._act(o) for o in obs])
+        return actions, actions
 
 
 def _timed_process(cmd: list[str], env: dict, who: str) -> float:
