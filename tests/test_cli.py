@@ -151,6 +151,10 @@ def test_truncated_and_foreign_checkpoints_are_named(cli, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="trunc.pt: not a readable checkpoint"):
         load_checkpoint(bad)
+    text = tmp_path / "notes.pt"  # not a torch file at all: said so, not taken for a pickle holding code
+    text.write_text("walk policy, see README\n")
+    with pytest.raises(CheckpointError, match="notes.pt: not a checkpoint: neither the zip archive nor the pickle"):
+        load_checkpoint(text)
     # weights of a Pendulum policy into a CartPole run: names the mismatched sizes
     r = cli("train", "--env_id", "CartPole-v1", "--num_timesteps", "128", "--checkpoint_dir", str(tmp_path),
             "--pretrained_weight_path", str(tmp_path / "p" / "latest.pt"), *FAST)

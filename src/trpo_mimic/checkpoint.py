@@ -118,12 +118,23 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return p
 
 
+def _written_by_torch_save(path: Path) -> bool:
+    """The file could be torch.save's: a zip archive, or a pickle (protocol 2 or later, torch's old format)."""
+    if zipfile.is_zipfile(path):
+        return True
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load safely (weights_only); every failure becomes a CheckpointError that names the file."""
     p = resolve_checkpoint(path)
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        if not _written_by_torch_save(p):
+            raise CheckpointError(f"{p}: not a checkpoint: neither the zip archive nor the pickle that torch.save "
+                                  f"writes") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{p}: refused to load: the file holds objects other than tensors and plain "
                               f"values (possibly code). Nothing was executed. ({first})") from None
