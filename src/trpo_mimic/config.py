@@ -171,7 +171,7 @@ class Config:
                                   "preview, drawn without shadows and reflections at up to 15 frames per second; "
                                   "`evaluate --record_video` draws the whole episode at the environment's own size "
                                   "and quality).", nargs=2, type=int)
-    eval_video_budget: float = _eval(0.05, "At most about this fraction of the run's wall time goes to the preview "
+    eval_video_budget: float = _eval(0.03, "At most about this fraction of the run's wall time goes to the preview "
                                      "videos of evaluations during training: an evaluation's video is skipped while "
                                      "the videos so far took more (the evaluation itself still runs); the final "
                                      "evaluation's is always drawn. 1: a video at every evaluation.")
