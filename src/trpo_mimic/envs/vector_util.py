@@ -56,22 +56,20 @@ def info_row(info: dict[str, Any], i: int) -> dict[str, Any]:
 def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
     """The step's own info entries over all sub-envs (those of one value per sub-env, with their ``"_key"``
     masks): an ended sub-env's from ``final_info`` (the top level holds its reset info), the others' as given."""
-    final = info.get("final_info") if done.any() else None
+    final = info.get("final_info", {}) if done.any() else {}
+    nowhere, everywhere = np.zeros(done.shape, dtype=bool), np.ones(done.shape, dtype=bool)
     out: dict[str, np.ndarray] = {}
-    for k in set(info) | set(final or ()):
+    for k in set(info) | set(final):
         if k.startswith("_") or k in ("final_info", "final_obs"):
             continue
-        now, last = info.get(k), (final or {}).get(k)
+        now, last = info.get(k), final.get(k)
         if not all(v is None or (isinstance(v, np.ndarray) and v.shape == done.shape) for v in (now, last)):
             continue
-        mask_now = np.zeros(done.shape, dtype=bool) if now is None else info.get("_" + k, np.ones(done.shape, bool))
-        mask_last = np.zeros(done.shape, dtype=bool) if last is None else final.get("_" + k, np.ones(done.shape, bool))
-        if last is None:
-            out[k], out["_" + k] = now, mask_now & ~done
-        elif now is None:
-            out[k], out["_" + k] = last, mask_last & done
-        else:
-            out[k], out["_" + k] = np.where(done, last, now), np.where(done, mask_last, mask_now)
+        # a side without the entry lends its values to the other; its mask (nowhere) keeps them unreported
+        mask_now = nowhere if now is None else info.get("_" + k, everywhere)
+        mask_last = nowhere if last is None else final.get("_" + k, everywhere)
+        out[k] = np.where(done, now if last is None else last, last if now is None else now)
+        out["_" + k] = np.where(done, mask_last, mask_now)
     return out
 
 
