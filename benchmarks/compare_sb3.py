@@ -32,16 +32,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from call_timer import time_calls  # noqa: E402
 
 EVAL_EPISODES = 10
 # rl-baselines3-zoo's TRPO hyperparameters normalise observations for the MuJoCo envs, not for classic control
@@ -142,10 +147,12 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     hp = dict(ZOO.get(env_id, {}))
     normalize = hp.pop("normalize", False)
     venv = make_vec_env(env_id, n_envs=1, seed=seed)
+    physics = _time_physics(venv.envs[0].unwrapped)
     if normalize:
         venv = VecNormalize(venv, gamma=hp.get("gamma", 0.99))
     model = TRPO("MlpPolicy", venv, seed=seed, verbose=0, device="cpu", **hp)
     model.learn(total_timesteps=timesteps)
+    physics_s = physics() if physics is not None else None
     prep = (lambda o: venv.normalize_obs(o)) if normalize else (lambda o: o)
     act = lambda o: model.predict(prep(o), deterministic=True)[0]  # noqa: E731
     eval_policy(act, env_id, WHOLE_EVAL_EPISODES, 1_000_003 + seed)
@@ -161,7 +168,18 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     model.save(out / "model.zip")
     if normalize:
         venv.save(str(out / "vecnormalize.pkl"))
-    (out / "samples.json").write_text(json.dumps({"samples": int(model.num_timesteps), "normalize": normalize}))
+    (out / "samples.json").write_text(json.dumps({"samples": int(model.num_timesteps), "normalize": normalize,
+                                                  "physics_s": physics_s}))
+
+
+def _time_physics(env) -> Callable[[], float] | None:
+    """Time a Gymnasium MuJoCo env's physics (its ``_step_mujoco_simulation``: ``mj_step`` x frame_skip and
+    ``mj_rnePostConstraint``) from now on; returns a function giving the seconds so far, or None where the env
+    has no MuJoCo physics. sb3-contrib's one env steps it in one thread: no process can do that physics on this
+    machine in less than that time divided by its cores, which bounds any whole-process ratio (``ceiling``)."""
+    if not hasattr(env, "_step_mujoco_simulation"):
+        return None
+    return time_calls(env, "_step_mujoco_simulation")
 
 
 class _Sb3Actor:
@@ -200,7 +218,6 @@ def _keep(results: list[dict], r: dict, path: Path) -> None:
 
 def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, out: Path) -> list[dict]:
     """One seed of --whole_process: both processes, timed start to exit, then their policies evaluated alike."""
-    import os
     from trpo_mimic.checkpoint import load_agent
     rows = []
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}  # headless video for both
@@ -229,8 +246,22 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
     ret = eval_policy(lambda o: model.predict(prep(o), deterministic=True)[0], env_id, args.eval_episodes,
                       10_000 + seed)
     rows.append({"impl": "sb3-contrib/zoo/1env", "env": env_id, "seed": seed, "samples": meta["samples"],
-                 "wall_s": wall, "samples_per_s": meta["samples"] / wall, "eval_return": ret})
+                 "wall_s": wall, "samples_per_s": meta["samples"] / wall, "eval_return": ret,
+                 "physics_s": meta.get("physics_s")})
+    if meta.get("physics_s"):
+        print(f"{'':>11} {env_id} seed {seed}: sb3-contrib's physics {meta['physics_s']:.1f} s of its {wall:.1f} s; "
+              f"physics ceiling on {CORES} cores {ceiling(wall, meta['physics_s']):.2f}x", flush=True)
     return rows
+
+
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def ceiling(sb3_wall: float, sb3_physics: float, cores: int = CORES) -> float:
+    """The highest whole-process ratio any implementation could reach here: sb3-contrib's wall time over its
+    physics spread perfectly over ``cores`` with nothing else done (no imports, inference, updates or evaluation).
+    The same states are assumed; a policy that reaches costlier states (contacts, falls) only lowers it."""
+    return sb3_wall / (sb3_physics / cores)
 
 
 def whole_process(args: argparse.Namespace, out: Path) -> None:
@@ -247,11 +278,14 @@ def whole_process(args: argparse.Namespace, out: Path) -> None:
         ref = [r for r in results if r["env"] == env_id and r["impl"] != "trpo-mimic"]
         ratios = [a["samples_per_s"] / b["samples_per_s"] for a, b in zip(ours, ref)]
         ro, rr = [r["eval_return"] for r in ours], [r["eval_return"] for r in ref]
+        caps = [ceiling(r["wall_s"], r["physics_s"]) for r in ref if r.get("physics_s")]
+        cap = (f"; physics ceiling on {CORES} cores {statistics.median(caps):.2f}x [{min(caps):.2f}, {max(caps):.2f}]"
+               if caps else "")
         line = (f"{env_id}: speed ratio {statistics.median(ratios):.2f}x [{min(ratios):.2f}, {max(ratios):.2f}] "
                 f"(ours {statistics.median(r['samples_per_s'] for r in ours):.0f} samples/s, sb3-contrib "
                 f"{statistics.median(r['samples_per_s'] for r in ref):.0f}); eval return ours {statistics.median(ro):.1f} "
                 f"[{min(ro):.1f}, {max(ro):.1f}] vs sb3-contrib {statistics.median(rr):.1f} [{min(rr):.1f}, {max(rr):.1f}] "
-                f"({'not below' if statistics.median(ro) >= statistics.median(rr) else 'BELOW'}); {len(ours)} seeds")
+                f"({'not below' if statistics.median(ro) >= statistics.median(rr) else 'BELOW'}); {len(ours)} seeds{cap}")
         lines.append(line)
         print(line)
     (out / "whole_process_summary.txt").write_text("\n".join(lines) + "\n")

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from call_timer import time_calls
 from trpo_mimic.envs.deepmimic import MotionWarning
 from trpo_mimic.envs.deepmimic.clipfile import find_motion_file
 from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
@@ -30,17 +31,7 @@ def measure(n: int, physics: str, steps: int, warmup: int, clip: str, graph: boo
     env = DeepMimicVectorEnv(n, physics=physics, physics_options=opts, motion_file=clip, action_mode="residual",
                              pd_clamp="total")
     ph = env.core.physics
-    inner = ph.step
-    spent = [0.0]
-
-    def timed(*a, **k):
-        t = time.perf_counter()
-        try:
-            return inner(*a, **k)
-        finally:
-            spent[0] += time.perf_counter() - t
-
-    ph.step = timed
+    physics_seconds = time_calls(ph, "step")
     rng = np.random.default_rng(0)
     env.reset(seed=0)
     t0 = time.perf_counter()
@@ -48,15 +39,14 @@ def measure(n: int, physics: str, steps: int, warmup: int, clip: str, graph: boo
         env.step(rng.uniform(-1, 1, (n, env.single_action_space.shape[0])))
     first = time.perf_counter() - t0
     actions = rng.uniform(-1, 1, (steps, n, env.single_action_space.shape[0]))
-    spent[0] = 0.0
-    t0 = time.perf_counter()
+    t0, before = time.perf_counter(), physics_seconds()
     for a in actions:
         env.step(a)
     wall = time.perf_counter() - t0
     env.close()
     return {"characters": n, "physics": physics, "graph": graph if physics == "warp" else None,
             "device": str(getattr(ph, "device", "cpu threads")),
-            "samples_per_s": n * steps / wall, "physics_share": spent[0] / wall, "warmup_s": first}
+            "samples_per_s": n * steps / wall, "physics_share": (physics_seconds() - before) / wall, "warmup_s": first}
 
 
 def main() -> None:
