@@ -26,7 +26,10 @@ MuJoCo v5 ids, VecNormalize as the zoo's `normalize: true`) on one env, then the
 deterministic episodes and a 5 s preview video of the same size and render settings. After both exit, each
 saved policy is evaluated, untimed, with the same loop (--eval_episodes deterministic episodes). Prints per
 seed the whole-process samples/s of both (``wall_s``: the process, start to exit) and their ratio, then per env the median ratio with its spread and
-the median evaluation returns with theirs.
+the median evaluation returns with theirs. Two bounds come with each ratio: sb3-contrib's physics (timed in its
+process) spread over this machine's cores, what no implementation can beat here; and our process's CPU time
+(``cpu_s``, user and system, all its threads) spread over the cores, what ours would reach with every core busy
+from start to exit, printed with the share of the cores it kept busy.
 """
 from __future__ import annotations
 
@@ -197,15 +200,23 @@ class _Sb3Actor:
         return actions, actions
 
 
-def _timed_process(cmd: list[str], env: dict, who: str) -> float:
-    """Run cmd as a process from the repository root; the seconds from its start to its exit."""
+def _children_cpu() -> float:
+    """CPU seconds (user and system) of this process's waited-for children so far."""
+    import resource
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
+def _timed_process(cmd: list[str], env: dict, who: str) -> tuple[float, float]:
+    """Run cmd as a process from the repository root: (seconds from its start to its exit, the CPU seconds
+    it and its threads used on all cores)."""
     import subprocess
-    t0 = time.perf_counter()
+    c0, t0 = _children_cpu(), time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if done.returncode != 0:
         raise RuntimeError(f"{who} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return wall
+    return wall, cpu
 
 
 def _keep(results: list[dict], r: dict, path: Path) -> None:
@@ -224,16 +235,16 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
     run = out / f"whole-ours-{env_id}-{seed}"
     cmd = [sys.executable, "-m", "trpo_mimic", "train", "--env_id", env_id, "--seed", str(seed), "--num_timesteps",
            str(timesteps), "--checkpoint_dir", str(out), "--run_name", run.name, "--no-progress"]
-    wall = _timed_process(cmd, env, f"ours on {env_id} seed {seed}")
+    wall, cpu = _timed_process(cmd, env, f"ours on {env_id} seed {seed}")
     agent, _, ckpt = load_agent(str(run), "cpu")
     ret = eval_policy(lambda o: agent.act(o[None], deterministic=True)[0], env_id, args.eval_episodes, 10_000 + seed)
     rows.append({"impl": "trpo-mimic", "env": env_id, "seed": seed, "samples": int(ckpt["timesteps"]),
-                 "wall_s": wall, "samples_per_s": ckpt["timesteps"] / wall, "eval_return": ret})
+                 "wall_s": wall, "cpu_s": cpu, "samples_per_s": ckpt["timesteps"] / wall, "eval_return": ret})
     work = out / f"whole-sb3-{env_id}-{seed}"
     work.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--sb3_worker", "--envs", env_id, "--seeds", str(seed),
            "--timesteps", str(timesteps), "--out", str(work)]
-    wall = _timed_process(cmd, env, f"sb3-contrib on {env_id} seed {seed}")
+    wall, cpu = _timed_process(cmd, env, f"sb3-contrib on {env_id} seed {seed}")
     from sb3_contrib import TRPO
     meta = json.loads((work / "samples.json").read_text())
     model = TRPO.load(work / "model.zip", device="cpu")
@@ -246,8 +257,12 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
     ret = eval_policy(lambda o: model.predict(prep(o), deterministic=True)[0], env_id, args.eval_episodes,
                       10_000 + seed)
     rows.append({"impl": "sb3-contrib/zoo/1env", "env": env_id, "seed": seed, "samples": meta["samples"],
-                 "wall_s": wall, "samples_per_s": meta["samples"] / wall, "eval_return": ret,
+                 "wall_s": wall, "cpu_s": cpu, "samples_per_s": meta["samples"] / wall, "eval_return": ret,
                  "physics_s": meta.get("physics_s")})
+    ours_cpu = rows[0]["cpu_s"]
+    print(f"{'':>11} {env_id} seed {seed}: ours used {ours_cpu:.1f} CPU-s in {rows[0]['wall_s']:.1f} s "
+          f"({utilisation(rows[0]['wall_s'], ours_cpu):.0%} of {CORES} cores); with all cores busy throughout it "
+          f"would reach {ceiling(wall, ours_cpu):.2f}x", flush=True)
     if meta.get("physics_s"):
         print(f"{'':>11} {env_id} seed {seed}: sb3-contrib's physics {meta['physics_s']:.1f} s of its {wall:.1f} s; "
               f"physics ceiling on {CORES} cores {ceiling(wall, meta['physics_s']):.2f}x", flush=True)
@@ -257,17 +272,85 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def ceiling(sb3_wall: float, sb3_physics: float, cores: int = CORES) -> float:
-    """The highest whole-process ratio any implementation could reach here: sb3-contrib's wall time over its
-    physics spread perfectly over ``cores`` with nothing else done (no imports, inference, updates or evaluation).
-    The same states are assumed; a policy that reaches costlier states (contacts, falls) only lowers it."""
-    return sb3_wall / (sb3_physics / cores)
+def ceiling(sb3_wall: float, work_s: float, cores: int = CORES) -> float:
+    """sb3-contrib's wall time over ``work_s`` CPU seconds spread perfectly over ``cores``: the highest
+    whole-process ratio that work allows here.
+
+    With sb3-contrib's physics as the work, the bound for any implementation (no imports, inference, updates
+    or evaluation; the same states assumed: a policy that reaches costlier states, contacts or falls, only
+    lowers it). With our process's whole CPU time, the bound for ours as it is, were every core busy from
+    its start to its exit: below the target, parallelism alone cannot reach it, the work has to shrink."""
+    return sb3_wall / (work_s / cores)
+
+
+def _physics_share(env_id: str, num_envs: int, idx: list[int], steps: int, repeats: int, seed: int,
+                   barrier, results) -> None:
+    """One process of `physics_speedup`: the sub-envs ``idx`` of ``num_envs`` identically seeded copies, stepped
+    with the same random actions; after each barrier, one timed pass of ``steps`` control steps."""
+    import gymnasium as gym
+    envs = {i: gym.make(env_id).unwrapped for i in idx}
+    for i, e in envs.items():
+        e.reset(seed=seed + i)
+    e0 = next(iter(envs.values()))
+    lo, hi = e0.action_space.low, e0.action_space.high
+    actions = np.random.default_rng(seed).uniform(lo, hi, size=(steps, num_envs, len(lo)))
+    times = []
+    for _ in range(repeats):  # the same actions again each time
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in range(steps):
+            for i, e in envs.items():  # what `_time_physics` times in sb3-contrib's process
+                e._step_mujoco_simulation(actions[t, i], e.frame_skip)
+        times.append(time.perf_counter() - t0)
+    results.put((idx, times, {i: e.data.qpos.copy() for i, e in envs.items()}))
+
+
+def physics_speedup(env_id: str, workers: int = CORES, num_envs: int = 8, steps: int = 200, repeats: int = 5,
+                    seed: int = 0) -> tuple[float, dict]:
+    """How much faster ``workers`` processes step ``num_envs`` copies of a Gymnasium MuJoCo env's physics than
+    one process does, measured here: (speedup, the final qpos of each copy). Both ways the copies have the same
+    seeds and the same random actions for ``steps`` control steps, no resets: the same work (the final states
+    are equal). Processes, not threads, so that what is measured is the cores alone, not Python's lock; the
+    median over ``repeats`` passes. On a virtual machine's cores it is below ``workers``; the physics ceiling
+    scaled by it is what this machine's cores allow any implementation."""
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+
+    def passes(shares: list[list[int]]) -> tuple[list[float], dict]:
+        barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
+        procs = [ctx.Process(target=_physics_share, args=(env_id, num_envs, idx, steps, repeats, seed, barrier,
+                                                          results)) for idx in shares]
+        for p in procs:
+            p.start()
+        got = [results.get(timeout=600) for _ in procs]
+        for p in procs:
+            p.join()
+        if any(p.exitcode != 0 for p in procs):
+            raise RuntimeError(f"{env_id}: a physics process failed")
+        walls = [max(times[r] for _, times, _ in got) for r in range(repeats)]  # the slowest share ends a pass
+        return walls, {i: q for _, _, qpos in got for i, q in qpos.items()}
+
+    serial, one = passes([list(range(num_envs))])
+    parallel, many = passes([list(range(k, num_envs, workers)) for k in range(workers)])
+    if any(not np.array_equal(one[i], many[i]) for i in range(num_envs)):
+        raise RuntimeError(f"{env_id}: the parallel physics did other work than the serial one")
+    return statistics.median(serial) / statistics.median(parallel), many
+
+
+def utilisation(wall: float, cpu: float, cores: int = CORES) -> float:
+    """The share of ``cores`` a process kept busy over its ``wall`` seconds, given the ``cpu`` seconds it used."""
+    return cpu / (wall * cores)
 
 
 def whole_process(args: argparse.Namespace, out: Path) -> None:
-    results = []
+    from trpo_mimic.envs.mujoco_vector import TASKS
+    results, speedups = [], {}
     for env_id in args.envs:
         steps = args.timesteps or 100_000
+        if env_id in TASKS:  # a MuJoCo env: what this machine's cores give its physics
+            speedups[env_id] = physics_speedup(env_id)[0]
+            print(f"{'':>11} {env_id}: {CORES} processes step its physics {speedups[env_id]:.2f}x as fast as one",
+                  flush=True)
         for seed in args.seeds:
             for r in whole_process_pair(env_id, seed, steps, args, out):
                 _keep(results, r, out / "whole_process.json")
@@ -281,6 +364,13 @@ def whole_process(args: argparse.Namespace, out: Path) -> None:
         caps = [ceiling(r["wall_s"], r["physics_s"]) for r in ref if r.get("physics_s")]
         cap = (f"; physics ceiling on {CORES} cores {statistics.median(caps):.2f}x [{min(caps):.2f}, {max(caps):.2f}]"
                if caps else "")
+        if caps and env_id in speedups:  # the same bound with the speedup the cores gave the physics here
+            s = speedups[env_id] / CORES
+            cap += f", {statistics.median(caps) * s:.2f}x [{min(caps) * s:.2f}, {max(caps) * s:.2f}] at the " \
+                   f"measured physics speedup of {speedups[env_id]:.2f}x"
+        work = [ceiling(b["wall_s"], a["cpu_s"]) for a, b in zip(ours, ref)]
+        cap += (f"; ours with every core busy {statistics.median(work):.2f}x [{min(work):.2f}, {max(work):.2f}], "
+                f"core use {statistics.median(utilisation(r['wall_s'], r['cpu_s']) for r in ours):.0%}")
         line = (f"{env_id}: speed ratio {statistics.median(ratios):.2f}x [{min(ratios):.2f}, {max(ratios):.2f}] "
                 f"(ours {statistics.median(r['samples_per_s'] for r in ours):.0f} samples/s, sb3-contrib "
                 f"{statistics.median(r['samples_per_s'] for r in ref):.0f}); eval return ours {statistics.median(ro):.1f} "

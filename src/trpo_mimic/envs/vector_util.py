@@ -55,8 +55,10 @@ def info_row(info: dict[str, Any], i: int) -> dict[str, Any]:
 
 def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
     """The step's own info entries over all sub-envs (those of one value per sub-env, with their ``"_key"``
-    masks): an ended sub-env's from ``final_info`` (the top level holds its reset info), the others' as given."""
-    final = info.get("final_info", {}) if done.any() else {}
+    masks): an ended sub-env's from ``final_info`` (the top level holds its reset info), the others' as given.
+    Where no sub-env ended the entries are ``info``'s own arrays, not copies: read them, do not write."""
+    any_done = bool(done.any())
+    final = info.get("final_info", {}) if any_done else {}
     nowhere, everywhere = np.zeros(done.shape, dtype=bool), np.ones(done.shape, dtype=bool)
     out: dict[str, np.ndarray] = {}
     for k in set(info) | set(final):
@@ -67,6 +69,9 @@ def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
             continue
         # a side without the entry lends its values to the other; its mask (nowhere) keeps them unreported
         mask_now = nowhere if now is None else info.get("_" + k, everywhere)
+        if not any_done:  # np.where below would copy `now` and its mask unchanged
+            out[k], out["_" + k] = now, mask_now
+            continue
         mask_last = nowhere if last is None else final.get("_" + k, everywhere)
         out[k] = np.where(done, now if last is None else last, last if now is None else now)
         out["_" + k] = np.where(done, mask_last, mask_now)
