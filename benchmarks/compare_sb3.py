@@ -272,9 +272,9 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def ceiling(sb3_wall: float, work_s: float, cores: int = CORES) -> float:
-    """sb3-contrib's wall time over ``work_s`` CPU seconds spread perfectly over ``cores``: the highest
-    whole-process ratio that work allows here.
+def ceiling(sb3_wall: float, work_s: float, cores: float = CORES) -> float:
+    """sb3-contrib's wall time over ``work_s`` CPU seconds spread perfectly over ``cores`` (or run at a measured
+    speedup of that many): the highest whole-process ratio that work allows here.
 
     With sb3-contrib's physics as the work, the bound for any implementation (no imports, inference, updates
     or evaluation; the same states assumed: a policy that reaches costlier states, contacts or falls, only
@@ -364,10 +364,10 @@ def whole_process(args: argparse.Namespace, out: Path) -> None:
         caps = [ceiling(r["wall_s"], r["physics_s"]) for r in ref if r.get("physics_s")]
         cap = (f"; physics ceiling on {CORES} cores {statistics.median(caps):.2f}x [{min(caps):.2f}, {max(caps):.2f}]"
                if caps else "")
-        if caps and env_id in speedups:  # the same bound with the speedup the cores gave the physics here
-            s = speedups[env_id] / CORES
-            cap += f", {statistics.median(caps) * s:.2f}x [{min(caps) * s:.2f}, {max(caps) * s:.2f}] at the " \
-                   f"measured physics speedup of {speedups[env_id]:.2f}x"
+        if caps and env_id in speedups:  # the same bound, the physics spread at the speedup the cores gave it here
+            real = [ceiling(r["wall_s"], r["physics_s"], speedups[env_id]) for r in ref if r.get("physics_s")]
+            cap += (f", {statistics.median(real):.2f}x [{min(real):.2f}, {max(real):.2f}] at the measured physics "
+                    f"speedup of {speedups[env_id]:.2f}x")
         work = [ceiling(b["wall_s"], a["cpu_s"]) for a, b in zip(ours, ref)]
         cap += (f"; ours with every core busy {statistics.median(work):.2f}x [{min(work):.2f}, {max(work):.2f}], "
                 f"core use {statistics.median(utilisation(r['wall_s'], r['cpu_s']) for r in ours):.0%}")
