@@ -4,14 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
-# The first run: the DeepMimic preset on DeepMimic's walk clip when ../shared/motions has it (else on the
-# project's own keyframed walk, which is learned far more slowly: see README), stopped once an evaluation reaches
-# 0.9 reward per step without a fall (about 0.6M samples, 10 minutes, for the real walk) or at 2M samples; then 10
-# evaluation episodes, a video with the reference drawn as a ghost, and the learning curve. Longer: TRAIN_ARGS=...
-WALK_CLIP ?= ../shared/motions/humanoid3d_walk.txt
-WALK_ARGS := $(if $(wildcard $(WALK_CLIP)),--arg_file configs/skills/walk.txt --motion_file $(WALK_CLIP),\
-	--arg_file configs/deepmimic_builtin_walk.txt)
-TRAIN_ARGS ?= --arg_file configs/deepmimic.txt $(WALK_ARGS) --num_timesteps 2000000 --stop_reward_per_step 0.9
+# The first run: the DeepMimic preset on DeepMimic's walk clip (`--skill walk`: the preset and the skill file, the
+# clip from the package's own data), stopped once an evaluation reaches 0.9 reward per step without a fall (about
+# 0.6M samples, 10 minutes) or at 2M samples; then 10 evaluation episodes, a video with the reference drawn as a
+# ghost, and the learning curve. Longer or other: TRAIN_ARGS=...
+TRAIN_ARGS ?= --skill walk --num_timesteps 2000000 --stop_reward_per_step 0.9
 
 .PHONY: install train test test-slow bench clean
 
@@ -29,7 +26,7 @@ install: $(STAMP)
 
 train: $(STAMP)
 	@set -e; export MUJOCO_GL=$${MUJOCO_GL:-egl}; run=walk-$$(date +%Y%m%d-%H%M%S); \
-	echo "make train: $(if $(wildcard $(WALK_CLIP)),DeepMimic's walk ($(WALK_CLIP)),the builtin walk ($(WALK_CLIP) not found))"; \
+	echo "make train: DeepMimic's walk (the package's humanoid3d_walk.txt)"; \
 	$(VENV)/bin/trpo-mimic train $(TRAIN_ARGS) --run_name $$run; \
 	$(VENV)/bin/trpo-mimic evaluate --load_model_path runs/$$run --num_eval_episodes 10 --record_video \
 		--video_dir runs/$$run/videos --no-progress; \

@@ -33,6 +33,8 @@ RESUME=() TEE=(tee "$OUT/$RUN.log")
 if [ -f "$RUNS/$RUN/latest.pt" ]; then
     RESUME=(--resume "$RUNS/$RUN") TEE=(tee -a "$OUT/$RUN.log")
     echo "== resuming $RUNS/$RUN from its latest.pt"
+elif [ -d "$RUNS/$RUN" ]; then
+    RESUME=(--overwrite)  # stopped before its first checkpoint: nothing to continue, it starts afresh
 fi
 echo "== training $ENV_ID for $STEPS agent steps ($((STEPS * 4)) frames), run $RUNS/$RUN"
 START=$(date +%s)

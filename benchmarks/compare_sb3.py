@@ -84,7 +84,7 @@ def run_ours(env_id: str, seed: int, timesteps: int, args: argparse.Namespace, o
                  steps_per_env=2048 // args.num_envs, policy_hidden_size=[64, 64], max_kl=0.01, cg_iters=10,
                  cg_damping=0.1, gamma=args.gamma, lam=0.95, vf_epochs=10, vf_batch_size=128, vf_lr=1e-3,
                  checkpoint_dir=str(out), run_name=f"ours-{env_id}-{seed}", progress=False, eval_freq=0,
-                 eval_episodes=0, save_per_iter=1000, torch_threads=1,
+                 eval_episodes=0, save_per_iter=1000, torch_threads=1, overwrite=True,
                  normalize_obs=normalize_for(env_id, args.normalize_obs))
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
@@ -234,7 +234,7 @@ def whole_process_pair(env_id: str, seed: int, timesteps: int, args: argparse.Na
     env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}  # headless video for both
     run = out / f"whole-ours-{env_id}-{seed}"
     cmd = [sys.executable, "-m", "trpo_mimic", "train", "--env_id", env_id, "--seed", str(seed), "--num_timesteps",
-           str(timesteps), "--checkpoint_dir", str(out), "--run_name", run.name, "--no-progress"]
+           str(timesteps), "--checkpoint_dir", str(out), "--run_name", run.name, "--overwrite", "--no-progress"]
     wall, cpu = _timed_process(cmd, env, f"ours on {env_id} seed {seed}")
     agent, _, ckpt = load_agent(str(run), "cpu")
     ret = eval_policy(lambda o: agent.act(o[None], deterministic=True)[0], env_id, args.eval_episodes, 10_000 + seed)

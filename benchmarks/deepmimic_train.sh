@@ -38,8 +38,10 @@ if [[ -f runs/$run/latest.pt ]]; then
   "$bin" train --resume "runs/$run" --num_timesteps "$samples" --no-progress "${stop[@]}" "$@" \
     > >(tee -a "runs/$run.log") 2>&1 &
 else
+  fresh=()  # a run stopped before its first checkpoint has nothing to continue: it starts afresh
+  if [[ -d runs/$run ]]; then fresh=(--overwrite); fi
   "$bin" train --arg_file "$preset" --arg_file "$skill_file" --num_timesteps "$samples" --run_name "$run" \
-    --no-progress "${stop[@]}" "$@" > >(tee "runs/$run.log") 2>&1 &
+    --no-progress "${fresh[@]}" "${stop[@]}" "$@" > >(tee "runs/$run.log") 2>&1 &
 fi
 train_pid=$!
 trap 'kill -TERM "$train_pid" 2>/dev/null; wait "$train_pid"; exit 143' TERM INT

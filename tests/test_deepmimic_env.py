@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from deepmimic_util import clip_path, motions_dir
+from trpo_mimic.data import MOTIONS_DIR
 from trpo_mimic.envs.deepmimic import (DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, DeepMimicEnv,
                                        MotionError, MotionWarning, register_envs)
 
@@ -178,10 +179,20 @@ def test_shortcut_error_lists_places(tmp_path, monkeypatch):
     monkeypatch.delenv("TRPO_MIMIC_MOTION_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MotionError) as exc:
-        gym.make("DeepMimicRun-v0", motion_dir=str(tmp_path / "nowhere"))
+        gym.make("DeepMimic-v0", motion_file="humanoid3d_not_shipped.txt", motion_dir=str(tmp_path / "nowhere"))
     msg = str(exc.value)
-    assert "humanoid3d_run.txt" in msg and str(tmp_path / "nowhere") in msg
-    assert "TRPO_MIMIC_MOTION_DIR" in msg and str(tmp_path.parent / "shared" / "motions") in msg
+    assert "humanoid3d_not_shipped.txt" in msg and str(tmp_path / "nowhere") in msg
+    assert "TRPO_MIMIC_MOTION_DIR" in msg and str(MOTIONS_DIR) in msg and "shared" not in msg
+
+
+def test_a_shortcut_finds_its_clip_in_the_package(tmp_path, monkeypatch):
+    """No motion_dir, no $TRPO_MIMIC_MOTION_DIR, a working directory with nothing beside it: the package's clip."""
+    register_envs()
+    monkeypatch.delenv("TRPO_MIMIC_MOTION_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    env = gym.make("DeepMimicRun-v0")
+    assert env.unwrapped.clip.name == "humanoid3d_run.txt"
+    env.close()
 
 
 def test_render_rgb_array():

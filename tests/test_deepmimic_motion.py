@@ -216,23 +216,28 @@ def test_slightly_unnormalised_quaternion_warns_and_normalises(tmp_path):
 
 
 def test_missing_file_and_shortcut_error_list_places(tmp_path, monkeypatch):
-    motions_dir()
     monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(tmp_path / "envdir"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(MotionNotFoundError) as exc:
-        find_motion_file("humanoid3d_walk.txt", motion_dir=tmp_path / "given")
+        find_motion_file("humanoid3d_not_shipped.txt", motion_dir=tmp_path / "given")
     msg = str(exc.value)
-    for place in ("motion_file", str(tmp_path / "given"), str(tmp_path / "envdir"),
-                  str(tmp_path.parent / "shared" / "motions")):
+    for place in ("motion_file", str(tmp_path / "given"), str(tmp_path / "envdir"), str(motions_dir())):
         assert place in msg, msg
     with pytest.raises(MotionError, match="nope.txt"):
         MotionClip.load(tmp_path / "nope.txt")
 
 
 def test_shortcut_resolution_order(tmp_path, monkeypatch):
+    """Explicit path, then motion_dir, then $TRPO_MIMIC_MOTION_DIR, then the package's data."""
     src = clip_path("walk")
-    monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(src.parent))
-    assert find_motion_file("humanoid3d_walk.txt") == str(src.parent / "humanoid3d_walk.txt")
+    monkeypatch.delenv("TRPO_MIMIC_MOTION_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert find_motion_file("humanoid3d_walk.txt") == str(src)
+    env_dir = tmp_path / "envdir"
+    env_dir.mkdir()
+    (env_dir / "humanoid3d_walk.txt").write_text(src.read_text())
+    monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(env_dir))
+    assert find_motion_file("humanoid3d_walk.txt") == str(env_dir / "humanoid3d_walk.txt")
     (tmp_path / "humanoid3d_walk.txt").write_text(src.read_text())
     assert find_motion_file("humanoid3d_walk.txt", motion_dir=tmp_path) == str(tmp_path / "humanoid3d_walk.txt")
     assert find_motion_file("x", motion_file=src) == str(src)

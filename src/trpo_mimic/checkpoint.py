@@ -84,7 +84,7 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 
 
 POLICY_FILE_KEYS = ("actor", "critic", "obs_normalizer", "iteration", "timesteps")
-RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "pretrained_weight_path")
+RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "overwrite", "pretrained_weight_path")
 """Config fields that belong to the run that wrote a checkpoint, not to its policy."""
 
 
@@ -109,12 +109,14 @@ def check_resumable(ckpt: dict[str, Any], source: str | Path) -> None:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory (its latest.pt)."""
-    p = Path(path)
+    """A checkpoint file, a run directory (its latest.pt), or the name of a shipped policy (``walk``)."""
+    from .data import known, resolve
+    p = resolve(path)
     if p.is_dir():
         p = p / "latest.pt"
     if not p.exists():
-        raise CheckpointError(f"checkpoint not found: {p}")
+        raise CheckpointError(f"checkpoint not found: {p} (a checkpoint file, a run directory, or one of the "
+                              f"{known()})")
     return p
 
 

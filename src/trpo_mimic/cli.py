@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from .config import GROUPS, Config
 
-COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export", "build-character")
+COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export", "build-character", "pretrained")
 
 
 class UsageError(Exception):
@@ -56,7 +56,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         meta = dict(f.metadata)
         help_text = meta.pop("help", "")
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        help_text = f"{help_text} (default: {default})"
+        rng = meta.pop("range", None)
+        help_text = f"{help_text} (default: {default}{'' if rng is None else f'; must be {rng}'})"
         t = _field_type(f)
         kw: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         if t is bool:
@@ -79,19 +80,37 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         groups[f.metadata["group"]].add_argument(f"--{f.name}", **kw)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors in one line (not the whole usage block first), exit code 2; its sub-command
+    parsers are of this class too."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,play-motion,plot,convert-bvh,export,build-character}")
+    parser = OneLineParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,pretrained,play-motion,plot,convert-bvh,export,build-character}")
     for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
         p.add_argument("--config", help="read the same fields from a YAML mapping (command-line flags override it)")
         if name == "train":
+            p.add_argument("--skill", metavar="SKILL",
+                           help="a DeepMimic skill by name: the DeepMimic preset and the skill's file (its clip and "
+                                "episode rules), both inside the package, as two --arg_file; e.g. --skill backflip")
             p.add_argument("--preset", metavar="FILE|none",
                            help="the tuned arg file to start from; by default the one in configs/ made for --env_id "
                                 "and --algo (if any, and unless --arg_file, --config or --resume is given); none: "
                                 "the raw defaults")
+        if name == "evaluate":
+            p.add_argument("--pretrained", metavar="NAME", default=argparse.SUPPRESS,
+                           help="a shipped policy by name (trpo-mimic pretrained lists them), instead of "
+                                "--load_model_path")
         add_config_arguments(p)
+    p = sub.add_parser("pretrained", help="list the shipped policies with their cards",
+                       description="list the shipped policies with their cards (NAME: one card in full)")
+    p.add_argument("name", nargs="?", default=None, help="a shipped policy: its card in full")
     p = sub.add_parser("play-motion", help="render a motion clip kinematically to a video")
     p.add_argument("clip", help="DeepMimic clip file (or builtin:NAME)")
     p.add_argument("--out", default="clip.mp4", help="output video (.mp4 or .avi)")
@@ -127,13 +146,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_TEXT_BYTES = 1 << 20
+"""An argument or config file larger than this is not one (a clip, a checkpoint or a video named by mistake)."""
+
+
+def read_text_file(path: str, what: str) -> str:
+    """The text of an argument or config file: UTF-8, no NUL bytes, at most MAX_TEXT_BYTES; else one line that
+    names it (a UsageError)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_TEXT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an embedded NUL in the path
+        raise UsageError(f"cannot read {what} {path!r}: {exc}") from None
+    if len(data) > MAX_TEXT_BYTES:
+        raise UsageError(f"{what} {path} is larger than {MAX_TEXT_BYTES >> 20} MiB: not a text of flags")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a text {what}: byte {exc.start} ({data[exc.start]:#04x}) is not UTF-8 "
+                         f"text") from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise UsageError(f"{path}:{line}: not a text {what}: a NUL byte")
+    return text
+
+
 def read_arg_file(path: str, parser: argparse.ArgumentParser) -> list[str]:
     """Flags from an argument file, validated line by line against the known flags."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read argument file {path}: {exc.strerror}") from None
+    text = read_text_file(path, "argument file")
     known = {s for a in parser._actions for s in a.option_strings}
     tokens: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -158,10 +200,7 @@ def read_yaml_config(path: str, parser: argparse.ArgumentParser) -> list[str]:
 
     Keys may also be nested under a group's name (`algorithm: {max_kl: 0.02}`), then they must belong to it."""
     import yaml
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    text = read_text_file(path, "config file")
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -235,6 +274,11 @@ def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
             elif rest[i].startswith("--arg_file="):
                 file_tokens += read_arg_file(rest[i].split("=", 1)[1], sub)
                 i += 1
+            elif argv[0] == "train" and (rest[i] == "--skill" or rest[i].startswith("--skill=")):
+                name = rest[i + 1] if rest[i] == "--skill" and i + 1 < len(rest) else rest[i].partition("=")[2]
+                for path in skill_files(name):
+                    file_tokens += read_arg_file(str(path), sub)
+                i += 2 if rest[i] == "--skill" else 1
             elif rest[i] == "--config" and i + 1 < len(rest):
                 file_tokens += read_yaml_config(rest[i + 1], sub)
                 i += 2
@@ -252,10 +296,32 @@ def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
     else:
         preset = None
     ns = parser.parse_args(argv)
-    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config", "preset")}
+    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config", "preset", "skill")}
+    if ns.command == "evaluate" and "pretrained" in opts:
+        opts["load_model_path"] = pretrained_policy(opts.pop("pretrained"), opts.get("load_model_path"))
     if preset is not None:
         opts["preset"] = preset  # the preset used (a path), said when training starts
     return ns.command, opts
+
+
+def skill_files(name: str) -> list[Path]:
+    """``--skill NAME``: the DeepMimic preset and ``configs/skills/NAME.txt``, both inside the package."""
+    from .presets import DEEPMIMIC_PRESET, PRESET_DIR
+    skills = sorted(p.stem for p in (PRESET_DIR / "skills").glob("*.txt"))
+    if name not in skills:
+        raise UsageError(f"--skill {name!r}: no such skill (skills: {', '.join(skills)})")
+    return [PRESET_DIR / DEEPMIMIC_PRESET, PRESET_DIR / "skills" / f"{name}.txt"]
+
+
+def pretrained_policy(name: str, load_model_path: str | None) -> str:
+    """``evaluate --pretrained NAME``: the shipped policy's file."""
+    from .data import known, shipped
+    if load_model_path is not None:
+        raise UsageError("give --pretrained NAME or --load_model_path PATH, not both")
+    path = shipped(name)
+    if path is None:
+        raise UsageError(f"--pretrained {name!r}: no such policy ({known()})")
+    return str(path)
 
 
 def choose_preset(cli_tokens: list[str], has_files: bool, sub: argparse.ArgumentParser) -> tuple[str | None, list[str]]:
@@ -302,16 +368,26 @@ def validate(cfg: Config) -> None:
         raise UsageError(f"--push must be a non-negative force in newtons, got {cfg.push}")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps <= 0:
         raise UsageError(f"--max_episode_steps must be positive, got {cfg.max_episode_steps}")
+    for f in fields(Config):  # the range each numeric option declares (config.Range)
+        rng, value = f.metadata.get("range"), getattr(cfg, f.name)
+        if rng is not None and value is not None and not all(v in rng for v in (
+                value if isinstance(value, list) else [value])):
+            raise UsageError(f"--{f.name} must be {rng}, got {value}")
+    if not cfg.resume:
+        from .guards import check_run_name
+        check_run_name(cfg.run_name)
 
 
 def make_train_config(opts: dict[str, Any]) -> Config:
     """Defaults <- saved config (when resuming) <- explicit flags."""
+    if opts.get("resume") and opts.get("overwrite"):
+        raise UsageError("--resume continues a run and --overwrite replaces it: give one of them")
     base: dict[str, Any] = {}
     if opts.get("resume"):
         from .checkpoint import find_resume, load_checkpoint
         probe = Config(**{k: v for k, v in opts.items() if k in ("resume", "env_id", "checkpoint_dir", "algo")})
         base = load_checkpoint(find_resume(probe))["config"]
-        base = {k: v for k, v in base.items() if k not in ("resume", "pretrained_weight_path")}
+        base = {k: v for k, v in base.items() if k not in ("resume", "overwrite", "pretrained_weight_path")}
     from .envs import ATARI_DEFAULTS, is_atari
     if not base and is_atari(opts.get("env_id", Config.env_id)):
         opts = {**ATARI_DEFAULTS, **opts}  # e.g. policy_entcoeff 0.01 unless given
@@ -337,15 +413,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"trpo-mimic: error: {exc}", file=sys.stderr)
         return 2
-    return run_command(command, opts)
+    except KeyboardInterrupt:
+        return interrupted()
+    try:
+        return run_command(command, opts)
+    except BrokenPipeError:  # the reader went away (`trpo-mimic pretrained | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:  # Ctrl-C while run_command imported its modules
+        return interrupted()
+
+
+def interrupted(note: str = "") -> int:
+    """Ctrl-C outside a training loop (which saves first, and says so): one line, exit code 130."""
+    print(f"trpo-mimic: interrupted by SIGINT{note}", file=sys.stderr)
+    return 130
 
 
 def run_command(command: str, opts: dict[str, Any]) -> int:
+    import time
+    started = time.time()
     from .checkpoint import CheckpointError
     from .envs import EnvError
     from .rollout import NonFiniteError
     from .evaluate import NoDisplayError
-    from .faults import RunFault
+    from .faults import RunFault, os_error_of, os_fault
+    from .guards import inputs_of, refuse_overwrite, refuse_run_file
     from .train import Interrupted
     errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
                                                FileNotFoundError, NoDisplayError)
@@ -364,14 +457,21 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
             evaluate(opts)
         elif command == "play-motion":
             from .envs.deepmimic.render import play_motion
+            refuse_overwrite({"--out": opts["out"]}, inputs_of([
+                ("clip", opts["clip"]), ("character file", opts["character_file"]),
+                ("controller file", opts["controller_file"])]))
+            refuse_run_file("--out", opts["out"])
             out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"],
                               character_file=opts["character_file"], controller_file=opts["controller_file"])
             print(f"wrote {out}")
         elif command == "convert-bvh":
             from .envs.deepmimic.bvh import convert_bvh
+            refuse_overwrite({"--out": opts["out"]}, inputs_of([("BVH file", opts["bvh"]), ("joint map", opts["map"])]))
+            refuse_run_file("--out", opts["out"])
             out = convert_bvh(opts["bvh"], opts["out"], opts["map"], scale=opts["scale"], loop=opts["loop"])
             print(f"wrote {out}")
         elif command == "export":
+            refuse_export_overwrite(opts)
             if opts["pretrained"]:
                 from .checkpoint import write_policy_file
                 print(f"wrote {write_policy_file(opts['checkpoint'], opts['pretrained'])}")
@@ -386,16 +486,30 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
         elif command == "build-character":
             from .envs.deepmimic.charfile import CharacterFileError, load_character, write_mjcf
             errors += (CharacterFileError,)
+            refuse_overwrite({"--out": opts["out"]}, inputs_of([("character file", opts["character"]),
+                                                                ("controller file", opts["controller"])]))
+            refuse_run_file("--out", opts["out"])
             char = load_character(opts["character"], opts["controller"])
-            try:
-                model = write_mjcf(char, opts["out"])
-            except OSError as exc:
-                raise UsageError(f"cannot write {opts['out']}: {exc.strerror}") from None
+            model = write_mjcf(char, opts["out"])  # an OSError: the machine's fault, exit code 1 (below)
             passive = "" if opts["controller"] else "; no --controller: passive"
             print(f"wrote {opts['out']} ({len(char.bodies)} bodies, {len(char.hinge_names)} hinges, "
                   f"{model.nu} actuators{passive})")
+        elif command == "pretrained":
+            from .data import known, shipped
+            from .pretrained import card_lines, read_card, table
+            if opts["name"] is None:
+                print(table())
+            else:
+                path = shipped(opts["name"])
+                if path is None:
+                    raise UsageError(f"{opts['name']!r}: no such policy ({known()})")
+                card = read_card(path)
+                print("\n".join(card_lines(opts["name"], card)) if card else f"{opts['name']}: {path} (no card)")
         elif command == "plot":
             from .plot import plot_runs
+            refuse_overwrite({"--out": opts["out"]}, {f"progress.csv of {d}": Path(d) / "progress.csv"
+                                                      for d in opts["run_dirs"]})
+            refuse_run_file("--out", opts["out"])
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")
     except Interrupted as exc:
         print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
@@ -403,10 +517,59 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     except RunFault as exc:  # the machine's fault, not the command's: a full disk, a lost rank, a held run directory
         print(f"trpo-mimic: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves first: Interrupted, above)
+        return interrupted("; nothing was saved" if command == "train" else "")
+    except MemoryError:
+        print(f"trpo-mimic: error: out of memory ({command}): a size or count too large for this machine",
+              file=sys.stderr)
+        return 1
     except errors as exc:
-        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        if isinstance(exc, FileNotFoundError) and exc.filename is not None:  # a path given that is not there
+            print(f"trpo-mimic: error: {os_fault(exc)}", file=sys.stderr)
+        else:
+            print(f"trpo-mimic: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # an OSError (or one inside another: torch.save's) is the machine's: exit code 1
+        fault = os_error_of(exc)
+        if fault is None or isinstance(fault, BrokenPipeError):
+            raise
+        print(f"trpo-mimic: error: {os_fault(output_fault(fault, command, opts, started))}", file=sys.stderr)
+        return 1
     return 0
+
+
+def output_fault(fault: OSError, command: str, opts: dict[str, Any], started: float) -> OSError:
+    """A failed write that names no file (a full disk fails `write`, not `open`) names the command's output; a
+    single output file written only in part is removed (one that was there before is left alone)."""
+    out = opts.get("pretrained") or opts.get("out") if command in ("play-motion", "plot", "convert-bvh", "export",
+                                                                   "build-character") else None
+    if fault.filename is not None or out is None:
+        return fault
+    try:
+        if command != "export" or opts.get("pretrained"):
+            if os.path.isfile(out) and os.stat(out).st_mtime >= started:
+                os.unlink(out)
+    except OSError:
+        pass
+    return OSError(fault.errno, fault.strerror or str(fault).strip().split("\n")[0], str(out))
+
+
+def refuse_export_overwrite(opts: dict[str, Any]) -> None:
+    """export writes neither over the checkpoint it reads nor over its run's own files."""
+    from .checkpoint import resolve_checkpoint
+    from .export import OUTPUT_FILES
+    from .guards import OutputRefused, refuse_overwrite, refuse_run_file, same_path
+    ckpt = resolve_checkpoint(opts["checkpoint"])
+    if opts["pretrained"]:
+        refuse_overwrite({"--pretrained": opts["pretrained"]}, {"checkpoint": ckpt})
+        refuse_run_file("--pretrained", opts["pretrained"])
+        return
+    out = Path(opts["out"])
+    refuse_overwrite({"--out": out}, {"checkpoint": ckpt})
+    for name in OUTPUT_FILES:
+        if same_path(out / name, ckpt):
+            raise OutputRefused(f"--out {out} would write its {name} over the checkpoint this command reads "
+                                f"({ckpt}): choose another --out")
 
 
 if __name__ == "__main__":

@@ -426,6 +426,9 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     for k in ("max_episode_steps", "motion_file", "motion_dir", "reference", "clip_sequence", "switch_seconds"):
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
+    from .pretrained import clip_mismatch
+    for line in clip_mismatch(ckpt, cfg):  # the card's clip is not the one found now
+        print(line)
     episodes = int(opts.get("num_eval_episodes", 10))
     stochastic = bool(opts.get("stochastic_policy", False))
     seed = int(opts.get("seed", cfg.seed))

@@ -30,6 +30,7 @@ CNET_FILE = "agent0_model_cnet.pth"
 TORCHSCRIPT_FILE = "actor.pt"
 ONNX_FILE = "actor.onnx"
 META_FILE = "export.json"
+OUTPUT_FILES = (ANET_FILE, CNET_FILE, TORCHSCRIPT_FILE, ONNX_FILE, META_FILE)
 
 
 class DeterministicPolicy(nn.Module):
@@ -72,7 +73,8 @@ def export_torchscript(policy: DeterministicPolicy, example: torch.Tensor, path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit deprecation notices
         traced = torch.jit.trace(policy, (example,), check_trace=False)
-        torch.jit.save(traced, str(path))
+        with open(path, "wb") as fh:  # opened here: a file that cannot be written is an OSError naming it
+            torch.jit.save(traced, fh)
     return Path(path)
 
 
@@ -105,6 +107,12 @@ def export_onnx(policy: DeterministicPolicy, example: torch.Tensor, path: str | 
     return path
 
 
+def _save(obj: object, path: Path) -> None:
+    """torch.save to a file opened here (torch's own opening turns an OSError into a RuntimeError)."""
+    with open(path, "wb") as fh:
+        torch.save(obj, fh)
+
+
 def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, onnx: bool = True,
                       torchscript: bool = True, notes: list[str] | None = None) -> dict[str, Path]:
     """Write the state_dicts, TorchScript and ONNX policies of a checkpoint (file or run directory).
@@ -119,9 +127,9 @@ def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, onnx: bo
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     paths["anet"] = out / ANET_FILE
-    torch.save(agent.actor.state_dict(), paths["anet"])
+    _save(agent.actor.state_dict(), paths["anet"])
     paths["cnet"] = out / CNET_FILE
-    torch.save(agent.critic.state_dict(), paths["cnet"])
+    _save(agent.critic.state_dict(), paths["cnet"])
 
     policy = DeterministicPolicy(agent).eval()
     obs_space = tuple(agent.obs_normalizer.mean.shape)

@@ -7,6 +7,7 @@ of the command but of the machine it runs on.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -45,11 +46,39 @@ def free_space(directory: str | Path) -> str:
         return f"free space on {directory} unknown"
 
 
+def reason_of(exc: OSError) -> str:
+    """What went wrong, in one line: the system's words (strerror), else the first line of the message."""
+    lines = (exc.strerror or str(exc)).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def write_failed(path: str | Path, exc: OSError, kept: str) -> WriteFailed:
     """The one line for a failed write of `path`: the reason, the free space where it lives, and what is kept."""
     path = Path(path)
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    reason = reason_of(exc)
     return WriteFailed(f"cannot write {path}: {reason} ({free_space(path.parent)}); {kept}")
+
+
+def os_fault(exc: OSError) -> RunFault:
+    """The one line for an OSError that ends a command (`cli.run_command` routes every one here): the path and
+    what is wrong with it: a read-only or full file system, a permission, a file where a directory is needed
+    (naming the file in the way) or a directory where a file is."""
+    reason = reason_of(exc)
+    if exc.filename is None:
+        return RunFault(reason)
+    path = Path(os.fsdecode(exc.filename))
+    if exc.errno == errno.ENOTDIR:
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return RunFault(f"cannot use {path}: {blocker} is a file, not a directory")
+    if exc.errno == errno.EEXIST and path.exists() and not path.is_dir():
+        return RunFault(f"cannot make the directory {path}: {path} is a file, not a directory")
+    if exc.errno == errno.EISDIR:
+        return RunFault(f"cannot use {path}: it is a directory, not a file")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        reason += f" ({free_space(path.parent)})"
+    other = f" -> {os.fsdecode(exc.filename2)}" if exc.filename2 is not None else ""
+    return RunFault(f"{path}{other}: {reason}")
 
 
 def os_error_of(exc: BaseException) -> OSError | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import random
 import signal
 import sys
@@ -20,7 +21,8 @@ from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpo
                          save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
-from .faults import PeerLost, RunDirLocked, RunLock, write_failed
+from .faults import PeerLost, RunDirLocked, RunLock, os_fault, write_failed
+from .guards import OutputRefused, clear_run, inputs_of, refuse_clearing_inputs, run_exists, run_files
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
@@ -70,6 +72,8 @@ class Trainer:
         else:
             self.run_dir = Path(cfg.checkpoint_dir) / (cfg.run_name or default_run_name(cfg))
         self.lock = self.lock_run_dir()
+        if cfg.overwrite:  # done: the run's own config says how it was trained, not that it replaced another
+            cfg = self.cfg = dataclasses.replace(cfg, overwrite=False)
         try:
             self._build(cfg, resume_ckpt)
         except BaseException:
@@ -83,15 +87,19 @@ class Trainer:
         lock, refused = None, None
         if D.is_main():
             try:
-                lock = RunLock(self.run_dir)
-            except RunDirLocked as exc:
+                lock = self.take_run_dir()
+            except (RunDirLocked, OutputRefused) as exc:
                 refused = exc
+            except OSError as exc:  # --checkpoint_dir a file, or read-only: one line, exit code 1
+                refused = os_fault(exc)
         try:
-            refused_on_main = D.from_main(int(refused is not None))
+            refused_on_main = D.from_main(0 if refused is None else 2 if isinstance(refused, OutputRefused) else 1)
         except BaseException:  # a rank lost already
             if lock is not None:
                 lock.release()
             raise
+        if refused_on_main == 2:
+            raise refused or OutputRefused(f"{self.run_dir}: refused by rank 0 (it holds another run)")
         if refused_on_main:
             raise refused or RunDirLocked(f"{self.run_dir} is in use by another process (rank 0 was refused its "
                                           f"lock)")
@@ -102,6 +110,45 @@ class Trainer:
             for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
                 stale.unlink(missing_ok=True)
         return lock
+
+    def take_run_dir(self) -> RunLock:
+        """Rank 0: lock the run directory. A new run (no --resume) needs one that holds no run (`guards.run_files`):
+        with --overwrite the old run's files are removed (under the lock), under the default name the next free
+        name is taken (<name>-2, -3, ...: another run started in the same second), and an explicit --run_name that
+        holds a run is refused."""
+        cfg, base = self.cfg, self.run_dir
+        default_name = not cfg.resume and cfg.run_name is None
+        for n in itertools.count(1):
+            if default_name:
+                self.run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
+                if run_files(self.run_dir):
+                    continue
+            try:
+                lock = RunLock(self.run_dir)
+            except RunDirLocked:
+                if default_name:
+                    continue
+                raise
+            held = [] if cfg.resume else run_files(self.run_dir)
+            if not held:
+                return lock
+            if default_name:  # taken meanwhile
+                lock.release()
+                continue
+            try:
+                if not cfg.overwrite:
+                    raise run_exists(self.run_dir, held)
+                refuse_clearing_inputs(self.run_dir, inputs_of(
+                    [("--pretrained_weight_path", cfg.pretrained_weight_path),
+                     *(("--motion_file", f) for f in cfg.motion_file or []),
+                     ("--character_file", cfg.character_file), ("--controller_file", cfg.controller_file)]))
+                removed = clear_run(self.run_dir)
+            except BaseException:
+                lock.release()
+                raise
+            print(f"--overwrite: removed the previous run's {len(removed)} files from {self.run_dir}", file=sys.stderr)
+            return lock
+        raise AssertionError  # not reached
 
     def release(self) -> None:
         """Give the run directory to the next writer."""

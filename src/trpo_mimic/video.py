@@ -42,29 +42,38 @@ class VideoWriter:
             if self.count % GIF_STRIDE == 0:
                 self._small.append(_gif_frame(frame))
         else:
-            if self._writer is None:
-                import imageio.v2 as imageio
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                codec = "mpeg4" if self.path.suffix.lower() == ".avi" else "libx264"
-                # macro_block_size=1 keeps odd frame sizes as they are instead of resizing them
-                self._writer = imageio.get_writer(self.path, fps=self.fps, codec=codec, macro_block_size=1,
-                                                  **({"quality": 8} if codec == "libx264" else {"bitrate": "4M"}))
-            self._writer.append_data(frame)
+            try:
+                if self._writer is None:
+                    codec = "mpeg4" if self.path.suffix.lower() == ".avi" else "libx264"
+                    # macro_block_size=1 keeps odd frame sizes as they are instead of resizing them
+                    self._writer = ffmpeg_writer(self.path, fps=self.fps, codec=codec, macro_block_size=1,
+                                                 **({"quality": 8} if codec == "libx264" else {"bitrate": "4M"}))
+                self._writer.append_data(frame)
+            except OSError as exc:
+                raise named(exc, self.path) from exc
         self.count += 1
 
     def close(self) -> Path | None:
         """Finish the file; its path, or None when no frame came."""
         if self.count == 0:
             return None
-        if self._writer is not None:
-            writer, self._writer = self._writer, None
-            writer.close()
-        elif self._small:
-            import imageio.v3 as iio
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            small, self._small = self._small, []
-            iio.imwrite(self.path, np.stack(small), extension=".gif", duration=1000.0 * GIF_STRIDE / self.fps,
-                        loop=0)
+        try:
+            if self._writer is not None:
+                writer, self._writer = self._writer, None
+                writer.close()
+            elif self._small:
+                import imageio.v3 as iio
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                small, self._small = self._small, []
+                gif = iio.imopen(self.path, "w", legacy_mode=False, extension=".gif")
+                try:
+                    gif.write(np.stack(small), duration=1000.0 * GIF_STRIDE / self.fps, loop=0)
+                    gif.close()
+                except BaseException:
+                    discard(gif)
+                    raise
+        except OSError as exc:
+            raise named(exc, self.path) from exc
         return self.path
 
     def abort(self) -> None:
@@ -77,6 +86,48 @@ class VideoWriter:
                 pass
         if self._started:
             self.path.unlink(missing_ok=True)
+
+
+def ffmpeg_writer(path: Path, **kwargs: object) -> object:
+    """imageio's ffmpeg writer of `path`, the file opened here first and ffmpeg kept quiet: a path that cannot be
+    written is an OSError naming it (not ffmpeg's own lines on stderr), and one that fails later (a full disk) is
+    the one line of `named`."""
+    import imageio.v2 as imageio
+    path.parent.mkdir(parents=True, exist_ok=True)
+    open(path, "wb").close()
+    return imageio.get_writer(path, ffmpeg_log_level="quiet", **kwargs)
+
+
+def discard(writer: object) -> None:
+    """After a failed write: keep imageio from trying again when the writer is collected (its __del__ closes it,
+    and a pillow writer would then save its frames a second time, printing the same error as a traceback)."""
+    plugin = getattr(writer, "instance", writer)
+    frames = getattr(plugin, "images_to_write", None)
+    if isinstance(frames, list):
+        frames.clear()
+    request = getattr(plugin, "_request", None)
+    if request is not None:
+        try:  # closes the file, whose buffered bytes could not be written either
+            request.finish()
+        except Exception:
+            pass
+    try:
+        writer.closed = True  # imageio's legacy writer (a property elsewhere)
+    except AttributeError:
+        pass
+
+
+def named(exc: OSError, path: Path) -> OSError:
+    """`exc` as an OSError that names the video it failed to write: imageio reports ffmpeg's end (a full disk, a
+    lost file system) as an IOError of several lines with no file name."""
+    if exc.filename is not None:
+        return exc
+    lines = (exc.strerror or str(exc)).strip().splitlines()
+    if exc.strerror is None and (isinstance(exc.__context__, BrokenPipeError) or "FFMPEG COMMAND" in str(exc)):
+        from .faults import free_space
+        # (errno None: an OSError made with EPIPE would be a BrokenPipeError, the end of a reader of stdout)
+        return OSError(None, f"the video encoder (ffmpeg) stopped writing it ({free_space(path.parent)})", str(path))
+    return OSError(exc.errno, lines[0] if lines else type(exc).__name__, str(path))
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float = 30) -> Path:

@@ -8,7 +8,7 @@ Environment ids (registered when ``trpo_mimic`` is imported, :mod:`trpo_mimic.re
 * ``DeepMimicWalk-v0``, ``DeepMimicRun-v0``, ``DeepMimicJump-v0``,
   ``DeepMimicBackflip-v0``: the DeepMimic clips ``humanoid3d_<skill>.txt``, looked up
   in ``motion_file``, then ``motion_dir``, then ``$TRPO_MIMIC_MOTION_DIR``, then
-  ``../shared/motions`` from the working directory.
+  the package's data (``trpo_mimic/data/motions``).
 * ``DeepMimicBuiltinWalk-v0``: the project's own generated walk (``builtin:walk``),
   needs no file.
 """

@@ -308,6 +308,8 @@ def _read_json(path: Path, label: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise where.fail(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise where.fail("not valid JSON: nested too deeply") from None
 
 
 def _entries(doc: Any, keys: Sequence[str], label: str) -> list:

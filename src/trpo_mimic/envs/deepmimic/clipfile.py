@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ...data import MOTIONS_DIR
 from .character import FRAME_FIELDS, FRAME_WIDTH
 
 Fields = tuple[tuple[str, int, int], ...]
@@ -174,20 +175,25 @@ def write_deepmimic(clip: Mapping[str, Any], path: str | os.PathLike) -> Path:
 
 
 def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
-                     motion_dir: str | os.PathLike | None = None) -> str:
+                     motion_dir: str | os.PathLike | None = None, *, what: str = "motion clip",
+                     flag: str = "motion_file") -> str:
     """Locate a clip: ``motion_file``, else ``motion_dir/clip``, else
-    ``$TRPO_MIMIC_MOTION_DIR/clip``, else ``../shared/motions/clip`` from the cwd. A bare file name
+    ``$TRPO_MIMIC_MOTION_DIR/clip``, else the package's own data (``trpo_mimic/data/motions``). A bare file name
     as ``motion_file`` that is not in the working directory is searched for in the same places.
 
     ``builtin:<name>`` is returned unchanged.  Raises :class:`MotionNotFoundError`
-    listing every place looked.
+    listing every place looked (``what`` and ``flag`` name the file sought and its option in the messages: a
+    character file is searched for the same way).
     """
     if motion_file is not None:
         if str(motion_file).startswith("builtin:") or Path(motion_file).is_file():
             return str(motion_file)
+        if Path(motion_file).is_dir():
+            raise MotionNotFoundError(f"{clip}: {flag} {str(motion_file)!r} is a directory, not a {what} "
+                                      f"(looked at {Path(motion_file).resolve()})")
         if Path(motion_file).name == str(motion_file):  # a bare file name: searched like a shortcut's clip
-            return find_motion_file(str(motion_file), None, motion_dir)
-        raise MotionNotFoundError(f"{clip}: motion_file {str(motion_file)!r} does not exist "
+            return find_motion_file(str(motion_file), None, motion_dir, what=what, flag=flag)
+        raise MotionNotFoundError(f"{clip}: {flag} {str(motion_file)!r} does not exist "
                                   f"(looked at {Path(motion_file).resolve()})")
     looked = []
     candidates = []
@@ -198,15 +204,15 @@ def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
         candidates.append(("$TRPO_MIMIC_MOTION_DIR", Path(env_dir)))
     else:
         looked.append("$TRPO_MIMIC_MOTION_DIR (not set)")
-    candidates.append(("../shared/motions from the working directory", Path.cwd().parent / "shared" / "motions"))
+    candidates.append(("the package's data", MOTIONS_DIR))
     for label, folder in candidates:
         p = folder / clip
         if p.is_file():
             return str(p)
         looked.append(f"{label}: {p.resolve()}")
     raise MotionNotFoundError(
-        f"{clip}: motion clip not found; pass motion_file=... or motion_dir=..., or set "
-        f"TRPO_MIMIC_MOTION_DIR. Looked in: motion_file (not given); " + "; ".join(looked))
+        f"{clip}: {what} not found; pass {flag}=... or motion_dir=..., or set "
+        f"TRPO_MIMIC_MOTION_DIR. Looked in: {flag} (not given); " + "; ".join(looked))
 
 
 def resolve_motion_set(motion_file: Any, clip_name: str | None = None,

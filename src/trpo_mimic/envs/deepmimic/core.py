@@ -164,11 +164,13 @@ def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str |
 def find_character(character_file: str | None = None, controller_file: str | None = None,
                    motion_dir: str | None = None) -> SimCharacter:
     """The humanoid, or a character file compiled with its controller file; a bare file name is searched for
-    like a clip (``motion_dir``, ``$TRPO_MIMIC_MOTION_DIR``, ``../shared/motions``)."""
+    like a clip (``motion_dir``, ``$TRPO_MIMIC_MOTION_DIR``, the package's data)."""
     if character_file is not None:
-        character_file = find_motion_file(str(character_file), character_file, motion_dir)
+        character_file = find_motion_file(str(character_file), character_file, motion_dir, what="character file",
+                                          flag="character_file")
         if controller_file is not None:
-            controller_file = find_motion_file(str(controller_file), controller_file, motion_dir)
+            controller_file = find_motion_file(str(controller_file), controller_file, motion_dir,
+                                               what="controller file", flag="controller_file")
     return sim_character(character_file, controller_file)
 
 

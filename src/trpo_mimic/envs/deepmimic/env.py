@@ -66,7 +66,7 @@ class DeepMimicEnv(gym.Env):
 
         motion_file: clip path or ``builtin:<name>``; if None, ``clip_name`` (set by the
         shortcut ids) is searched for in ``motion_dir``, ``$TRPO_MIMIC_MOTION_DIR`` and
-        ``../shared/motions``.  obs_mode: ``"deepmimic"`` or ``"compact"``.  sim_hz /
+        the package's data.  obs_mode: ``"deepmimic"`` or ``"compact"``.  sim_hz /
         frame_skip: simulation rate or substeps per 30 Hz action (give at most one).
         reward_weights: :class:`.reward.RewardWeights` or a dict of its fields.
 

@@ -105,6 +105,8 @@ def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: 
     """Write a video of the clip played kinematically (qpos from the clip, mj_forward), on the humanoid or the
     character of ``character_file``."""
     import imageio.v2 as imageio
+
+    from ...video import discard, ffmpeg_writer, named
     from .clipfile import find_motion_file
     from .core import find_character
 
@@ -119,14 +121,24 @@ def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: 
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     kwargs = {"fps": fps}
-    if out.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"):
+    ffmpeg = out.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov")
+    if ffmpeg:
         kwargs.update(macro_block_size=1)
+    writer = None
     try:
-        with imageio.get_writer(out, **kwargs) as writer:
+        writer = ffmpeg_writer(out, **kwargs) if ffmpeg else imageio.get_writer(out, **kwargs)
+        with writer:
             for k in range(n_frames):
                 data.qpos[:] = clip.qpos_at(k / fps)
                 mujoco.mj_forward(model, data)
                 writer.append_data(np.asarray(drawer.draw(data)))
+    except BaseException as exc:
+        if writer is not None:  # no unplayable video left
+            discard(writer)
+            out.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise named(exc, out) from exc
+        raise
     finally:
         drawer.close()
     return out

@@ -255,6 +255,10 @@ class _MotionParser:
         n_frames, frames_line = self.frame_count()
         frame_time, last_line = self.frame_time()
         mismatch = f"frame count mismatch: 'Frames: {n_frames}' (line {frames_line}) but"
+        present = [k + 1 for k in range(self.i, len(self.lines)) if self.lines[k].strip()]
+        if n_frames > len(present):  # checked before the frames' memory is asked for (a count may be absurd)
+            raise self.error(present[-1] if present else last_line, f"{mismatch} the file has {len(present)} frame "
+                             f"line(s)")
         data = np.zeros((n_frames, total))
         count = 0
         for k in range(self.i, len(self.lines)):

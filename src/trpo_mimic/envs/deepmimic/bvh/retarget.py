@@ -59,10 +59,14 @@ def load_joint_map(path: str | os.PathLike) -> JointMap:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise BvhError(f"{p.name}: cannot read joint map: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BvhError(f"{p.name}: not a joint map: byte {exc.start} is not UTF-8 text") from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BvhError(f"{p.name}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise BvhError(f"{p.name}: not a joint map: JSON nested too deeply") from None
     if not isinstance(doc, dict):
         raise BvhError(f"{p.name}:1: a joint map must be a JSON object of BVH joint -> humanoid joint")
     lines = {}

@@ -1,0 +1,171 @@
+"""The shipped policies' cards, and the robustness bar (issues 37 and 39), from fresh evaluations.
+
+    python benchmarks/deepmimic/cards.py                 # evaluate every shipped policy, print the table and bar
+    python benchmarks/deepmimic/cards.py walk jump       # only these
+    python benchmarks/deepmimic/cards.py --write         # ... and write each card into its policy file
+    python benchmarks/deepmimic/cards.py --check         # exit 1 unless every card equals a fresh evaluation
+    python benchmarks/deepmimic/cards.py --readme        # README's (and pretrained/README's) table from the cards
+
+Each policy is evaluated as a user would (``trpo-mimic evaluate --pretrained NAME --num_eval_episodes 100
+--max_episode_steps 300 --seed 1234``): 100 deterministic 10 s episodes from random phases, a seed that no
+training uses for stopping and no choice of checkpoint uses. Beside each row: the fall rate's 95% interval
+(Wilson) and the robustness bar of issue 39: at most 1 fall in 100 (for the getup and the roll, which cannot
+fall, at most 1 failed episode in 100) and a reward per step not below the shipped file's figure on the same 100
+episodes before issue 39.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from targets import DEEPMIMIC, cannot_fall  # noqa: E402
+
+from trpo_mimic.checkpoint import load_checkpoint  # noqa: E402
+from trpo_mimic.config import Config  # noqa: E402
+from trpo_mimic.evaluate import evaluate  # noqa: E402
+from trpo_mimic.data import names, shipped  # noqa: E402
+from trpo_mimic.pretrained import (CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, card_from, card_lines,  # noqa: E402
+                                   falls_interval, write_card)
+
+SHIPPED = {  # name: (skill, the command that trained it, its reward per step over the cards' 100 episodes
+    # when the cards were first written: the shipped file's figure that a retraining must not fall below)
+    "walk": ("walk", "benchmarks/deepmimic_train.sh walk 2588672 --pd_clamp split", 0.9539),
+    "jog": ("jog", "benchmarks/deepmimic_train.sh jog 20000000 (resumed twice, stopped by hand at 6.01M)", 0.9227),
+    "run": ("run", "benchmarks/deepmimic_train.sh run 20000000 (resumed three times, stopped by hand at 10.21M)",
+            0.9215),
+    "jump": ("jump", "benchmarks/deepmimic_train.sh jump 20000000 (stopped by hand; the run's iter_1640.pt)", 0.9241),
+    "backflip": ("backflip", "benchmarks/deepmimic_train.sh backflip 20000000 (resumed once, stopped by hand at "
+                 "15.68M)", 0.8396),
+    "spinkick": ("spinkick", "benchmarks/deepmimic_train.sh spinkick 20000000, then TRPO_MIMIC_STOP=none "
+                 "benchmarks/deepmimic_train.sh spinkick 4000000 --stop_reward_per_step 0.95 (resumes)", 0.8705),
+    "cartwheel": ("cartwheel", "benchmarks/deepmimic_train.sh cartwheel 20000000", 0.8932),
+    "crawl": ("crawl", "benchmarks/deepmimic_train.sh crawl 8000000 --pd_clamp split", 0.9130),
+    "roll": ("roll", "benchmarks/deepmimic_train.sh roll 20000000, resumed with TRPO_MIMIC_STOP=none ... "
+             "--stop_reward_per_step none, stopped by hand at 12.96M", 0.8278),
+    "dance_a": ("dance_a", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh dance_a 6000000 "
+                "--stop_reward_per_step none (stopped by hand at 3.88M)", 0.8740),
+    "punch": ("punch", "benchmarks/deepmimic_train.sh punch 2000000 --pd_clamp split, then the same with 1400000 "
+              "(resumes)", 0.8416),
+    "getup_faceup": ("getup_faceup", "benchmarks/deepmimic_train.sh getup_faceup 20000000", 0.9153),
+    "dog_trot": ("dog_trot", "benchmarks/deepmimic_train.sh dog_trot 20000000 --pd_clamp split", 0.8101),
+    "dog_pace": ("dog_pace", "benchmarks/deepmimic_train.sh dog_pace 20000000 --pd_clamp split (resumed once)",
+                 0.8372),
+    "dog_canter": ("dog_canter", "benchmarks/deepmimic_train.sh dog_canter 20000000", 0.8377),
+    "locomotion": ("walk, jog, run", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh locomotion 20000000 "
+                   "(stopped by hand at 4.80M)", None),
+}
+MAX_FAILS = 1
+"""Issue 39's bar: at most this many falls (failed episodes, for skills that cannot fall) in 100."""
+
+
+def fresh(name: str):
+    """(EvalResult, checkpoint, config) of the card's evaluation, run as `trpo-mimic evaluate` runs it."""
+    path = shipped(name)
+    opts = {"load_model_path": str(path), "num_eval_episodes": CARD_EPISODES, "max_episode_steps": CARD_STEPS,
+            "seed": CARD_SEED, "progress": False}
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = evaluate(opts)
+    ckpt = load_checkpoint(path)
+    cfg = Config.from_dict(ckpt["config"])
+    cfg.max_episode_steps = CARD_STEPS
+    return result, ckpt, cfg
+
+
+def failures(name: str, card: dict) -> int:
+    skill = SHIPPED[name][0]
+    if cannot_fall(skill):
+        return card["eval"]["episodes"] - card.get("successes", 0)
+    return card["falls"]
+
+
+def verdict(name: str, card: dict) -> str:
+    fails, baseline = failures(name, card), SHIPPED[name][2]
+    ok_falls = fails <= MAX_FAILS
+    ok_reward = baseline is None or card["reward_per_step"] >= baseline
+    what = "failed episodes" if cannot_fall(SHIPPED[name][0]) else "falls"
+    reward = "" if baseline is None else f", reward {card['reward_per_step']:.4f} vs {baseline:.4f} shipped"
+    return (f"{'MET' if ok_falls and ok_reward else 'NOT MET'} ({what} {fails} <= {MAX_FAILS}: "
+            f"{'yes' if ok_falls else 'no'}{reward})")
+
+
+def compare(old: dict, new: dict) -> list[str]:
+    """The fields where a card and a fresh one differ (4 decimals: the cards' rounding)."""
+    keys = ("reward_per_step", "falls", "falls_ci95", "body_error_m", "body_error_root_m", "successes",
+            "per_clip", "samples", "clips", "eval")
+    return [f"{k}: card {old.get(k)!r}, fresh {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def readme_rows() -> list[str]:
+    """README's results table, from the cards."""
+    rows = ["| skill | reward per step (DeepMimic's) | falls in 100 episodes (95% interval) | samples | minutes |",
+            "|---|---|---|---|---|"]
+    for name in names():
+        card = load_checkpoint(shipped(name)).get(CARD_KEY)
+        if card is None:
+            continue
+        skill = SHIPPED.get(name, (name,))[0]
+        ref = f" ({DEEPMIMIC[skill][0]:.3f})" if skill in DEEPMIMIC else ""
+        if "per_clip" in card:
+            reward = ", ".join(f"{c.removeprefix('humanoid3d_').removesuffix('.txt')} {v['reward_per_step']:.3f}"
+                               for c, v in card["per_clip"].items())
+        else:
+            reward = f"{card['reward_per_step']:.3f}{ref}"
+        fails = failures(name, card) if name in SHIPPED else card["falls"]
+        lo, hi = falls_interval(fails, card["eval"]["episodes"]) if fails != card["falls"] else card["falls_ci95"]
+        what = f"{fails} failed" if name in SHIPPED and cannot_fall(skill) else f"{fails}"
+        rows.append(f"| {name} | {reward} | {what} ({100 * lo:.1f}-{100 * hi:.1f}%) | {card['samples'] / 1e6:.2f}M "
+                    f"| {card['train_minutes']:.0f} |")
+    return rows
+
+
+def write_readme(path: Path) -> None:
+    text = path.read_text()
+    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+    if begin not in text or end not in text:
+        sys.exit(f"{path}: no {begin} ... {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(head + begin + "\n" + "\n".join(readme_rows()) + "\n" + end + tail)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help="shipped policies (default: all)")
+    ap.add_argument("--write", action="store_true", help="write each fresh card into its policy file")
+    ap.add_argument("--check", action="store_true", help="exit 1 unless every card equals a fresh evaluation")
+    ap.add_argument("--readme", action="store_true",
+                    help="rewrite the results tables of README.md and pretrained/README.md from the cards")
+    args = ap.parse_args()
+    if args.readme:
+        for path in (ROOT / "README.md", ROOT / "pretrained" / "README.md"):
+            write_readme(path)
+        print("\n".join(readme_rows()))
+        return 0
+    todo = args.names or names()
+    unknown = [n for n in todo if n not in SHIPPED or shipped(n) is None]
+    if unknown:
+        sys.exit(f"unknown or unshipped policies: {', '.join(unknown)} (shipped: {', '.join(names())})")
+    bad = 0
+    for name in todo:
+        skill, reproduce, _ = SHIPPED[name]
+        result, ckpt, cfg = fresh(name)
+        card = card_from(result, ckpt, cfg, skill, reproduce, CARD_EPISODES, CARD_STEPS, CARD_SEED)
+        print("\n".join(card_lines(name, card)))
+        print(f"  bar: {verdict(name, card)}", flush=True)
+        if args.check:
+            diff = compare(ckpt.get(CARD_KEY) or {}, card)
+            print("  card: " + ("equals the fresh evaluation" if not diff else "DIFFERS: " + "; ".join(diff)))
+            bad += bool(diff)
+        if args.write:
+            write_card(shipped(name), card)
+            print(f"  card written to {shipped(name)}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
