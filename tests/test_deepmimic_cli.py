@@ -38,10 +38,12 @@ def test_compact_mode_matches_port_sizes_from_cli(cli, tmp_path):
 
 
 def test_missing_clip_and_bad_clip_exit_2(cli, tmp_path):
-    # run from tmp_path so the ../shared/motions fallback finds nothing either
-    r = cli("train", "--env_id", "DeepMimicJump-v0", "--motion_dir", str(tmp_path / "none"), "--no-progress",
-            cwd=tmp_path, env={"TRPO_MIMIC_MOTION_DIR": str(tmp_path / "also-none")})
-    assert r.returncode == 2 and "humanoid3d_jump.txt" in r.stderr and "Traceback" not in r.stderr
+    # a clip the package does not ship, looked for everywhere
+    r = cli("train", "--env_id", "DeepMimic-v0", "--motion_file", "humanoid3d_moonwalk.txt", "--motion_dir",
+            str(tmp_path / "none"), "--no-progress", cwd=tmp_path,
+            env={"TRPO_MIMIC_MOTION_DIR": str(tmp_path / "also-none")})
+    assert r.returncode == 2 and "humanoid3d_moonwalk.txt" in r.stderr and "Traceback" not in r.stderr
+    assert str(tmp_path / "none") in r.stderr and str(tmp_path / "also-none") in r.stderr
     bad = tmp_path / "bad.txt"
     bad.write_text('{"Loop": "wrap", "Frames": [[0.1, 0, 1], [0.1, 0, 1]]}')
     r = cli("train", "--env_id", "DeepMimic-v0", "--motion_file", str(bad), "--no-progress", cwd=tmp_path)

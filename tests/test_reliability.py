@@ -78,7 +78,9 @@ def test_sigterm_saves_a_checkpoint(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130
-    assert "SIGTERM: saving" in err
+    run = tmp_path / "r"  # one line, once the checkpoint is saved (issue 40)
+    assert err.strip().splitlines() == [f"trpo-mimic: interrupted by SIGTERM; saved {run / 'latest.pt'} (--resume "
+                                        f"{run} continues the run)"], err
     ckpt = load_checkpoint(tmp_path / "r" / "latest.pt")
     assert ckpt["iteration"] >= 3
 

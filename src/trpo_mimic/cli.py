@@ -80,12 +80,21 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         groups[f.metadata["group"]].add_argument(f"--{f.name}", **kw)
 
 
+CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+"""Control characters (a newline, a carriage return in a value or a path) shown escaped: an error is one line."""
+
+
+def error_line(message: object) -> None:
+    """The one line of an error, on stderr: ``trpo-mimic: error: <message>``."""
+    print(f"trpo-mimic: error: {str(message).translate(CONTROL)}", file=sys.stderr)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse with its errors in one line (not the whole usage block first), exit code 2; its sub-command
     parsers are of this class too."""
 
     def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message.translate(CONTROL)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,7 +215,8 @@ def read_yaml_config(path: str, parser: argparse.ArgumentParser) -> list[str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"{path}{where}: not valid YAML ({problem})") from None
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):
@@ -225,7 +235,10 @@ def read_yaml_config(path: str, parser: argparse.ArgumentParser) -> list[str]:
             raise UsageError(f"{path}:{line}: unknown key {key!r}")
         if group is not None and key not in Config.group_fields(group):
             raise UsageError(f"{path}:{line}: {key!r} is not in the {group} group")
-        value = yaml.safe_load(yaml.serialize(value_node))
+        try:
+            value = yaml.SafeLoader("").construct_document(value_node)
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # e.g. a date that is none
+            raise UsageError(f"{path}:{line}: {key}: not a value ({str(exc).strip().splitlines()[0]})") from None
         flag = f"--{key}"
         if isinstance(action, argparse.BooleanOptionalAction) or action.nargs == 0:
             if not isinstance(value, bool):
@@ -411,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # before anything heavy is imported: --help and usage errors answer at once
         command, opts = parse(argv)
     except UsageError as exc:
-        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        error_line(exc)
         return 2
     except KeyboardInterrupt:
         return interrupted()
@@ -512,10 +525,10 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
             refuse_run_file("--out", opts["out"])
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")
     except Interrupted as exc:
-        print(f"trpo-mimic: interrupted by {exc}; latest checkpoint saved", file=sys.stderr)
+        print(f"trpo-mimic: interrupted by {exc}", file=sys.stderr)
         return 130
     except RunFault as exc:  # the machine's fault, not the command's: a full disk, a lost rank, a held run directory
-        print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+        error_line(exc)
         return 1
     except KeyboardInterrupt:  # Ctrl-C outside a training loop (which saves first: Interrupted, above)
         return interrupted("; nothing was saved" if command == "train" else "")
@@ -525,15 +538,15 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
         return 1
     except errors as exc:
         if isinstance(exc, FileNotFoundError) and exc.filename is not None:  # a path given that is not there
-            print(f"trpo-mimic: error: {os_fault(exc)}", file=sys.stderr)
+            error_line(os_fault(exc))
         else:
-            print(f"trpo-mimic: error: {exc}", file=sys.stderr)
+            error_line(exc)
         return 2
     except Exception as exc:  # an OSError (or one inside another: torch.save's) is the machine's: exit code 1
         fault = os_error_of(exc)
         if fault is None or isinstance(fault, BrokenPipeError):
             raise
-        print(f"trpo-mimic: error: {os_fault(output_fault(fault, command, opts, started))}", file=sys.stderr)
+        error_line(os_fault(output_fault(fault, command, opts, started)))
         return 1
     return 0
 

@@ -154,6 +154,11 @@ class Config:
     pose_termination: float | None = _env(None, "DeepMimic: end a training episode when the mean body-position "
                                           "error from the reference passes this many metres (default: never; "
                                           "newer trackers use 1.0). Training only.", range=POSITIVE)
+    fail_weighted_rsi: float | None = _env(None, "DeepMimic: failure-weighted start times, the share of a training "
+                                           "episode's starts drawn in proportion to the failure rate of episodes "
+                                           "started in the same twentieth of the clip (as PHC and ProtoMotions weight "
+                                           "their motions by failure); the rest uniform (default 0: all uniform). "
+                                           "Training only.", range=Range(0, 1, high_open=True))
     sync_root: bool | None = _env(None, "DeepMimic: at each new cycle of a looping clip, move the reward's reference "
                                   "root onto the character's (DeepMimic's sync_char_root_pos; default on). The "
                                   "body-position error and the terminations keep the clip's own path.")

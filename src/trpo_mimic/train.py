@@ -461,10 +461,11 @@ class Trainer:
                           f"({100 * self.eval_seconds / max(took, 1e-9):.1f}%)", file=sys.stdout)
             D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
         except Interrupted as exc:
-            if main:
-                bar.write(f"{exc}: saving {self.run_dir / 'latest.pt'} before exiting", file=sys.stderr)
+            if main:  # said in the one line the command ends with (cli.run_command)
                 tick()
                 self.save()
+                raise Interrupted(f"{exc}; saved {self.run_dir / 'latest.pt'} (--resume {self.run_dir} continues "
+                                  f"the run)") from None
             raise
         except PeerLost as exc:  # this rank's state may be half updated: the last checkpoint is the one to go on from
             raise PeerLost(f"{exc}; continue from the last checkpoint with --resume {self.run_dir}") from None

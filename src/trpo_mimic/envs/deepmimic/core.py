@@ -46,6 +46,11 @@ PD_CLAMPS = ("split", "total")
 (the position actuator's force range) and adds the D part (the joint's damping) unclamped; ``total``
 clamps P + D together, as DeepMimic does (see :class:`.physics.MujocoPhysics`), the default since
 2026-12-02; runs saved before without the key were trained under ``split`` (``checkpoint.upgrade_config``)."""
+RSI_BINS = 20
+"""Failure-weighted reference state initialisation: each clip's time is cut into this many bins of start times."""
+RSI_DECAY = 0.998
+"""... whose counts of episodes started and failed decay by this factor at each ended episode of the clip (an
+episode's outcome is forgotten after about 500 more)."""
 PHYSICS = ("mujoco", "warp")
 """Physics backends: native MuJoCo on the CPU (:class:`.physics.MujocoPhysics`) or MuJoCo Warp
 (:class:`.warp_physics.WarpPhysics`, the ``gpu`` extra; on a GPU when one is present)."""
@@ -67,6 +72,7 @@ class TaskOptions:
     pose_termination: float | None = None
     sync_root: bool = True
     max_root_drift: float | None = None
+    fail_weighted_rsi: float = 0.0
     mode: str = "train"
 
     def __post_init__(self):
@@ -86,11 +92,18 @@ class TaskOptions:
             raise ValueError(f"pose_termination must be > 0 metres or None, got {self.pose_termination!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be 'train' or 'eval', got {self.mode!r}")
+        if not 0 <= self.fail_weighted_rsi < 1:
+            raise ValueError(f"fail_weighted_rsi must be a fraction in [0, 1), got {self.fail_weighted_rsi!r}")
 
     @property
     def drift_bound(self) -> float | None:
         """The drift bound in force: a training device, so None in evaluation."""
         return self.max_root_drift if self.mode == "train" else None
+
+    @property
+    def rsi_share(self) -> float:
+        """The share of starts drawn by failure (:meth:`DeepMimicCore.start_weights`): training only."""
+        return self.fail_weighted_rsi if self.mode == "train" else 0.0
 
     @property
     def pose_bound(self) -> float | None:
@@ -254,6 +267,14 @@ class DeepMimicCore:
         # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
         self.ref_moved = np.zeros(n, dtype=bool)
         self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
+        # failure-weighted starts: per clip and bin of start time, decayed counts of episodes started and failed;
+        # each environment's start bin, and the outcome of its episode that ended in this step (-1: none)
+        nc = len(self.clips)
+        self.rsi_started, self.rsi_failed = np.zeros((nc, RSI_BINS)), np.zeros((nc, RSI_BINS))
+        self._rsi_weights = np.full((nc, RSI_BINS), 1.0 / RSI_BINS)
+        self.start_bin = np.zeros(n, dtype=np.intp)
+        self._outcome = np.full(n, -1, dtype=np.intp)  # 0: truncated (survived), 1: terminated (failed)
+        self._outcome_bin, self._outcome_clip = np.zeros(n, dtype=np.intp), np.zeros(n, dtype=np.intp)
 
     # ------------------------------------------------------------------ per clip
     def _by_clip(self, fn: Callable, t: np.ndarray, ids: np.ndarray):
@@ -421,6 +442,38 @@ class DeepMimicCore:
         return out
 
     # ------------------------------------------------------------------ episodes
+    def start_weights(self) -> np.ndarray:
+        """(clips, RSI_BINS) probabilities of a start time's bin: uniform, or with failure-weighted starts
+        (``fail_weighted_rsi`` = share s, training only) (1 - s) uniform + s in proportion to each bin's failure
+        rate, (failed + 1) / (started + 2) of the episodes started there (as PHC and ProtoMotions weight motions
+        by failure, here the times within a clip)."""
+        share = self.options.rsi_share
+        uniform = np.full(self.rsi_started.shape, 1.0 / RSI_BINS)
+        if share == 0:
+            return uniform
+        rate = (self.rsi_failed + 1.0) / (self.rsi_started + 2.0)
+        return (1 - share) * uniform + share * rate / rate.sum(axis=1, keepdims=True)
+
+    def _tally_outcomes(self) -> None:
+        """Fold the episodes that ended in this step into the failure counts, in row order (the workers only
+        wrote each row's own outcome), and draw the next starts' weights from them."""
+        rows = np.flatnonzero(self._outcome >= 0)
+        for i in rows:
+            c, b = self._outcome_clip[i], self._outcome_bin[i]
+            self.rsi_started[c] *= RSI_DECAY
+            self.rsi_failed[c] *= RSI_DECAY
+            self.rsi_started[c, b] += 1.0
+            self.rsi_failed[c, b] += float(self._outcome[i])
+        self._outcome[rows] = -1
+        if rows.size:
+            self._rsi_weights = self.start_weights()
+
+    def _ending(self, i: int, failed: bool) -> None:
+        """Note how environment i's episode ended, before a restart replaces its start bin."""
+        if self._outcome[i] < 0:
+            self._outcome_bin[i], self._outcome_clip[i] = self.start_bin[i], self.clip_id[i]
+        self._outcome[i] = int(failed)
+
     def _start(self, i: int, time: float | None = None, clip: int | None = None) -> None:
         """Reference state initialisation of environment i (its own generator picks what is not given)."""
         rng = self.rngs[i]
@@ -428,7 +481,14 @@ class DeepMimicCore:
             clip = int(rng.choice(len(self.clips), p=self.clip_weights))
         self.clip_id[i] = c = int(clip or 0)
         clip_ = self.clips[c]
-        t0 = float(rng.uniform(0.0, clip_.duration)) if time is None else float(time)
+        if time is not None:
+            t0 = float(time)
+        elif self.options.rsi_share > 0:
+            b = int(rng.choice(RSI_BINS, p=self._rsi_weights[c]))
+            t0 = float((b + rng.uniform()) * clip_.duration / RSI_BINS)
+        else:
+            t0 = float(rng.uniform(0.0, clip_.duration))
+        self.start_bin[i] = min(int(t0 / clip_.duration * RSI_BINS), RSI_BINS - 1) if clip_.duration > 0 else 0
         self.t[i] = t0
         self.root_offset[i] = 0.0
         self.ref_moved[i] = False
@@ -484,6 +544,7 @@ class DeepMimicCore:
         clip_end = self._clip_end[ids]
         over = np.zeros(n, dtype=bool) if limit is None or elapsed is None else elapsed >= limit
         early = o.early_termination
+        tally = o.rsi_share > 0
 
         def ended(i: int) -> None:
             if ph.unstable[i]:
@@ -491,6 +552,8 @@ class DeepMimicCore:
             else:
                 term[i] = early and bool(ph.fell[i])
                 trunc[i] = t1[i] >= clip_end[i] or bool(over[i])
+            if tally and (term[i] or trunc[i]):
+                self._ending(i, bool(term[i]))
             if autoreset and (term[i] or trunc[i]):
                 self._start(i)
 
@@ -510,10 +573,15 @@ class DeepMimicCore:
         going = ~(term | trunc | late)
         self.root_offset[going] = offset[going]
         if late.any():
+            if tally:
+                for i in np.flatnonzero(late):
+                    self._ending(int(i), True)
             if autoreset:
                 for i in np.flatnonzero(late & ~trunc):  # not yet started again by the physics step
                     self._start(int(i))
             term |= late
+        if tally:
+            self._tally_outcomes()
         if unstable.any():
             bad = unstable & ~np.all(np.isfinite(obs), axis=1)
             obs[bad] = 0.0

@@ -80,6 +80,9 @@ class DeepMimicEnv(gym.Env):
             (DeepMimic's ``enable_root_rot_fail``, off by default there and here).
         pose_termination: end a training episode when the mean body-position error from the
             reference passes this many metres (None: never; newer trackers use 1.0). Off in ``mode="eval"``.
+        fail_weighted_rsi: the share (in [0, 1)) of the episodes' start times drawn in proportion to the failure
+            rate of the episodes started in the same twentieth of the clip (``core.RSI_BINS``), the rest uniform;
+            0 (default): all uniform, as DeepMimic. Off in ``mode="eval"``.
         A clip that plays once (``"Loop": "none"``) ends its episode at the clip's end (truncated).
         sync_root: DeepMimic's ``sync_char_root_pos`` (on in its every skill): at each new cycle of a
             looping clip the reward's reference root (and com) moves horizontally onto the character's
