@@ -19,6 +19,45 @@ so on to the end of the episode."""
 PUSH_GAP = (1.5, 2.5)
 
 
+def check_force(force: float) -> float:
+    """A push's force (N) as a float; anything but a finite number >= 0 is a ValueError."""
+    try:
+        f = float(force)
+    except (TypeError, ValueError):
+        raise ValueError(f"push force must be a non-negative number of newtons, got {force!r}") from None
+    if not np.isfinite(f) or f < 0:
+        raise ValueError(f"push force must be a non-negative number of newtons, got {force}")
+    return f
+
+
+def push_body(env: gym.Env, body: str | None = None) -> int:
+    """The id of the body a push acts on: ``body`` (a name), else ``PUSH_BODY`` where the character has one,
+    else its root. Pushes are written into the character's MjData: other physics than ``"mujoco"`` is a
+    ValueError, as is an unknown body."""
+    u = env.unwrapped
+    core = getattr(u, "core", None)
+    if core is not None and core.physics_name != "mujoco":
+        raise ValueError(f"pushes need physics='mujoco' (the force is written into the character's MjData), "
+                         f"not {core.physics_name!r}")
+    if body is None:
+        has_chest = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_BODY, PUSH_BODY) >= 0
+        body = PUSH_BODY if has_chest else u.model.body(u.index.root_body).name
+    try:
+        return int(u.model.body(body).id)
+    except KeyError:
+        raise ValueError(f"push: the character has no body named {body!r}") from None
+
+
+def horizontal_force(force: float, angle: float) -> np.ndarray:
+    """The force vector (3,) of ``force`` newtons, horizontal, towards ``angle`` (rad, from the world's x axis)."""
+    return force * np.array([np.cos(angle), np.sin(angle), 0.0])
+
+
+def apply_force(env: gym.Env, body: int, f: np.ndarray) -> None:
+    """Hold the force ``f`` (3,) on ``body`` from the next physics step on, until changed (zeros: no push)."""
+    env.unwrapped.data.xfrc_applied[body, :3] = f
+
+
 class Pushes(gym.Wrapper):
     """Apply pushes of ``force`` newtons (``PUSH_SECONDS`` long, horizontal, a random direction each) to
     ``PUSH_BODY`` of a MuJoCo character env (``unwrapped.model``, ``unwrapped.data``, ``control_dt``) at
@@ -28,23 +67,10 @@ class Pushes(gym.Wrapper):
     def __init__(self, env: gym.Env, force: float, body: str | None = None,
                  first: tuple[float, float] = FIRST_PUSH, gap: tuple[float, float] = PUSH_GAP):
         super().__init__(env)
-        if not np.isfinite(force) or force < 0:
-            raise ValueError(f"push force must be a non-negative number of newtons, got {force}")
-        u = env.unwrapped
-        core = getattr(u, "core", None)
-        if core is not None and core.physics_name != "mujoco":
-            raise ValueError(f"pushes need physics='mujoco' (the force is written into the character's MjData), "
-                             f"not {core.physics_name!r}")
-        if body is None:
-            has_chest = mujoco.mj_name2id(u.model, mujoco.mjtObj.mjOBJ_BODY, PUSH_BODY) >= 0
-            body = PUSH_BODY if has_chest else u.model.body(u.index.root_body).name
-        try:
-            self.body = u.model.body(body).id
-        except KeyError:
-            raise ValueError(f"push: the character has no body named {body!r}") from None
-        self.force = float(force)
+        self.force = check_force(force)
+        self.body = push_body(env, body)
         self.first, self.gap = first, gap
-        self.dt = float(u.control_dt)
+        self.dt = float(env.unwrapped.control_dt)
         self.rng = np.random.default_rng()
         self.schedule: list[tuple[float, np.ndarray]] = []
         self.elapsed = 0.0
@@ -62,14 +88,14 @@ class Pushes(gym.Wrapper):
             start = (self.rng.uniform(*self.first) if not self.schedule
                      else self.schedule[-1][0] + self.rng.uniform(*self.gap))
             angle = self.rng.uniform(0.0, 2.0 * np.pi)
-            self.schedule.append((start, self.force * np.array([np.cos(angle), np.sin(angle), 0.0])))
+            self.schedule.append((start, horizontal_force(self.force, angle)))
         for start, f in self.schedule:
             if start <= t < start + PUSH_SECONDS - 1e-9:
                 return f
         return np.zeros(3)
 
     def _apply(self, f: np.ndarray) -> None:
-        self.env.unwrapped.data.xfrc_applied[self.body, :3] = f
+        apply_force(self.env, self.body, f)
 
     def step(self, action):
         f = self._push_at(self.elapsed) if self.force > 0 else np.zeros(3)
