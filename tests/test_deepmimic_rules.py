@@ -261,3 +261,10 @@ def test_where_no_contact_ends_an_episode_the_goal_and_the_bar_need_every_episod
     assert "NOT MET" in targets.verdict("getup_faceup", 1e6, figures)
     assert ": MET" in targets.verdict("getup_faceup", 1e6, {**figures, "success": 1.0})
     assert ": MET" in targets.verdict("punch", 1e6, figures)
+    # issue 39: at most 1 fall in 100 episodes (0 in 10), the rate with Wilson's interval
+    one = targets.verdict("punch", 1e6, {"reward": 0.85, "falls": 1, "episodes": 100})
+    assert ": MET" in one and "falls 1 of 100 (95% interval 0.2-5.4%)" in one
+    assert "NOT MET" in targets.verdict("punch", 1e6, {"reward": 0.85, "falls": 2, "episodes": 100})
+    assert "NOT MET" in targets.verdict("punch", 1e6, {"reward": 0.85, "falls": 1, "episodes": 10})
+    assert targets.read_eval("mean reward per step: 0.9\nfalls: 3 of 100 episodes ended early") == \
+        {"reward": 0.9, "falls": 3, "episodes": 100}

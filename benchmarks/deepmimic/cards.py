@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from targets import DEEPMIMIC, cannot_fall  # noqa: E402
+from targets import DEEPMIMIC, MAX_FAILS_PER_100, cannot_fall  # noqa: E402
 
 from trpo_mimic.checkpoint import load_checkpoint  # noqa: E402
 from trpo_mimic.config import Config  # noqa: E402
@@ -59,8 +59,6 @@ SHIPPED = {  # name: (skill, the command that trained it, its reward per step ov
     "locomotion": ("walk, jog, run", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh locomotion 20000000 "
                    "(stopped by hand at 4.80M)", None),
 }
-MAX_FAILS = 1
-"""Issue 39's bar: at most this many falls (failed episodes, for skills that cannot fall) in 100."""
 
 
 def fresh(name: str):
@@ -85,11 +83,11 @@ def failures(name: str, card: dict) -> int:
 
 def verdict(name: str, card: dict) -> str:
     fails, baseline = failures(name, card), SHIPPED[name][2]
-    ok_falls = fails <= MAX_FAILS
+    ok_falls = fails <= MAX_FAILS_PER_100
     ok_reward = baseline is None or card["reward_per_step"] >= baseline
     what = "failed episodes" if cannot_fall(SHIPPED[name][0]) else "falls"
     reward = "" if baseline is None else f", reward {card['reward_per_step']:.4f} vs {baseline:.4f} shipped"
-    return (f"{'MET' if ok_falls and ok_reward else 'NOT MET'} ({what} {fails} <= {MAX_FAILS}: "
+    return (f"{'MET' if ok_falls and ok_reward else 'NOT MET'} ({what} {fails} <= {MAX_FAILS_PER_100}: "
             f"{'yes' if ok_falls else 'no'}{reward})")
 
 
