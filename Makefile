@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)
 	$(PY) -m pip install -q -e ".[test]"
+	@# Chromium (Debian's) for the browser test of `trpo-mimic view` (tests/test_viewer.py; it is skipped without)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "make: could not install chromium: tests/test_viewer.py skips its browser test" >&2
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 
 from .config import GROUPS, Config
 
-COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export", "build-character", "pretrained")
+COMMANDS = ("train", "evaluate", "play-motion", "plot", "convert-bvh", "export", "build-character", "pretrained",
+            "view")
 
 
 class UsageError(Exception):
@@ -99,7 +100,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="trpo-mimic", description="Trust-region RL and DeepMimic motion imitation.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,pretrained,play-motion,plot,convert-bvh,export,build-character}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,pretrained,view,play-motion,plot,convert-bvh,export,build-character}")
     for name, help_text in (("train", "train a policy"), ("evaluate", "evaluate a saved policy")):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
@@ -152,7 +153,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="its PD controller file (PDControllers: Kp, Kd per joint); without it the model is passive "
                         "(no actuators, no damping)")
     p.add_argument("--out", required=True, help="output MJCF (.xml)")
+    p = sub.add_parser("view", help="watch a policy live in the browser, with its reference, and direct it",
+                       description="serve a trained DeepMimic character live to the browser (viser; the extra "
+                                   "trpo-mimic[viewer]): the character and its reference as a ghost, with controls for "
+                                   "the skill, pushes, pause, playback speed and camera follow; Ctrl-C stops it")
+    p.add_argument("policy", help="a shipped policy by name (trpo-mimic pretrained lists them), a checkpoint file or "
+                                  "a run directory")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to serve on (default: 127.0.0.1, this machine only; 0.0.0.0: every network)")
+    p.add_argument("--port", type=port_number, default=8080,
+                   help="the port to serve on (default: 8080; taken: the next free one; 0: any free one)")
+    p.add_argument("--skill", dest="first_skill", metavar="SKILL", default=None,
+                   help="the skill to start with (default: one drawn by the clips' weights)")
+    p.add_argument("--seed", type=int, default=None, help="the first episode's seed (default: a fresh one)")
     return parser
+
+
+def port_number(s: str) -> int:
+    """``--port``: a TCP port, 0 to 65535."""
+    port = int(s)
+    if not 0 <= port <= 65535:
+        raise ValueError(s)
+    return port
+
+
+port_number.__name__ = "port"  # argparse's error: "invalid port value: '70000'"
 
 
 MAX_TEXT_BYTES = 1 << 20
@@ -518,6 +543,10 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
                     raise UsageError(f"{opts['name']!r}: no such policy ({known()})")
                 card = read_card(path)
                 print("\n".join(card_lines(opts["name"], card)) if card else f"{opts['name']}: {path} (no card)")
+        elif command == "view":
+            from .viewer import ViewerUnavailable, view
+            errors += (ViewerUnavailable,)
+            view(opts["policy"], host=opts["host"], port=opts["port"], skill=opts["first_skill"], seed=opts["seed"])
         elif command == "plot":
             from .plot import plot_runs
             refuse_overwrite({"--out": opts["out"]}, {f"progress.csv of {d}": Path(d) / "progress.csv"
