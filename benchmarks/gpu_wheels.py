@@ -73,6 +73,7 @@ SKIPPED = {
     "pygame": "the same, in older gymnasium releases",
     "ale-py": "Atari (the 'atari' extra); not on the check's path",
     "wandb": "the optional --wandb logger; the check does not use it",
+    "viser": "the browser viewer (`trpo-mimic view`, the 'viewer' extra); the check serves no viewer",
 }
 """Required somewhere but not needed by the check, each with its reason."""
 

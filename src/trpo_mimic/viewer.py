@@ -383,8 +383,8 @@ class Viewer:
         stop, thread = getattr(self, "_stop", None), getattr(self, "_thread", None)
         if stop is not None:
             stop.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5.0)
+        if thread is not None and thread.ident is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)  # (a thread whose start a Ctrl-C cut short has no ident and nothing to join)
         try:
             if self.server is not None:
                 with contextlib.redirect_stdout(io.StringIO()):  # viser says "Server stopped": the CLI says it
@@ -405,6 +405,7 @@ def view(policy: str, host: str = "127.0.0.1", port: int = 8080, skill: str | No
     import_viser()  # before the policy is loaded: a missing extra is said at once
     with Viewer(policy, host=host, port=port, skill=skill, seed=seed) as v:
         c = v.controller
+        v.start()  # stepping before the address is said: a Ctrl-C from then on finds everything started
         taken = f" (port {port} was taken)" if port and v.port != port else ""
         print(f"trpo-mimic view: {policy} ({', '.join(c.skills)}) at {v.url}{taken} (Ctrl-C to stop)", flush=True)
-        v.start().wait()
+        v.wait()
