@@ -49,8 +49,8 @@ SHIPPED = {  # name: (skill, the command that trained it, its reward per step ov
              "--stop_reward_per_step none, stopped by hand at 12.96M", 0.8278),
     "dance_a": ("dance_a", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh dance_a 6000000 "
                 "--stop_reward_per_step none (stopped by hand at 3.88M)", 0.8740),
-    "punch": ("punch", "benchmarks/deepmimic_train.sh punch 2000000 --pd_clamp split, then the same with 1400000 "
-              "(resumes)", 0.8416),
+    "punch": ("punch", "trpo-mimic train --skill punch --num_timesteps 4000000 --run_name punch-t1 (the preset as "
+              "it is, stopped by hand at 0.95M)", 0.8416),
     "getup_faceup": ("getup_faceup", "benchmarks/deepmimic_train.sh getup_faceup 20000000", 0.9153),
     "dog_trot": ("dog_trot", "benchmarks/deepmimic_train.sh dog_trot 20000000 --pd_clamp split", 0.8101),
     "dog_pace": ("dog_pace", "benchmarks/deepmimic_train.sh dog_pace 20000000 --pd_clamp split (resumed once)",
