@@ -165,7 +165,7 @@ def stability(args) -> dict:
                             break
                 row["episodes"] += 1
         row["pose_reward_ref"] = float(np.mean(row["pose_reward_ref"]))
-        env = DeepMimicEnv(motion_file=f"{args.motion_dir}/humanoid3d_walk.txt", sim_hz=hz)
+        env = DeepMimicEnv(motion_file="humanoid3d_walk.txt", motion_dir=args.motion_dir, sim_hz=hz)
         row["env_steps_per_s"] = env_rate(env, 1500)
         out[hz] = row
         print(f"{hz:4d} Hz: unstable ref {row['unstable_ref']}/{row['episodes']}, random "
@@ -178,7 +178,8 @@ def stability(args) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--motion", default="builtin:walk")
-    p.add_argument("--motion-dir", default="../shared/motions")
+    p.add_argument("--motion-dir", default=None, help="where bare clip names are looked for first (default: the "
+                   "package's data)")
     p.add_argument("--sim-hz", type=int, default=240)
     p.add_argument("--obs-mode", default="deepmimic")
     p.add_argument("--steps", type=int, default=3000)

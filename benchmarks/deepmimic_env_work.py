@@ -1,7 +1,7 @@
 """The DeepMimic vector env's work besides the physics, per 4096 samples, for two source trees in one run.
 
     python benchmarks/deepmimic_env_work.py --trees /path/to/before /path/to/after \
-        --motion ../shared/motions/humanoid3d_walk.txt
+        --motion humanoid3d_walk.txt
 
 For each tree (its ``src`` imported in a subprocess), N = 16 humanoids stepped by one thread take 256
 steps (4096 samples) with the same seeded random residual actions, so both trees do the same work

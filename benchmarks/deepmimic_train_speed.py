@@ -1,7 +1,7 @@
 """DeepMimic humanoid: training samples/s over the whole loop (environment, inference, update)
 against the physics limit of the two cores, and the scaling of torchrun ranks, in one run.
 
-    python benchmarks/deepmimic_train_speed.py --motion ../shared/motions/humanoid3d_walk.txt
+    python benchmarks/deepmimic_train_speed.py --motion humanoid3d_walk.txt
 
 Configurations (same networks):
   1 process, native vector env stepped by 1 thread
