@@ -70,6 +70,11 @@ def cannot_fall(skill: str) -> bool:
     return path.is_file() and "--no-early_termination" in path.read_text().split()
 
 
+def failures(skill: str, falls: int, episodes: int, successes: int) -> int:
+    """What the bar counts: the falls, or, for a skill that cannot fall, the episodes that did not succeed."""
+    return episodes - successes if cannot_fall(skill) else falls
+
+
 def allowed_fails(episodes: int) -> int:
     """Falls (or failed episodes) a verdict of ``episodes`` episodes may hold: MAX_FAILS_PER_100, scaled down."""
     return int(MAX_FAILS_PER_100 * episodes // 100)
@@ -79,7 +84,7 @@ def verdict(skill: str, samples: float, figures: dict[str, float]) -> str:
     target, budget = bar(skill)
     n = int(figures.get("episodes", VERDICT_EPISODES))
     strict = cannot_fall(skill)
-    fails = round(n * (1 - figures.get("success", 0.0))) if strict else int(figures["falls"])
+    fails = failures(skill, int(figures["falls"]), n, round(n * figures.get("success", 0.0)))
     ok = figures["reward"] >= target and fails <= allowed_fails(n) and samples <= budget
     lo, hi = falls_interval(fails, n)
     what = "failed episodes" if strict else "falls"

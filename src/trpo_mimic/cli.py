@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--arg_file", help="read flags from this file (command-line flags override it)")
         p.add_argument("--config", help="read the same fields from a YAML mapping (command-line flags override it)")
         if name == "train":
-            p.add_argument("--skill", metavar="SKILL",
+            p.add_argument("--skill", metavar="SKILL", default=argparse.SUPPRESS,  # expanded by parse() into files
                            help="a DeepMimic skill by name: the DeepMimic preset and the skill's file (its clip and "
                                 "episode rules), both inside the package, as two --arg_file; e.g. --skill backflip")
             p.add_argument("--preset", metavar="FILE|none",
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the address to serve on (default: 127.0.0.1, this machine only; 0.0.0.0: every network)")
     p.add_argument("--port", type=port_number, default=8080,
                    help="the port to serve on (default: 8080; taken: the next free one; 0: any free one)")
-    p.add_argument("--skill", dest="first_skill", metavar="SKILL", default=None,
+    p.add_argument("--skill", metavar="SKILL", default=None,
                    help="the skill to start with (default: one drawn by the clips' weights)")
     p.add_argument("--seed", type=int, default=None, help="the first episode's seed (default: a fresh one)")
     return parser
@@ -334,7 +334,7 @@ def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
     else:
         preset = None
     ns = parser.parse_args(argv)
-    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config", "preset", "skill")}
+    opts = {k: v for k, v in vars(ns).items() if k not in ("command", "arg_file", "config", "preset")}
     if ns.command == "evaluate" and "pretrained" in opts:
         opts["load_model_path"] = pretrained_policy(opts.pop("pretrained"), opts.get("load_model_path"))
     if preset is not None:
@@ -351,15 +351,20 @@ def skill_files(name: str) -> list[Path]:
     return [PRESET_DIR / DEEPMIMIC_PRESET, PRESET_DIR / "skills" / f"{name}.txt"]
 
 
-def pretrained_policy(name: str, load_model_path: str | None) -> str:
-    """``evaluate --pretrained NAME``: the shipped policy's file."""
+def shipped_policy(name: str, flag: str = "") -> Path:
+    """The file of the shipped policy ``name``; an unknown name is a UsageError listing the shipped ones."""
     from .data import known, shipped
-    if load_model_path is not None:
-        raise UsageError("give --pretrained NAME or --load_model_path PATH, not both")
     path = shipped(name)
     if path is None:
-        raise UsageError(f"--pretrained {name!r}: no such policy ({known()})")
-    return str(path)
+        raise UsageError(f"{flag}{name!r}: no such policy ({known()})")
+    return path
+
+
+def pretrained_policy(name: str, load_model_path: str | None) -> str:
+    """``evaluate --pretrained NAME``: the shipped policy's file."""
+    if load_model_path is not None:
+        raise UsageError("give --pretrained NAME or --load_model_path PATH, not both")
+    return str(shipped_policy(name, "--pretrained "))
 
 
 def choose_preset(cli_tokens: list[str], has_files: bool, sub: argparse.ArgumentParser) -> tuple[str | None, list[str]]:
@@ -476,7 +481,7 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
     from .rollout import NonFiniteError
     from .evaluate import NoDisplayError
     from .faults import RunFault, os_error_of, os_fault
-    from .guards import inputs_of, refuse_overwrite, refuse_run_file
+    from .guards import inputs_of, refuse_output
     from .train import Interrupted
     errors: tuple[type[BaseException], ...] = (UsageError, EnvError, CheckpointError, NonFiniteError, ValueError,
                                                FileNotFoundError, NoDisplayError)
@@ -495,17 +500,15 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
             evaluate(opts)
         elif command == "play-motion":
             from .envs.deepmimic.render import play_motion
-            refuse_overwrite({"--out": opts["out"]}, inputs_of([
+            refuse_output("--out", opts["out"], inputs_of([
                 ("clip", opts["clip"]), ("character file", opts["character_file"]),
                 ("controller file", opts["controller_file"])]))
-            refuse_run_file("--out", opts["out"])
             out = play_motion(opts["clip"], opts["out"], fps=opts["fps"], cycles=opts["cycles"],
                               character_file=opts["character_file"], controller_file=opts["controller_file"])
             print(f"wrote {out}")
         elif command == "convert-bvh":
             from .envs.deepmimic.bvh import convert_bvh
-            refuse_overwrite({"--out": opts["out"]}, inputs_of([("BVH file", opts["bvh"]), ("joint map", opts["map"])]))
-            refuse_run_file("--out", opts["out"])
+            refuse_output("--out", opts["out"], inputs_of([("BVH file", opts["bvh"]), ("joint map", opts["map"])]))
             out = convert_bvh(opts["bvh"], opts["out"], opts["map"], scale=opts["scale"], loop=opts["loop"])
             print(f"wrote {out}")
         elif command == "export":
@@ -524,34 +527,29 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
         elif command == "build-character":
             from .envs.deepmimic.charfile import CharacterFileError, load_character, write_mjcf
             errors += (CharacterFileError,)
-            refuse_overwrite({"--out": opts["out"]}, inputs_of([("character file", opts["character"]),
-                                                                ("controller file", opts["controller"])]))
-            refuse_run_file("--out", opts["out"])
+            refuse_output("--out", opts["out"], inputs_of([("character file", opts["character"]),
+                                                           ("controller file", opts["controller"])]))
             char = load_character(opts["character"], opts["controller"])
             model = write_mjcf(char, opts["out"])  # an OSError: the machine's fault, exit code 1 (below)
             passive = "" if opts["controller"] else "; no --controller: passive"
             print(f"wrote {opts['out']} ({len(char.bodies)} bodies, {len(char.hinge_names)} hinges, "
                   f"{model.nu} actuators{passive})")
         elif command == "pretrained":
-            from .data import known, shipped
             from .pretrained import card_lines, read_card, table
             if opts["name"] is None:
                 print(table())
             else:
-                path = shipped(opts["name"])
-                if path is None:
-                    raise UsageError(f"{opts['name']!r}: no such policy ({known()})")
+                path = shipped_policy(opts["name"])
                 card = read_card(path)
                 print("\n".join(card_lines(opts["name"], card)) if card else f"{opts['name']}: {path} (no card)")
         elif command == "view":
             from .viewer import ViewerUnavailable, view
             errors += (ViewerUnavailable,)
-            view(opts["policy"], host=opts["host"], port=opts["port"], skill=opts["first_skill"], seed=opts["seed"])
+            view(opts["policy"], host=opts["host"], port=opts["port"], skill=opts["skill"], seed=opts["seed"])
         elif command == "plot":
             from .plot import plot_runs
-            refuse_overwrite({"--out": opts["out"]}, {f"progress.csv of {d}": Path(d) / "progress.csv"
-                                                      for d in opts["run_dirs"]})
-            refuse_run_file("--out", opts["out"])
+            refuse_output("--out", opts["out"], {f"progress.csv of {d}": Path(d) / "progress.csv"
+                                                 for d in opts["run_dirs"]})
             print(f"wrote {plot_runs(opts['run_dirs'], opts['out'], opts['title'])}")
     except Interrupted as exc:
         print(f"trpo-mimic: interrupted by {exc}", file=sys.stderr)
@@ -600,11 +598,10 @@ def refuse_export_overwrite(opts: dict[str, Any]) -> None:
     """export writes neither over the checkpoint it reads nor over its run's own files."""
     from .checkpoint import resolve_checkpoint
     from .export import OUTPUT_FILES
-    from .guards import OutputRefused, refuse_overwrite, refuse_run_file, same_path
+    from .guards import OutputRefused, refuse_output, refuse_overwrite, same_path
     ckpt = resolve_checkpoint(opts["checkpoint"])
     if opts["pretrained"]:
-        refuse_overwrite({"--pretrained": opts["pretrained"]}, {"checkpoint": ckpt})
-        refuse_run_file("--pretrained", opts["pretrained"])
+        refuse_output("--pretrained", opts["pretrained"], {"checkpoint": ckpt})
         return
     out = Path(opts["out"])
     refuse_overwrite({"--out": out}, {"checkpoint": ckpt})

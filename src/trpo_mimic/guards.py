@@ -71,6 +71,13 @@ def refuse_run_file(flag: str, out: str | os.PathLike | None) -> None:
                             f"that run: choose another {flag}")
 
 
+def refuse_output(flag: str, out: str | os.PathLike | None,
+                  inputs: Mapping[str, str | os.PathLike | None]) -> None:
+    """A command's output refused if it is one of the command's inputs or one of a run's own files."""
+    refuse_overwrite({flag: out}, inputs)
+    refuse_run_file(flag, out)
+
+
 def check_run_name(name: str | None) -> None:
     """A run name names a directory inside --checkpoint_dir: not empty, no '/', not '.' or '..'."""
     if name is None:

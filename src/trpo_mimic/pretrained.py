@@ -147,12 +147,11 @@ def card_lines(name: str, card: dict[str, Any]) -> list[str]:
 
 def table() -> str:
     """Every shipped policy, a row each; ``trpo-mimic pretrained NAME`` shows one card in full."""
-    from .checkpoint import load_checkpoint
     head = ("name", "skill", "character", "samples", "minutes", "reward/step", "falls (95% interval)",
             "body error", "success")
     rows = []
     for name in names():
-        card = load_checkpoint(PRETRAINED_DIR / f"{name}.pt").get(CARD_KEY)
+        card = read_card(PRETRAINED_DIR / f"{name}.pt")
         if card is None:
             rows.append((name, "(no card)", "", "", "", "", "", "", ""))
             continue

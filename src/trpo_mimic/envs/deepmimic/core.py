@@ -481,14 +481,16 @@ class DeepMimicCore:
             clip = int(rng.choice(len(self.clips), p=self.clip_weights))
         self.clip_id[i] = c = int(clip or 0)
         clip_ = self.clips[c]
+        share = self.options.rsi_share
         if time is not None:
             t0 = float(time)
-        elif self.options.rsi_share > 0:
+        elif share > 0:
             b = int(rng.choice(RSI_BINS, p=self._rsi_weights[c]))
             t0 = float((b + rng.uniform()) * clip_.duration / RSI_BINS)
         else:
             t0 = float(rng.uniform(0.0, clip_.duration))
-        self.start_bin[i] = min(int(t0 / clip_.duration * RSI_BINS), RSI_BINS - 1) if clip_.duration > 0 else 0
+        if share > 0:  # the bin its outcome will be counted in
+            self.start_bin[i] = min(int(t0 / clip_.duration * RSI_BINS), RSI_BINS - 1) if clip_.duration > 0 else 0
         self.t[i] = t0
         self.root_offset[i] = 0.0
         self.ref_moved[i] = False
