@@ -159,6 +159,11 @@ class Config:
                                            "started in the same twentieth of the clip (as PHC and ProtoMotions weight "
                                            "their motions by failure); the rest uniform (default 0: all uniform). "
                                            "Training only.", range=Range(0, 1, high_open=True))
+    switch_interval: list | None = _env(None, "DeepMimic with several clips: LOW HIGH seconds: each episode switches "
+                                        "to another clip (drawn by weight) after a time drawn uniformly in [LOW, "
+                                        "HIGH], again and again, continuing from the new clip's nearest pose, so that "
+                                        "a --clip_id_obs policy learns the transitions (default: never). In "
+                                        "training and evaluation.", nargs=2, type=float, range=POSITIVE)
     sync_root: bool | None = _env(None, "DeepMimic: at each new cycle of a looping clip, move the reward's reference "
                                   "root onto the character's (DeepMimic's sync_char_root_pos; default on). The "
                                   "body-position error and the terminations keep the clip's own path.")

@@ -42,7 +42,8 @@ def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
                "ref_obs": cfg.ref_obs,
                "early_termination": cfg.early_termination, "fall_contact_bodies": cfg.fall_contact_bodies,
                "root_rot_fail": cfg.root_rot_fail, "pose_termination": cfg.pose_termination,
-               "fail_weighted_rsi": cfg.fail_weighted_rsi, "sync_root": cfg.sync_root}
+               "fail_weighted_rsi": cfg.fail_weighted_rsi, "sync_root": cfg.sync_root,
+               "switch_interval": cfg.switch_interval}
     if is_deepmimic(cfg.env_id):
         kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
         kwargs["mode"] = "train" if training else "eval"

@@ -73,6 +73,7 @@ class TaskOptions:
     sync_root: bool = True
     max_root_drift: float | None = None
     fail_weighted_rsi: float = 0.0
+    switch_interval: tuple[float, float] | None = None
     mode: str = "train"
 
     def __post_init__(self):
@@ -94,6 +95,10 @@ class TaskOptions:
             raise ValueError(f"mode must be 'train' or 'eval', got {self.mode!r}")
         if not 0 <= self.fail_weighted_rsi < 1:
             raise ValueError(f"fail_weighted_rsi must be a fraction in [0, 1), got {self.fail_weighted_rsi!r}")
+        if self.switch_interval is not None:
+            lo_hi = self.switch_interval
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1] < np.inf:
+                raise ValueError(f"switch_interval must be two seconds 0 < low <= high, got {lo_hi!r}")
 
     @property
     def drift_bound(self) -> float | None:
@@ -248,6 +253,8 @@ class DeepMimicCore:
         else:
             self.task_obs_dim = (m.nq - 7) + (m.nv - 6)
         self.obs_dim = self.task_obs_dim + (len(self.clips) if options.clip_id_obs else 0)
+        if options.switch_interval is not None and len(self.clips) < 2:
+            raise ValueError("switch_interval switches between clips: it needs at least two clips")
         self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])
         self._cycle_len = np.array([c.duration if c.loop == "wrap" else np.inf for c in self.clips])
         if physics not in PHYSICS:
@@ -264,6 +271,8 @@ class DeepMimicCore:
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)
         self.rngs: list[np.random.Generator | None] = [None] * n
+        self.switch_left = np.full(n, np.inf)  # seconds to each environment's next random clip switch
+        self.start_clip = np.zeros(n, dtype=np.intp)  # the clip each episode started on
         # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
         self.ref_moved = np.zeros(n, dtype=bool)
         self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
@@ -330,6 +339,24 @@ class DeepMimicCore:
         self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
         self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
         return t_new
+
+    def _random_switches(self, going: np.ndarray, obs: np.ndarray) -> None:
+        """``switch_interval``: the continuing environments whose time to a switch has run out :meth:`switch` to
+        another clip (drawn by the clips' weights), and their next switch is drawn; their rows of ``obs`` become
+        observations of the new clip (the step's reward stays the old clip's)."""
+        self.switch_left[going] -= self.control_dt
+        due = np.flatnonzero(going & (self.switch_left <= 1e-9))
+        if not due.size:
+            return
+        lo_hi = self.options.switch_interval
+        for i in due:
+            rng, c = self.rngs[i], int(self.clip_id[i])
+            w = self.clip_weights.astype(np.float64).copy()
+            w[c] = 0.0
+            self.switch(int(i), int(rng.choice(len(w), p=w / w.sum())))
+            self.switch_left[i] = float(rng.uniform(*lo_hi))
+        t, ids = self.t[due], self.clip_id[due]
+        obs[due] = self.observe(self.physics.read(due), t, ids, self.reference(t, ids, due))
 
     def phase(self, t: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self._by_clip(lambda c, tt: c.phase_batch(tt), t, ids)
@@ -471,7 +498,7 @@ class DeepMimicCore:
     def _ending(self, i: int, failed: bool) -> None:
         """Note how environment i's episode ended, before a restart replaces its start bin."""
         if self._outcome[i] < 0:
-            self._outcome_bin[i], self._outcome_clip[i] = self.start_bin[i], self.clip_id[i]
+            self._outcome_bin[i], self._outcome_clip[i] = self.start_bin[i], self.start_clip[i]
         self._outcome[i] = int(failed)
 
     def _start(self, i: int, time: float | None = None, clip: int | None = None) -> None:
@@ -479,8 +506,10 @@ class DeepMimicCore:
         rng = self.rngs[i]
         if clip is None and len(self.clips) > 1:
             clip = int(rng.choice(len(self.clips), p=self.clip_weights))
-        self.clip_id[i] = c = int(clip or 0)
+        self.clip_id[i] = self.start_clip[i] = c = int(clip or 0)
         clip_ = self.clips[c]
+        if self.options.switch_interval is not None:
+            self.switch_left[i] = float(rng.uniform(*self.options.switch_interval))
         share = self.options.rsi_share
         if time is not None:
             t0 = float(time)
@@ -584,6 +613,8 @@ class DeepMimicCore:
             term |= late
         if tally:
             self._tally_outcomes()
+        if o.switch_interval is not None:
+            self._random_switches(going, obs)
         if unstable.any():
             bad = unstable & ~np.all(np.isfinite(obs), axis=1)
             obs[bad] = 0.0
@@ -618,6 +649,8 @@ def make_core(num_envs: int, motion_file=None, motion_dir: str | None = None, cl
     for k in ("residual_scale", "max_root_drift", "pose_termination"):
         if options.get(k) is not None:
             options[k] = float(options[k])
+    if options.get("switch_interval") is not None:
+        options["switch_interval"] = tuple(float(x) for x in options["switch_interval"])
     skip = frame_skip_of(sim_hz, frame_skip)
     character = find_character(character_file, controller_file, motion_dir)
     clips, weights = load_clips(motion_file, clip_name, motion_dir, cycle_heading, character)

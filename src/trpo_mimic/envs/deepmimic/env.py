@@ -83,6 +83,10 @@ class DeepMimicEnv(gym.Env):
         fail_weighted_rsi: the share (in [0, 1)) of the episodes' start times drawn in proportion to the failure
             rate of the episodes started in the same twentieth of the clip (``core.RSI_BINS``), the rest uniform;
             0 (default): all uniform, as DeepMimic. Off in ``mode="eval"``.
+        switch_interval: (low, high) seconds: with several clips, an episode switches to another clip (drawn by
+            the clips' weights) after a time drawn uniformly in [low, high], again and again, continuing from
+            the new clip's pose nearest the current reference's (:meth:`switch_clip`), so that a policy with
+            ``clip_id_obs`` learns the transitions. None (default): an episode keeps its clip. In both modes.
         A clip that plays once (``"Loop": "none"``) ends its episode at the clip's end (truncated).
         sync_root: DeepMimic's ``sync_char_root_pos`` (on in its every skill): at each new cycle of a
             looping clip the reward's reference root (and com) moves horizontally onto the character's
