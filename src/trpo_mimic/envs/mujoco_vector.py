@@ -28,13 +28,12 @@ Autoreset is ``SAME_STEP`` with ``info["final_obs"]``/``info["final_info"]``, as
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import mujoco
 import numpy as np
 
+from ..stepping_pool import SteppingPool
 from .vector_util import MUJOCO_V5_IDS, GymBatchVectorEnv, same_step_autoreset
 
 Info = dict[str, np.ndarray]
@@ -395,10 +394,8 @@ class MujocoLocomotionVectorEnv(GymBatchVectorEnv):
         self._state: Info = {f: np.zeros((num_envs, *np.shape(getattr(e.data, f)))) for f in self.task.fields}
         self._copies = [[(self._state[f], getattr(env.data, f)) for f in self.task.fields] for env in self.envs]
         self._actions: np.ndarray | None = None
-        nthread = (os.cpu_count() or 1) if nthread is None else int(nthread)
-        self.nthread = max(1, min(nthread, num_envs))
-        self._pool = ThreadPoolExecutor(self.nthread - 1, thread_name_prefix="mujoco-vec") \
-            if self.nthread > 1 else None
+        self._pool = SteppingPool(num_envs, nthread, "mujoco-vec")
+        self.nthread = self._pool.nthread
 
     # ------------------------------------------------------------------ internals
     def _gather(self, i: int) -> None:
@@ -428,14 +425,7 @@ class MujocoLocomotionVectorEnv(GymBatchVectorEnv):
         s = self._state
         before = self.task.before(s)
         self._actions = a
-        it = iter(range(n))
-        if self._pool is None:
-            self._physics(it)
-        else:
-            futs = [self._pool.submit(self._physics, it) for _ in range(self.nthread - 1)]
-            self._physics(it)
-            for f in futs:
-                f.result()
+        self._pool.run(self._physics)
         truncated = self._truncated()
         obs, reward, terminated, terms = self.task.step(s, before, a)
         ones = np.ones(n, dtype=bool)
@@ -448,8 +438,6 @@ class MujocoLocomotionVectorEnv(GymBatchVectorEnv):
         return obs, np.asarray(reward, dtype=np.float64), terminated, truncated, info
 
     def close_extras(self, **kwargs: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._pool.close()
         super().close_extras(**kwargs)
 

@@ -10,13 +10,13 @@ arrays, so another backend (e.g. MuJoCo Warp on a GPU) can supply the same array
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
 import mujoco
 import numpy as np
+
+from ...stepping_pool import SteppingPool
 
 MAX_QVEL_NORM = 1e3
 """A qvel norm above this (rad/s or m/s) counts as a diverging simulation."""
@@ -92,10 +92,8 @@ class MujocoPhysics:
         self.unstable = np.zeros(n, dtype=bool)
         self.fell = np.zeros(n, dtype=bool)
         self._views = [state_views(d, r) for d in self.datas]
-        nthread = (os.cpu_count() or 1) if nthread is None else int(nthread)
-        self.nthread = max(1, min(nthread, n))
-        self._pool = ThreadPoolExecutor(self.nthread - 1, thread_name_prefix="deepmimic") \
-            if self.nthread > 1 else None
+        self._pool = SteppingPool(n, nthread, "deepmimic")
+        self.nthread = self._pool.nthread
 
     # ------------------------------------------------------------------ per character
     def _bad_warnings(self, i: int) -> int:
@@ -164,19 +162,10 @@ class MujocoPhysics:
         ``unstable`` and ``fell``. ``after(i)`` runs in the worker right after character i is
         stepped and read (e.g. to reset it), overlapping the other threads' physics."""
         self._ctrl = ctrl
-        it = iter(range(self.num_envs))
-        if self._pool is None:
-            self._work(it, after)
-            return
-        futs = [self._pool.submit(self._work, it, after) for _ in range(self.nthread - 1)]
-        self._work(it, after)
-        for f in futs:
-            f.result()
+        self._pool.run(self._work, after)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._pool.close()
 
 
 class _TotalClampPD:
