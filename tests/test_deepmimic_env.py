@@ -510,7 +510,7 @@ def test_pushes_topple_with_a_large_force_and_not_with_a_small_one():
 
 def test_a_clip_switch_continues_the_reference_where_it_is():
     """switch_clip: the new clip starts at its pose nearest the current reference's (on a 30 Hz grid), its root
-    moved and turned onto the current reference's root (horizontally) and heading; the reward, the errors, the
+    moved onto the character's root (horizontally) and turned to the current reference's heading; the reward, the errors, the
     ref_obs and the ghost all see the moved reference; a reset forgets the move."""
     from trpo_mimic.envs.deepmimic.quat import quat_yaw, wrap_pi
     walk, run = str(clip_path("walk")), str(clip_path("run"))
@@ -530,7 +530,9 @@ def test_a_clip_switch_continues_the_reference_where_it_is():
     gaps = (wrap_pi(core.clips[1].hinge_targets_batch(grid) - hinges) ** 2).sum(axis=1)
     assert t_new == pytest.approx(grid[np.argmin(gaps)])
     q1, v1 = core.reference(core.t[:1], core.clip_id[:1], rows)
-    np.testing.assert_allclose(v1[0, lay.root_pos][:2], v0[0, lay.root_pos][:2], atol=1e-9)  # the root continues
+    char_root = env.data.xpos[env.index.root_body, :2]
+    assert np.linalg.norm(char_root - v0[0, lay.root_pos][:2]) > 1e-3  # the character is off its reference's path
+    np.testing.assert_allclose(v1[0, lay.root_pos][:2], char_root, atol=1e-9)  # the new path starts at the character
     assert quat_yaw(q1[:, 0])[0] == pytest.approx(quat_yaw(q0[:, 0])[0], abs=1e-9)  # and so does the heading
     raw_q, raw_v = core.clips[1].reference_packed_batch(np.array([t_new]))
     assert v1[0, lay.root_pos][2] == pytest.approx(raw_v[0, lay.root_pos][2])  # the height is the clip's

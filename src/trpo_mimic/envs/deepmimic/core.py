@@ -322,11 +322,12 @@ class DeepMimicCore:
 
     def switch(self, i: int, clip: int) -> float:
         """Environment i imitates ``clip`` from now on, without a restart: from the time of that clip whose hinge
-        angles are nearest the current reference's (on a 30 Hz grid of one cycle), its reference turned and moved
-        horizontally so that its root continues where the current reference's root is. Returns that time."""
+        angles are nearest the current reference's (on a 30 Hz grid of one cycle), its reference turned to the
+        current reference's heading and moved horizontally so that its root starts where the character's root is
+        (a drift from the old clip's path is not carried into the new one). Returns that time."""
         i, rows = int(i), np.array([int(i)])
         t_old, c_old = self.t[rows], self.clip_id[rows]
-        q_old, v_old = self.reference(t_old, c_old, rows)
+        q_old, _ = self.reference(t_old, c_old, rows)
         new = self.clips[int(clip)]
         grid = np.arange(0.0, new.duration, self.control_dt)
         gap = wrap_pi(new.hinge_targets_batch(grid) - self.clips[int(c_old[0])].hinge_targets_batch(t_old))
@@ -334,7 +335,9 @@ class DeepMimicCore:
         q_new, v_new = new.reference_packed_batch(np.array([t_new]))
         yaw = float(quat_yaw(q_old[:, 0])[0] - quat_yaw(q_new[:, 0])[0])
         rot, root = rotz(yaw), self.layout.root_pos
-        off = v_old[0, root] - rot @ v_new[0, root]
+        off = np.zeros(3)
+        off[:2] = self.physics.state.xpos[i, self.index.root_body, :2]
+        off -= rot @ v_new[0, root]
         off[2] = 0.0
         self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
         self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
