@@ -1,4 +1,5 @@
-"""DeepMimic character files compiled to MJCF (envs/deepmimic/charfile.py, `trpo-mimic build-character`).
+"""DeepMimic character files compiled to MJCF (envs/deepmimic/charfile.py reads, charmjcf.py writes;
+`trpo-mimic build-character`).
 
 The compiled humanoid must be the hand-written assets/humanoid3d.xml (names, order and numbers); the dog
 must compile and hold a pose; every malformed input is one CharacterFileError line naming file, joint or
@@ -17,8 +18,9 @@ import pytest
 from deepmimic_util import clip_path, motions_dir
 from trpo_mimic.cli import main
 from trpo_mimic.envs.deepmimic import character as hum
-from trpo_mimic.envs.deepmimic.charfile import (CharacterFileError, build_model, default_root_height,
-                                                frames_to_qpos, load_character, to_mjcf)
+from trpo_mimic.envs.deepmimic.charfile import CharacterFileError, load_character
+from trpo_mimic.envs.deepmimic.chargeom import default_root_height, frames_to_qpos
+from trpo_mimic.envs.deepmimic.charmjcf import build_model, to_mjcf
 from trpo_mimic.envs.deepmimic.clipfile import parse_frames
 
 

@@ -525,7 +525,8 @@ def run_command(command: str, opts: dict[str, Any]) -> int:
                 for note in notes:
                     print(f"note: {note}")
         elif command == "build-character":
-            from .envs.deepmimic.charfile import CharacterFileError, load_character, write_mjcf
+            from .envs.deepmimic.charfile import CharacterFileError, load_character
+            from .envs.deepmimic.charmjcf import write_mjcf
             errors += (CharacterFileError,)
             refuse_output("--out", opts["out"], inputs_of([("character file", opts["character"]),
                                                            ("controller file", opts["controller"])]))

@@ -1,7 +1,7 @@
 """Simulated characters: their MJCF, what the environment needs of them, named indices.
 
 A character is an MJCF model compiled from a DeepMimic character file and its PD controller file by
-:mod:`.charfile` (in memory: ``character_file=dog3d.txt``; or once, to a file: the humanoid's
+:mod:`.charmjcf` (in memory: ``character_file=dog3d.txt``; or once, to a file: the humanoid's
 ``assets/humanoid3d.xml``, written by ``trpo-mimic build-character src/trpo_mimic/data/motions/humanoid3d.txt
 --controller src/trpo_mimic/data/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/envs/deepmimic/assets/humanoid3d.xml``
 and checked against it by the tests). The compiled model carries what the
@@ -14,7 +14,7 @@ retargeting, the builtin clips).
 
 A DeepMimic frame holds the duration, the root position (3) and rotation (4), then each joint's local
 rotation in ID order (a quaternion for a spherical joint, an angle for a revolute one), in Y-up file axes.
-Conversion to qpos (Z-up) is :func:`.charfile.frames_to_qpos`: a spherical joint's rotation ``R`` is split
+Conversion to qpos (Z-up) is :func:`.chargeom.frames_to_qpos`: a spherical joint's rotation ``R`` is split
 as ``R = Rx(a) Ry(b) Rz(c)`` (the file's axes) into the MJCF's ``<joint>_x, _y, _z`` hinges.
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from . import charfile
+from . import charfile, chargeom, charmjcf
 from .quat import zup_to_yup_vec
 
 ASSET_XML = Path(__file__).resolve().parent / "assets" / "humanoid3d.xml"
@@ -64,7 +64,7 @@ def _custom_numeric(model: mujoco.MjModel, name: str, required: bool = True) -> 
 
 @dataclass(frozen=True)
 class CharacterSpec:
-    """What the environment needs of a character beyond its physics, as :mod:`.charfile` writes it into the
+    """What the environment needs of a character beyond its physics, as :mod:`.charmjcf` writes it into the
     model's ``<custom>`` fields."""
 
     joints: tuple[str, ...]  # ID order, the root first
@@ -130,7 +130,7 @@ class SimCharacter:
 
     def frames_to_qpos(self, frames: np.ndarray) -> np.ndarray:
         """Validated clip frames (F, frame width) to qpos (F, nq), hinges unwrapped."""
-        return charfile.frames_to_qpos(frames, self.model, self.spec.frame_fields)
+        return chargeom.frames_to_qpos(frames, self.model, self.spec.frame_fields)
 
     def __repr__(self) -> str:
         return f"SimCharacter({self.name!r}, {self.model.nbody - 1} bodies, {self.model.nu} actuators)"
@@ -157,7 +157,7 @@ def controller_beside(character_file: str | Path) -> Path:
 @lru_cache(maxsize=8)
 def _compiled(character_file: str, controller_file: str) -> SimCharacter:
     char = charfile.load_character(character_file, controller_file)
-    return SimCharacter(charfile.to_mjcf(char), char.name)
+    return SimCharacter(charmjcf.to_mjcf(char), char.name)
 
 
 def sim_character(character_file: str | Path | None = None,
