@@ -5,7 +5,8 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from trpo_mimic.envs import EnvError, make_vector_env
-from trpo_mimic.envs.mujoco_vector import SUPPORTED, TASKS, MujocoLocomotionVectorEnv
+from trpo_mimic.envs.mujoco_tasks import SUPPORTED, TASKS
+from trpo_mimic.envs.mujoco_vector import MujocoLocomotionVectorEnv
 
 
 def _compare_info(ref: dict, got: dict) -> None:

@@ -11,7 +11,7 @@ from gymnasium.vector.utils import batch_space
 
 MUJOCO_V5_IDS = ("Hopper-v5", "Walker2d-v5", "HalfCheetah-v5", "Swimmer-v5", "Ant-v5", "Humanoid-v5",
                  "HumanoidStandup-v5", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "Pusher-v5")
-"""The ids with a native MuJoCo vector env (the keys of ``mujoco_vector.TASKS``: all of Gymnasium's MuJoCo v5
+"""The ids with a native MuJoCo vector env (the keys of ``mujoco_tasks.TASKS``: all of Gymnasium's MuJoCo v5
 family), named here so that choosing a vector env for another id imports neither MuJoCo nor its tasks."""
 
 

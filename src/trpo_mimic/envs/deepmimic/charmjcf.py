@@ -49,6 +49,12 @@ its controller gives that model; ``tests/test_character_build.py`` checks it num
 
 The rest-pose geometry (root height, sole sites) and the conversion of clip frames to qpos by these
 conventions are in :mod:`.chargeom`.
+
+The MJCF is written as text, not built with ``mujoco.MjSpec``: the text is the product (build-character's
+file, the shipped ``assets/humanoid3d.xml``, :class:`.character.SimCharacter`'s source), and
+``MjSpec.to_xml`` writes 6 significant digits, so its file would not compile to the model built in memory.
+An MjSpec construction of the same conventions compiles to the identical model, field by field
+(``tests/test_charmjcf.py``, the writer's oracle).
 """
 
 from __future__ import annotations
