@@ -16,8 +16,11 @@ class RunningNormalizer(nn.Module):
     leaves them frozen. They are buffers, so they live in the state_dict.
     """
 
-    def __init__(self, shape: tuple[int, ...], clip: float = 10.0, epsilon: float = 1e-8,
-                 enabled: bool = True) -> None:
+    def __init__(self, shape: tuple[int, ...], clip: float | None = 10.0, epsilon: float = 1e-8,
+                 enabled: bool = True, min_std: float = 0.0, max_count: float | None = None) -> None:
+        """``clip``: the bound of normalised values (None: none); ``min_std``: a floor of the standard deviation
+        divided by (0: none, only ``epsilon``); ``max_count``: the statistics stop changing once they have
+        seen this many samples (None: never; AMP's discriminator normaliser stops at 1e6, as DeepMimic's)."""
         super().__init__()
         self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
         self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
@@ -28,18 +31,22 @@ class RunningNormalizer(nn.Module):
         self.clip = clip
         self.epsilon = epsilon
         self.enabled = enabled
+        self.min_std, self.max_count = float(min_std), max_count
         self._refresh()
         self.register_load_state_dict_post_hook(_refresh_after_load)
 
     @torch.no_grad()
     def _refresh(self) -> None:
         self.mean32.copy_(self.mean.float())
-        self.inv_std32.copy_(torch.rsqrt(self.var + self.epsilon).float())
+        if self.min_std > 0:
+            self.inv_std32.copy_((1.0 / torch.clamp(torch.sqrt(self.var), min=self.min_std)).float())
+        else:
+            self.inv_std32.copy_(torch.rsqrt(self.var + self.epsilon).float())
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
         """Merge the statistics of a batch of shape (N, *shape)."""
-        if not self.enabled:
+        if not self.enabled or (self.max_count is not None and float(self.count) >= self.max_count):
             return
         from .. import distributed as D
         batch = batch.to(self.mean.device, torch.float64).reshape(-1, *self.mean.shape)
@@ -61,4 +68,5 @@ class RunningNormalizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
             return x.float()
-        return torch.clamp((x.float() - self.mean32) * self.inv_std32, -self.clip, self.clip)
+        z = (x.float() - self.mean32) * self.inv_std32
+        return z if self.clip is None else torch.clamp(z, -self.clip, self.clip)
