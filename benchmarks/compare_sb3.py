@@ -144,7 +144,8 @@ def sb3_worker(env_id: str, seed: int, timesteps: int, out: Path) -> None:
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
     from trpo_mimic.envs import make_env
-    from trpo_mimic.evaluate import PREVIEW_FPS, VIDEO_FPS, run_episodes, takes_frame_size, video_stride
+    from trpo_mimic.evaluation.episodes import PREVIEW_FPS, VIDEO_FPS, run_episodes, video_stride
+    from trpo_mimic.evaluation.live import takes_frame_size
     from trpo_mimic.video import VideoWriter
     torch.set_num_threads(1)
     hp = dict(ZOO.get(env_id, {}))

@@ -156,13 +156,13 @@ def test_root_drift_is_a_training_device_only(monkeypatch):
     monkeypatch.setattr(ev, "make_env", spy)
     monkeypatch.setattr(ev, "make_vector_env", spy_vector)
     env = make_env(cfg.env_id, **env_kwargs_from_config(cfg))
-    assert env.unwrapped.options.drift_bound == 0.3
+    assert env.unwrapped.options.in_force("max_root_drift") == 0.3
     agent = build_agent(cfg, env.observation_space, env.action_space)
     env.close()
     result, _ = ev.evaluate_policy(agent, cfg, 1, 0, progress=False)
     assert built[0]["mode"] == "eval" and np.isfinite(result.returns).all()
     ev_env = make_env(cfg.env_id, **{k: v for k, v in built[0].items() if k not in ("env_threads", "training")})
-    assert ev_env.unwrapped.options.max_root_drift == 0.3 and ev_env.unwrapped.options.drift_bound is None
+    assert ev_env.unwrapped.options.max_root_drift == 0.3 and ev_env.unwrapped.options.in_force("max_root_drift") is None
 
 
 def test_pd_clamp_flag_reaches_the_env_and_the_preset_sets_it():

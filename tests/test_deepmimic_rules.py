@@ -241,17 +241,16 @@ def test_where_no_contact_ends_an_episode_the_goal_and_the_bar_need_every_episod
     getup that never rises scored 0.81 per step from random phases, 4 of 10 successes)."""
     import importlib.util
     from pathlib import Path
-    from types import SimpleNamespace
 
     from trpo_mimic.config import Config
-    from trpo_mimic.train import Trainer
+    from trpo_mimic.train_hooks import reached_goal
     ev = {"Eval/RewardPerStep": 0.85, "Eval/Terminated": 0.0, "Eval/SuccessRate": 0.4}
-    lying = SimpleNamespace(cfg=Config(env_id="DeepMimic-v0", stop_reward_per_step=0.8, early_termination=False))
-    assert not Trainer.reached_goal(lying, ev)
-    assert Trainer.reached_goal(lying, {**ev, "Eval/SuccessRate": 1.0})
-    walking = SimpleNamespace(cfg=Config(env_id="DeepMimic-v0", stop_reward_per_step=0.8))
-    assert Trainer.reached_goal(walking, ev)  # with contact terminations, a fall would have ended an episode
-    assert not Trainer.reached_goal(walking, {**ev, "Eval/Terminated": 1.0})
+    lying = Config(env_id="DeepMimic-v0", stop_reward_per_step=0.8, early_termination=False)
+    assert not reached_goal(lying, ev)
+    assert reached_goal(lying, {**ev, "Eval/SuccessRate": 1.0})
+    walking = Config(env_id="DeepMimic-v0", stop_reward_per_step=0.8)
+    assert reached_goal(walking, ev)  # with contact terminations, a fall would have ended an episode
+    assert not reached_goal(walking, {**ev, "Eval/Terminated": 1.0})
     root = Path(__file__).resolve().parents[1]
     spec = importlib.util.spec_from_file_location("targets", root / "benchmarks" / "deepmimic" / "targets.py")
     targets = importlib.util.module_from_spec(spec)

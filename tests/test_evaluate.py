@@ -9,7 +9,10 @@ from trpo_mimic.checkpoint import build_agent
 from trpo_mimic.config import Config
 from trpo_mimic.envs import env_kwargs_from_config, make_env, make_vector_env
 from trpo_mimic.envs.offscreen import SAMPLES, SHADOW_SIZE
-from trpo_mimic.evaluate import evaluate_policy, run_episodes, run_episodes_batched, takes_frame_size
+from trpo_mimic.evaluate import evaluate_policy
+from trpo_mimic.evaluation.episodes import run_episodes, run_episodes_batched
+from trpo_mimic.evaluation.live import takes_frame_size
+from trpo_mimic.tasks import task_for
 
 
 def _agent(cfg: Config):
@@ -29,9 +32,9 @@ def test_batched_episodes_are_the_sequential_ones(env_id, limit):
     agent = _agent(cfg)
     kwargs = env_kwargs_from_config(cfg, training=False)
     one = make_env(env_id, max_episode_steps=limit, **kwargs)
-    seq, _ = run_episodes(agent, one, 4, True, 7, progress=False)
+    seq, _ = run_episodes(agent, one, 4, True, 7, progress=False, task=task_for(env_id))
     envs = make_vector_env(env_id, 4, "auto", limit, training=False, **kwargs)
-    bat = run_episodes_batched(agent, envs, True, 7, env_id.startswith("DeepMimic"), progress=False)
+    bat = run_episodes_batched(agent, envs, True, 7, task_for(env_id), progress=False)
     one.close()
     envs.close()
     assert bat.lengths == seq.lengths and bat.terminated == seq.terminated

@@ -153,3 +153,29 @@ def test_no_import_cycles_in_envs_counting_deferred_imports():
 def test_no_import_cycles_counting_deferred_imports():
     cycles = _cycles(deferred=True)
     assert cycles == [], _message(cycles)
+
+
+DOMAIN = (f"{PACKAGE}.mimic", f"{PACKAGE}.envs.deepmimic")
+"""The imitation domain; everything else of the package but the composition root is the engine."""
+COMPOSITION_ROOT = {PACKAGE}
+"""``trpo_mimic/__init__.py`` plugs the domain in (its task and ids), so it alone may import both."""
+
+
+def domain_leaks(graph: dict[str, set[str]], domain: tuple[str, ...] = DOMAIN,
+                 root: set[str] = COMPOSITION_ROOT) -> list[str]:
+    """Every import of a domain module by an engine module, as ``engine -> domain``."""
+    inside = lambda m: any(m == d or m.startswith(d + ".") for d in domain)  # noqa: E731
+    return sorted(f"{m} -> {t}" for m, ts in graph.items() if not inside(m) and m not in root
+                  for t in ts if inside(t))
+
+
+def test_domain_leaks_are_seen():
+    graph = {"p": {"p.dom"}, "p.eng": {"p.dom.x"}, "p.dom.x": {"p.eng"}, "p.other": {"p.eng"}}
+    assert domain_leaks(graph, ("p.dom",), {"p"}) == ["p.eng -> p.dom.x"]
+
+
+def test_the_engine_imports_nothing_of_the_imitation_domain():
+    """Counting imports deferred into functions: the engine reaches the domain only through the task it registers
+    (trpo_mimic.tasks), never by name."""
+    leaks = domain_leaks(import_graph(package_modules(), deferred=True))
+    assert leaks == [], "the engine imports the imitation domain: " + "; ".join(leaks)

@@ -148,8 +148,9 @@ def test_deepmimic_evaluation_reports_terms_falls_and_poses(cli, tmp_path):
 
 
 def test_success_needs_no_fall_and_a_small_error_throughout():
-    from trpo_mimic.evaluate import EvalResult
-    res = EvalResult([1.0, 1.0, 1.0, 1.0], [5, 5, 5, 5], [False, True, False, False], deepmimic=True,
+    from trpo_mimic.evaluation.stats import EvalResult
+    from trpo_mimic.tasks import task_for
+    res = EvalResult([1.0, 1.0, 1.0, 1.0], [5, 5, 5, 5], [False, True, False, False], task=task_for("DeepMimic-v0"),
                      max_errors=[0.3, 0.2, 0.6, 0.49], term_means={"error_body_pos": 0.2})
     assert res.successes == 2 and res.summary()["success_rate"] == 0.5
     assert "success: 2 of 4 episodes" in res.format()
@@ -158,7 +159,7 @@ def test_success_needs_no_fall_and_a_small_error_throughout():
 
 def test_live_render_mode_choice(monkeypatch):
     from trpo_mimic.envs import check_env_id
-    from trpo_mimic.evaluate import render_mode_for
+    from trpo_mimic.evaluation.live import render_mode_for
     monkeypatch.setenv("DISPLAY", ":99")
     check_env_id("DeepMimicWalk-v0")
     assert render_mode_for("Pendulum-v1", True, False) == "human"

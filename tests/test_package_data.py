@@ -15,7 +15,7 @@ import torch
 
 from trpo_mimic.cli import parse
 from trpo_mimic.data import MOTIONS_DIR, PRETRAINED_DIR, names, resolve, shipped
-from trpo_mimic.pretrained import CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, falls_interval
+from trpo_mimic.mimic.pretrained import CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, falls_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "trpo_mimic"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from trpo_mimic.logger import RunLogger
-from trpo_mimic.plot import figure, is_deepmimic_run, per_step_curves, plot_runs
+from trpo_mimic.plot import figure, per_step_run, per_step_curves, plot_runs
 
 # a DeepMimic run: short training episodes (the pose termination ends them), evaluations that run to the limit
 TRAIN = [(4096, 61.2, 72.0), (8192, 80.5, 91.0), (12288, 120.0, 130.0), (16384, 150.4, 160.0)]
@@ -53,7 +53,7 @@ def _close_figures():
 
 def test_deepmimic_run_plots_reward_per_step_over_episode_length(tmp_path):
     run = write_run(tmp_path / "DeepMimic-v0-trpo-1-x", {"env_id": "DeepMimic-v0", "max_episode_steps": None})
-    assert is_deepmimic_run(run)
+    assert per_step_run(run)
     fig = figure([run])
     assert len(fig.axes) == 2
     top, bottom = fig.axes
@@ -91,18 +91,18 @@ def test_deepmimic_series_are_return_over_length(tmp_path):
 def test_deepmimic_run_is_told_by_its_columns_without_a_config(tmp_path):
     run = write_run(tmp_path / "r", {})
     (run / "config.json").unlink()
-    assert is_deepmimic_run(run)
+    assert per_step_run(run)
     assert len(figure([run]).axes) == 2
     other = write_run(tmp_path / "o", {}, deepmimic_terms=False)
     (other / "config.json").unlink()
-    assert not is_deepmimic_run(other)
+    assert not per_step_run(other)
 
 
 def test_gymnasium_run_keeps_one_axis_of_return(tmp_path):
     train = [(2000, -1200.0, 200.0), (4000, -900.0, 200.0), (6000, -400.0, 200.0)]
     run = write_run(tmp_path / "Pendulum-v1-trpo-1-x", {"env_id": "Pendulum-v1"}, train=train,
                     evals=[(4000, -800.0, 200.0, 0.0)], deepmimic_terms=False)
-    assert not is_deepmimic_run(run)
+    assert not per_step_run(run)
     fig = figure([run])
     assert len(fig.axes) == 1
     (ax,) = fig.axes

@@ -118,7 +118,7 @@ def colours(image: np.ndarray) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def viewer():
     import viser  # noqa: F401  (the test extra has it: its absence fails, never skips)
-    from trpo_mimic.viewer import Viewer
+    from trpo_mimic.mimic.viewer import Viewer
     v = Viewer("locomotion", host="127.0.0.1", port=0, skill="walk", seed=0).start()
     yield v
     v.close()
@@ -212,7 +212,7 @@ def test_pause_speed_reset_camera_follow_and_ghost(viewer):
 
 
 def test_the_shapes_come_from_the_models_geoms(viewer):
-    from trpo_mimic.viewer import geom_shape
+    from trpo_mimic.mimic.shapes import geom_shape
     m = viewer.controller.env.unwrapped.model
     assert geom_shape(m, 0) is None  # the floor: the viewer draws its own ground
     assert len(viewer.character) == len(viewer.ghost) == 15

@@ -30,7 +30,7 @@ from trpo_mimic.checkpoint import load_checkpoint  # noqa: E402
 from trpo_mimic.config import Config  # noqa: E402
 from trpo_mimic.evaluate import evaluate  # noqa: E402
 from trpo_mimic.data import names, shipped  # noqa: E402
-from trpo_mimic.pretrained import (CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, card_from, card_lines,  # noqa: E402
+from trpo_mimic.mimic.pretrained import (CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, card_from, card_lines,  # noqa: E402
                                    falls_interval, read_card, write_card)
 
 SHIPPED = {  # name: (skill, the command that trained it, its reward per step over the cards' 100 episodes

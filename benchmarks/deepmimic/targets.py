@@ -4,7 +4,7 @@
     python benchmarks/deepmimic/targets.py --goal SKILL     # the reward per step a training may stop at
 
 EVAL_TXT is what ``trpo-mimic evaluate`` printed for the verdict's episodes: 100 deterministic 10 s episodes from
-random phases with the cards' seed (``trpo_mimic.pretrained.CARD_SEED``, 1234), which no training uses for stopping
+random phases with the cards' seed (``trpo_mimic.mimic.pretrained.CARD_SEED``, 1234), which no training uses for stopping
 (the trainer's evaluations draw other seeds) and no choice of checkpoint uses. The bar (issues 18 and 39): reward
 per step within 0.03 of DeepMimic's figure or above it, at most MAX_FAILS falls in 100 episodes (reported with
 Wilson's 95% interval), at most 20M samples (a quarter of DeepMimic's or less); the walk: 0.95 or more within 5M
@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from trpo_mimic.pretrained import falls_interval
+from trpo_mimic.mimic.pretrained import falls_interval
 
 DEEPMIMIC = {  # skill: (normalised return, samples)
     "walk": (0.985, 61e6), "jog": (0.951, 51e6), "run": (0.951, 53e6), "jump": (0.947, 86e6),

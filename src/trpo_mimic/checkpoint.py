@@ -150,12 +150,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def upgrade_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """A saved config as today's code must read it to rebuild the same run: a DeepMimic run saved without its
-    PD law (``pd_clamp`` unset: before the environment's default became ``total``) was trained under ``split``."""
-    from .envs import is_deepmimic
-    if is_deepmimic(str(cfg.get("env_id", ""))) and cfg.get("pd_clamp") is None:
-        cfg = {**cfg, "pd_clamp": "split"}
-    return cfg
+    """A saved config as today's code must read it to rebuild the same run: its task's
+    :meth:`.tasks.Task.upgrade_config` (e.g. a DeepMimic run saved without its PD law was trained under
+    ``split``)."""
+    from .tasks import task_for
+    return task_for(str(cfg.get("env_id", ""))).upgrade_config(cfg)
 
 
 def load_module_state(module: nn.Module, state: dict[str, torch.Tensor], what: str, source: str | Path) -> None:

@@ -5,59 +5,19 @@ field's metadata); the CLI shows one argparse group each, YAML files may nest ke
 and the dataclass stays flat (`cfg.max_kl`), so saved configs and checkpoints read as before."""
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from functools import partial
 from typing import Any
 
 GROUPS = {
     "run": "what is trained for how long, where it is written, on which device and backend",
-    "environment": "the environments and (DeepMimic) the motion clips",
+    "environment": "the environments and the options of their tasks (DeepMimic: the clips and the episode rules)",
     "algorithm": "TRPO (default) or PPO (--algo ppo; the PPO-only flags say so), and the networks",
     "evaluation": "evaluation during training, and the `evaluate` command",
 }
 
 
-@dataclass(frozen=True)
-class Range:
-    """The values a numeric option may take (declared with the field: ``range=...``; checked by
-    ``cli.validate`` on every value given, read from a file or resumed): finite, and within `low` and
-    `high` (None: unbounded), each bound closed or open. A list option's every number must be in it."""
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-
-    def __contains__(self, x: Any) -> bool:
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            return False
-        if isinstance(x, float) and not math.isfinite(x):
-            return False
-        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
-            return False
-        return self.high is None or (x < self.high if self.high_open else x <= self.high)
-
-    def __str__(self) -> str:
-        if self.high is None and self.low == 0:
-            return "positive" if self.low_open else "non-negative (>= 0)"
-        if self.high is None and self.low is not None:
-            return f"at least {_num(self.low)}" if not self.low_open else f"greater than {_num(self.low)}"
-        if self.low is None and self.high is None:
-            return "a finite number"
-        lo = "-inf" if self.low is None else _num(self.low)
-        hi = "inf" if self.high is None else _num(self.high)
-        return f"in {'(' if self.low_open or self.low is None else '['}{lo}, {hi}{')' if self.high_open else ']'}"
-
-
-def _num(v: float) -> str:
-    return str(v) if isinstance(v, int) else f"{v:g}"
-
-
-POSITIVE = Range(0, low_open=True)
-NON_NEGATIVE = Range(0)
-FINITE = Range()
-UNIT = Range(0, 1)
-"""[0, 1]: a discount, a lambda, a fraction."""
+from .options import FINITE, NON_NEGATIVE, POSITIVE, UNIT, Range  # noqa: F401 (the ranges fields declare)
 
 
 def _f(default: Any, help: str, group: str, **kw: Any) -> Any:
@@ -71,8 +31,8 @@ _run, _env, _algo, _eval = (partial(_f, group=g) for g in GROUPS)
 
 
 @dataclass
-class Config:
-    """Every setting of a training or evaluation run. Field names are the CLI flag names."""
+class EngineConfig:
+    """The engine's settings of a training or evaluation run (:data:`Config` adds the tasks' options)."""
 
     # ---- run ----
     seed: int = _run(0, "Random seed for torch, numpy, python and the environments.", range=Range(0, 2**32 - 1))
@@ -112,61 +72,6 @@ class Config:
     steps_per_env: int = _env(256, "Rollout length per environment per iteration (batch = num_envs * steps_per_env).",
                               range=POSITIVE)
     max_episode_steps: int | None = _env(None, "Override the environment's time limit (a truncation).", range=POSITIVE)
-    motion_file: list | None = _env(None, "DeepMimic motion clip(s): a path, builtin:NAME, several paths (one "
-                                    "sampled per episode) or a motion-set JSON with a weight per clip.",
-                                    nargs="+", type=str)
-    character_file: str | None = _env(None, "DeepMimic character file (e.g. dog3d.txt; a bare name is searched for "
-                                      "like a clip), compiled to MuJoCo in memory; default: the humanoid.")
-    controller_file: str | None = _env(None, "Its PD controller file (default: the one <stem>_*ctrl*.txt beside it).")
-    clip_id_obs: bool = _env(False, "DeepMimic with several clips: append a one-hot clip identifier to the "
-                             "observation, so one policy can hold several skills.")
-    motion_dir: str | None = _env(None, "Directory searched for DeepMimic shortcut clips.")
-    obs_mode: str | None = _env(None, "DeepMimic observation mode (deepmimic or compact).")
-    action_mode: str | None = _env(None, "DeepMimic action: absolute (PD target on the joint range, the default) or "
-                                   "residual (reference pose + correction).", choices=["absolute", "residual"])
-    residual_scale: float | None = _env(None, "DeepMimic residual actions: fraction of each joint's half range "
-                                        "(default 0.25).", range=POSITIVE)
-    pd_feedforward: bool | None = _env(None, "DeepMimic residual actions: the PD controllers also track the "
-                                       "clip's joint rates (kd (dq_ref - dq) instead of -kd dq).")
-    pd_clamp: str | None = _env(None, "DeepMimic: how the PD torque meets the joint's torque limit: total (P + D "
-                                "clamped together, as DeepMimic; the default) or split (the P part clamped, the "
-                                "damping on top). A run's config records it; one saved without it (before "
-                                "2026-12-02) was trained, and evaluates, under split.", choices=["split", "total"])
-    physics: str | None = _env(None, "DeepMimic: the physics backend: mujoco (native MuJoCo, CPU threads; the default) "
-                               "or warp (MuJoCo Warp, all characters stepped at once on a GPU when one is present, "
-                               "else on Warp's CPU device; needs the gpu extra: pip install 'trpo-mimic[gpu]').",
-                               choices=["mujoco", "warp"])
-    ref_obs: bool | None = _env(None, "DeepMimic: append where the reference root is, seen from the character (its "
-                                "position in the heading frame and the heading error), so drift from the clip is observable.")
-    max_root_drift: float | None = _env(None, "DeepMimic: end an episode (terminated) when the root is farther than "
-                                        "this many metres from the reference root, horizontally (default: never). Training "
-                                        "only: evaluation ends an episode only when the character falls.",
-                                        range=POSITIVE)
-    early_termination: bool | None = _env(None, "DeepMimic: end an episode when a fall-contact body touches the "
-                                          "ground (DeepMimic's enable_char_contact_fall; default on). "
-                                          "--no-early_termination: contact never ends it (roll, getups).")
-    fall_contact_bodies: list | None = _env(None, "DeepMimic: the bodies whose ground contact ends an episode, by "
-                                            "name (root chest neck right_hip right_knee right_ankle right_shoulder "
-                                            "right_elbow right_wrist and the left_ ones; default: all but the "
-                                            "feet, i.e. the ankles).", nargs="+", type=str)
-    root_rot_fail: bool | None = _env(None, "DeepMimic: end an episode when the root's rotation is more than pi/2 "
-                                      "from the reference's (DeepMimic's enable_root_rot_fail; default off).")
-    pose_termination: float | None = _env(None, "DeepMimic: end a training episode when the mean body-position "
-                                          "error from the reference passes this many metres (default: never; "
-                                          "newer trackers use 1.0). Training only.", range=POSITIVE)
-    fail_weighted_rsi: float | None = _env(None, "DeepMimic: failure-weighted start times, the share of a training "
-                                           "episode's starts drawn in proportion to the failure rate of episodes "
-                                           "started in the same twentieth of the clip (as PHC and ProtoMotions weight "
-                                           "their motions by failure); the rest uniform (default 0: all uniform). "
-                                           "Training only.", range=Range(0, 1, high_open=True))
-    switch_interval: list | None = _env(None, "DeepMimic with several clips: LOW HIGH seconds: each episode switches "
-                                        "to another clip (drawn by weight) after a time drawn uniformly in [LOW, "
-                                        "HIGH], again and again, continuing from the new clip's nearest pose, so that "
-                                        "a --clip_id_obs policy learns the transitions (default: never). In "
-                                        "training and evaluation.", nargs=2, type=float, range=POSITIVE)
-    sync_root: bool | None = _env(None, "DeepMimic: at each new cycle of a looping clip, move the reward's reference "
-                                  "root onto the character's (DeepMimic's sync_char_root_pos; default on). The "
-                                  "body-position error and the terminations keep the clip's own path.")
     nonfinite: str = _env("raise", "On a NaN/inf observation or reward: raise an error naming the env and step, "
                           "or terminate that episode and count it.", choices=["raise", "terminate"])
 
@@ -247,22 +152,10 @@ class Config:
     num_eval_episodes: int = _eval(10, "Episodes to run in evaluation.", range=POSITIVE)
     stochastic_policy: bool = _eval(False, "Sample actions in evaluation instead of taking the mean.")
     save_sample: bool = _eval(False, "Write evaluation trajectories to an .npz file.")
-    push: float = _eval(0.0, "DeepMimic evaluation: push the chest with this force (N), 0.2 s at a time, in a "
-                        "random horizontal direction, every 1.5-2.5 s (the first at 0.5-2 s); 0: no pushes.",
-                        range=NON_NEGATIVE)
-    push_sweep: bool = _eval(False, "DeepMimic evaluation: find the largest push (N) the policy survives in at least "
-                             "9 of 10 episodes (doubling from 50 N, then bisecting to within 5 percent).")
-    clip_sequence: list[str] | None = _eval(None, "DeepMimic evaluation with several clips: each episode imitates "
-                                            "these clips in turn (names, e.g. walk run walk), --switch_seconds each; "
-                                            "reports per clip and the falls at the switches.", nargs="+", type=str)
-    switch_seconds: float = _eval(3.0, "Seconds of each clip of --clip_sequence.", range=POSITIVE)
     record_video: bool = _eval(False, "Write a video of the first evaluation episode to --video_dir.")
     video_format: str = _eval("mp4", "Video container (gif: a small looping preview at a third of the frame rate).",
                               choices=["mp4", "avi", "gif"])
     video_dir: str = _eval("render", "Directory for evaluation videos.")
-    reference: str = _eval("overlay", "DeepMimic videos: the reference drawn as a translucent ghost over the "
-                           "character (overlay), 1 m beside it (side), or not at all (off); frames with a ghost "
-                           "also show the step's reward and body-position error.", choices=["overlay", "side", "off"])
     render: bool = _eval(False, "Show the evaluation live in a viewer window (needs a display).")
 
     @staticmethod
@@ -274,7 +167,7 @@ class Config:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Config":
+    def from_dict(cls, d: dict[str, Any]) -> Any:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -287,3 +180,22 @@ class Config:
                 raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
             return "cuda"
         return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _with_task_options(base: type) -> type:
+    """The configuration: the engine's fields and, after them, every registered task's options
+    (:func:`.tasks.task_options`, each declared once as an :class:`.options.Option`)."""
+    from .tasks import task_options
+    extra = []
+    for o in task_options():
+        d = o.config_default
+        default = field(default_factory=lambda d=d: list(d), metadata=o.metadata()) if isinstance(d, list) else \
+            field(default=d, metadata=o.metadata())
+        extra.append((o.name, o.annotation, default))
+    cls = make_dataclass("Config", extra, bases=(base,))
+    cls.__module__ = __name__
+    cls.__doc__ = "Every setting of a training or evaluation run. Field names are the CLI flag names."
+    return cls
+
+
+Config = _with_task_options(EngineConfig)

@@ -54,19 +54,26 @@ def _config(run_dir: str | Path) -> dict[str, Any]:
         return {}
 
 
-def is_deepmimic_run(run_dir: str | Path) -> bool:
-    """Whether a run trained a DeepMimic env: its config.json's env_id, or without one, progress.csv's DeepMimic/
-    columns (the env's reward terms)."""
-    from .registration import is_deepmimic
+def run_task(run_dir: str | Path) -> Any:
+    """The task a run trained (:mod:`.tasks`): by its config.json's env_id, or without one, by the prefix of
+    progress.csv's reward-term columns (:attr:`.tasks.Task.metric_prefix`)."""
+    from .tasks import Task, task_for, tasks
     env_id = _config(run_dir).get("env_id")
     if isinstance(env_id, str):
-        return is_deepmimic(env_id)
+        return task_for(env_id)
     path = Path(run_dir) / "progress.csv"
-    if not path.exists():
-        return False
-    with open(path, newline="") as fh:
-        header = next(csv.reader(fh), [])
-    return any(k.startswith("DeepMimic/") for k in header)
+    if path.exists():
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+        for t in tasks():
+            if any(k.startswith(f"{t.metric_prefix}/") for k in header):
+                return t
+    return Task()
+
+
+def per_step_run(run_dir: str | Path) -> bool:
+    """Whether a run's curve is reward per step (its task's :attr:`.tasks.Task.per_step_curve`: DeepMimic's)."""
+    return run_task(run_dir).per_step_curve
 
 
 def per_step_curves(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -81,10 +88,9 @@ def per_step_curves(run_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarr
 
 
 def episode_limit(run_dir: str | Path) -> int | None:
-    """A DeepMimic run's time limit in steps: --max_episode_steps, or the DeepMimic ids' 300."""
-    from .registration import DEFAULT_MAX_EPISODE_STEPS
+    """A run's time limit in steps: --max_episode_steps, or its task's (the DeepMimic ids' 300)."""
     limit = _config(run_dir).get("max_episode_steps")
-    return int(limit) if isinstance(limit, (int, float)) and limit > 0 else DEFAULT_MAX_EPISODE_STEPS
+    return int(limit) if isinstance(limit, (int, float)) and limit > 0 else run_task(run_dir).default_episode_steps
 
 
 def _lines(ax: Any, curves: list[tuple[np.ndarray, np.ndarray]], names: list[str], color: str, label: str) -> None:
@@ -123,7 +129,7 @@ def figure(run_dirs: Sequence[str | Path], title: str | None = None) -> Any:
 
     names = [Path(d).name for d in run_dirs]
     title = title or ", ".join(sorted({n.split("-trpo-")[0] for n in names}))
-    if run_dirs and all(is_deepmimic_run(d) for d in run_dirs):
+    if run_dirs and all(per_step_run(d) for d in run_dirs):
         series = [per_step_curves(d) for d in run_dirs]
         if not any(len(s[k][0]) for s in series for k in ("train", "eval")):
             raise ValueError("none of the runs has logged an episode return yet")

@@ -8,11 +8,12 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from .registration import is_deepmimic
+from .tasks import task_for
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 DEEPMIMIC_PRESET = "deepmimic.txt"
-"""Every DeepMimic id trains with the one DeepMimic preset (a clip's rules come from its skill file)."""
+"""The DeepMimic preset, which every DeepMimic id trains with (:meth:`.mimic.task.DeepMimicTask.preset`) and
+``--skill`` names."""
 PRESET_IDS = {"mujoco.txt": ("Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")}
 """TRPO presets shared by several ids (their files name no ``--env_id``): rl-baselines3-zoo gives these four
 MuJoCo tasks the same TRPO settings."""
@@ -33,10 +34,11 @@ def _flag(path: Path, name: str) -> str | None:
 
 def preset_for(env_id: str, algo: str = "trpo") -> Path | None:
     """The preset of ``env_id`` and ``algo``: the arg file of PRESET_DIR that sets that ``--env_id`` (and that
-    ``--algo``; none set means TRPO); for the DeepMimic ids, DEEPMIMIC_PRESET (TRPO); for the ids of PRESET_IDS,
-    their shared file (TRPO). None if there is none."""
-    if is_deepmimic(env_id):
-        return PRESET_DIR / DEEPMIMIC_PRESET if algo == "trpo" else None
+    ``--algo``; none set means TRPO); the one of the id's task (:meth:`.tasks.Task.preset`: for the DeepMimic ids,
+    DEEPMIMIC_PRESET); for the ids of PRESET_IDS, their shared file (TRPO). None if there is none."""
+    task = task_for(env_id)
+    if task.owns(env_id):
+        return task.preset(env_id, algo)
     for name, ids in PRESET_IDS.items():
         if env_id in ids:
             return PRESET_DIR / name if algo == "trpo" else None

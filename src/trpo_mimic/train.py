@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import random
 import signal
 import sys
@@ -20,14 +19,16 @@ from .algos import PolicyBatch, make_algorithm
 from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpoint, load_weights, rng_state,
                          save_checkpoint, set_rng_state)
 from .config import Config
-from .envs import env_kwargs_from_config, is_deepmimic, make_vector_env
-from .faults import PeerLost, RunDirLocked, RunLock, os_fault, write_failed
-from .guards import OutputRefused, clear_run, inputs_of, refuse_clearing_inputs, run_exists, run_files
+from .envs import env_kwargs_from_config, make_vector_env
+from .faults import PeerLost, write_failed
 from .logger import RunLogger
 from .rollout import RolloutCollector, compute_gae
 from .rollout.frames import is_stored_frames
 from .rollout.reward_scale import RewardScaler
+from .run_dir import RunDirOwner
+from .tasks import task_for
 from .threads import limit_threads
+from .train_hooks import EvalHook, Hook, SaveHook
 
 
 class Interrupted(BaseException):
@@ -47,8 +48,12 @@ def default_run_name(cfg: Config) -> str:
     return f"{env}-{cfg.algo}-{cfg.seed}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-class Trainer:
-    """Owns the environments, agent, optimiser, logger and counters of one run."""
+class Trainer(RunDirOwner):
+    """Owns the environments, agent, optimiser, logger and counters of one run.
+
+    One iteration (:meth:`iterate`): collect a rollout, let the task's :class:`.tasks.TrainingExtension` objects
+    change its rewards, advantages, the algorithm's update and then the extensions' own, scalars. Between
+    iterations (:meth:`run`) the :attr:`hooks` (:mod:`.train_hooks`) save, evaluate and may stop the run."""
 
     def __init__(self, cfg: Config) -> None:
         self.started = time.perf_counter()
@@ -56,10 +61,8 @@ class Trainer:
         self.eval_seconds = 0.0  # evaluations during and after training, videos included
         self.video_seconds = 0.0  # their preview videos (--eval_video_budget)
         limit_threads(cfg.torch_threads)
-        if is_deepmimic(cfg.env_id) and cfg.pd_clamp is None:  # the run's config records the law it trains under
-            from .envs.deepmimic.core import TaskOptions
-            cfg = dataclasses.replace(cfg, pd_clamp=TaskOptions.pd_clamp)
-        self.cfg = cfg
+        self.task = task_for(cfg.env_id)
+        self.cfg = cfg = self.task.run_config(cfg)  # e.g. what the run's config must record of the task's defaults
         self.device = torch.device(cfg.resolved_device())
         D.init(self.device.type, cfg.dist_timeout)
         resume_ckpt = None
@@ -80,81 +83,6 @@ class Trainer:
             self.release()
             raise
 
-    def lock_run_dir(self) -> RunLock | None:
-        """Rank 0 takes the run directory's lock (`faults.RunLock`); every rank learns whether it was refused, and
-        stops with the same line. Then the temporaries of a save that was killed are removed (only now: a live
-        writer's would not be stale)."""
-        lock, refused = None, None
-        if D.is_main():
-            try:
-                lock = self.take_run_dir()
-            except (RunDirLocked, OutputRefused) as exc:
-                refused = exc
-            except OSError as exc:  # --checkpoint_dir a file, or read-only: one line, exit code 1
-                refused = os_fault(exc)
-        try:
-            refused_on_main = D.from_main(0 if refused is None else 2 if isinstance(refused, OutputRefused) else 1)
-        except BaseException:  # a rank lost already
-            if lock is not None:
-                lock.release()
-            raise
-        if refused_on_main == 2:
-            raise refused or OutputRefused(f"{self.run_dir}: refused by rank 0 (it holds another run)")
-        if refused_on_main:
-            raise refused or RunDirLocked(f"{self.run_dir} is in use by another process (rank 0 was refused its "
-                                          f"lock)")
-        if lock is not None:
-            if lock.taken_over is not None:
-                print(f"note: {lock.path} named process {lock.taken_over}, which ended without releasing it: "
-                      f"taken over", file=sys.stderr)
-            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # left by a save that was killed
-                stale.unlink(missing_ok=True)
-        return lock
-
-    def take_run_dir(self) -> RunLock:
-        """Rank 0: lock the run directory. A new run (no --resume) needs one that holds no run (`guards.run_files`):
-        with --overwrite the old run's files are removed (under the lock), under the default name the next free
-        name is taken (<name>-2, -3, ...: another run started in the same second), and an explicit --run_name that
-        holds a run is refused."""
-        cfg, base = self.cfg, self.run_dir
-        default_name = not cfg.resume and cfg.run_name is None
-        for n in itertools.count(1):
-            if default_name:
-                self.run_dir = base if n == 1 else base.with_name(f"{base.name}-{n}")
-                if run_files(self.run_dir):
-                    continue
-            try:
-                lock = RunLock(self.run_dir)
-            except RunDirLocked:
-                if default_name:
-                    continue
-                raise
-            held = [] if cfg.resume else run_files(self.run_dir)
-            if not held:
-                return lock
-            if default_name:  # taken meanwhile
-                lock.release()
-                continue
-            try:
-                if not cfg.overwrite:
-                    raise run_exists(self.run_dir, held)
-                refuse_clearing_inputs(self.run_dir, inputs_of(
-                    [("--pretrained_weight_path", cfg.pretrained_weight_path),
-                     *(("--motion_file", f) for f in cfg.motion_file or []),
-                     ("--character_file", cfg.character_file), ("--controller_file", cfg.controller_file)]))
-                removed = clear_run(self.run_dir)
-            except BaseException:
-                lock.release()
-                raise
-            print(f"--overwrite: removed the previous run's {len(removed)} files from {self.run_dir}", file=sys.stderr)
-            return lock
-        raise AssertionError  # not reached
-
-    def release(self) -> None:
-        """Give the run directory to the next writer."""
-        if self.lock is not None:
-            self.lock.release()
-
     def _build(self, cfg: Config, resume_ckpt: dict[str, Any] | None) -> None:
         seed_everything(cfg.seed)
         self.iteration = 0
@@ -166,6 +94,7 @@ class Trainer:
                                  cfg.backend)
         self.algo = make_algorithm(cfg, self.agent)
         self.reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma) if cfg.normalize_reward else None
+        self.extensions = self.task.extensions(cfg, self.envs, self.agent)
         if cfg.pretrained_weight_path and resume_ckpt is None:
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
@@ -177,6 +106,8 @@ class Trainer:
             elif self.reward_scaler is not None:
                 print(f"note: {cfg.resume} was trained without --normalize_reward; its reward statistics start "
                       "from nothing here", file=sys.stderr)
+            for ext in self.extensions:
+                ext.load_state_dict(resume_ckpt.get(ext.key, {}))
             self.iteration = int(resume_ckpt["iteration"])
             self.timesteps = int(resume_ckpt["timesteps"])
             set_rng_state(resume_ckpt["rng"])
@@ -201,6 +132,7 @@ class Trainer:
             "obs_normalizer": self.agent.obs_normalizer.state_dict(),
             **self.algo.state_dict(),
             **({"reward_normalizer": self.reward_scaler.state_dict()} if self.reward_scaler is not None else {}),
+            **{ext.key: ext.state_dict() for ext in self.extensions},
             "config": self.cfg.to_dict(),
             "iteration": self.iteration,
             "timesteps": self.timesteps,
@@ -246,8 +178,11 @@ class Trainer:
         t0 = time.perf_counter()
         roll = self.collector.collect(cfg.steps_per_env)
         t1 = time.perf_counter()
-        rewards = (roll.rewards if self.reward_scaler is None
-                   else self.reward_scaler(roll.rewards, roll.terminated, roll.truncated))
+        rewards = roll.rewards
+        for ext in self.extensions:  # e.g. a discriminator's reward replacing or mixed into the env's
+            rewards = ext.rewards(roll, rewards)
+        if self.reward_scaler is not None:
+            rewards = self.reward_scaler(rewards, roll.terminated, roll.truncated)
         adv, ret = compute_gae(rewards, roll.values, roll.terminated, roll.truncated, roll.last_values,
                                roll.final_values, cfg.gamma, cfg.lam)
         if is_stored_frames(roll.obs) and not agent.obs_normalizer.enabled:
@@ -262,6 +197,8 @@ class Trainer:
                             torch.as_tensor(ret.reshape(-1), device=dev),
                             torch.as_tensor(roll.values.reshape(-1), device=dev))
         scalars = self.algo.update(batch)
+        for ext in self.extensions:
+            scalars.update(ext.update(roll, batch))
         t2 = time.perf_counter()
         self.iteration += 1
         self.timesteps += roll.num_samples * D.world_size()
@@ -282,80 +219,10 @@ class Trainer:
         games = [i["game_return"] for i in roll.episode_infos if "game_return" in i]
         if games:  # Atari with life loss as terminal: returns of whole games
             scalars["Rollout/GameReturn"] = float(np.mean(games))
-        # reward terms from the env's info, mean per step (DeepMimic's terms; e.g. reward_forward for Hopper)
-        prefix = "DeepMimic" if is_deepmimic(cfg.env_id) else "RewardTerms"
+        # reward terms from the env's info, mean per step (e.g. DeepMimic/reward_pose, RewardTerms/reward_forward)
         for k, v in sorted(roll.step_info_means.items()):
-            scalars[f"{prefix}/{k}"] = v
+            scalars[f"{self.task.metric_prefix}/{k}"] = v
         return scalars
-
-    def evaluate(self, tag: str) -> dict[str, float]:
-        """Deterministic evaluation on fresh environments, with a preview video of its first episode in
-        <run>/videos/<tag>.mp4 (within --eval_video_budget; always at the end of training)."""
-        from .evaluate import evaluate_policy  # looked up per call (tests replace it); evaluate imports no train
-        cfg = self.cfg
-        seed = cfg.seed + 1_000_003
-        t0 = time.perf_counter()
-        result, _ = evaluate_policy(self.agent, cfg, cfg.eval_episodes, seed, True, None, progress=False)
-        if cfg.eval_video and (tag == "final" or self.video_seconds < cfg.eval_video_budget * (t0 - self.started)):
-            t1 = time.perf_counter()
-            self.preview(self.run_dir / "videos" / f"{tag}.mp4", seed)
-            self.video_seconds += time.perf_counter() - t1
-        self.eval_seconds += time.perf_counter() - t0
-        s = result.summary()
-        scalars = {"Eval/Return": s["return_mean"], "Eval/ReturnStd": s["return_std"],
-                   "Eval/EpisodeLength": s["length_mean"], "Eval/Terminated": float(s["terminated"]),
-                   "Eval/RewardPerStep": result.reward_per_step}
-        if "success_rate" in s:
-            scalars["Eval/SuccessRate"] = s["success_rate"]
-        for k, v in result.term_means.items():
-            scalars[f"Eval/{k}"] = v
-        self.logger.log(scalars, self.timesteps)
-        return scalars
-
-    def preview(self, video: Path, seed: int) -> None:
-        """Film an evaluation's first episode; a problem with it (no GL, a full disk) is a warning, not the run's
-        end."""
-        from .evaluate import record_preview
-        cfg = self.cfg
-        try:
-            record_preview(self.agent, cfg, seed, video, tuple(cfg.eval_video_size), cfg.eval_video_seconds,
-                           draft=True)
-        except Exception as exc:
-            why = (write_failed(video, exc, "evaluating without video") if isinstance(exc, OSError)
-                   else f"evaluation video failed ({type(exc).__name__}: {exc}); evaluating without video")
-            print(f"warning: {why}", file=sys.stderr)
-
-    def reached_goal(self, ev: dict[str, float]) -> bool:
-        """--stop_reward_per_step: this evaluation reached it, and none of its episodes ended early. Where no
-        contact ends an episode (DeepMimic's --no-early_termination: the getups, the roll) no episode can end
-        early, so every episode must also succeed (stay within the success error of the clip throughout): a
-        character that never gets up scores well on the phases where the clip lies too."""
-        goal = self.cfg.stop_reward_per_step
-        reached = goal is not None and ev["Eval/RewardPerStep"] >= goal and ev["Eval/Terminated"] == 0
-        if reached and self.cfg.early_termination is False:
-            reached = ev.get("Eval/SuccessRate", 0.0) >= 1.0
-        return reached
-
-    def confirm_goal(self, bar: Any) -> bool:
-        """A goal reached in the few evaluation episodes (--eval_episodes) is confirmed with --num_eval_episodes
-        fresh ones (the size of the final verdict) when that is more: a short clip's 5 episodes say little about
-        falls."""
-        from .evaluate import evaluate_policy
-        cfg = self.cfg
-        if cfg.num_eval_episodes <= cfg.eval_episodes:
-            return True
-        t0 = time.perf_counter()
-        result, _ = evaluate_policy(self.agent, cfg, cfg.num_eval_episodes, cfg.seed + 2_000_003, True, None,
-                                    progress=False)
-        self.eval_seconds += time.perf_counter() - t0
-        summary = result.summary()
-        ended = summary["terminated"]
-        succeeded = f", {summary['success_rate']:.0%} succeeded" if "success_rate" in summary else ""
-        bar.write(f"confirming with {cfg.num_eval_episodes} episodes: {result.reward_per_step:.4f} per step, "
-                  f"{ended:.0f} ended early{succeeded}", file=sys.stdout)
-        self.logger.log({"Eval/ConfirmRewardPerStep": result.reward_per_step}, self.timesteps)
-        return self.reached_goal({"Eval/RewardPerStep": result.reward_per_step, "Eval/Terminated": float(ended),
-                                  "Eval/SuccessRate": summary.get("success_rate", 0.0)})
 
     def _format(self, scalars: dict[str, float]) -> str:
         return (f"iter {self.iteration} | steps {self.timesteps} | "
@@ -370,15 +237,71 @@ class Trainer:
         if div > 1e-5:
             raise RuntimeError(f"ranks' parameters diverged (max difference {div:.3g}) at iteration {self.iteration}")
 
+    def make_hooks(self) -> list[Hook]:
+        """What runs between iterations, in order: save, then evaluate (and stop at the goal)."""
+        return [SaveHook(self.cfg.save_per_iter, self.iteration), EvalHook(self)]
+
     def run(self) -> Path:
         """Train until num_timesteps; SIGINT/SIGTERM write latest.pt before exiting. Rank 0 logs and saves."""
         cfg, main = self.cfg, D.is_main()
-        if main:
-            print(f"run directory: {self.run_dir}" + (f" ({D.world_size()} ranks)" if D.active() else ""), flush=True)
-            print(f"{self.algo.name} on {self.device.type}, {self.agent.backend} backend", flush=True)
-            if self.resumed_from is not None:
-                print(f"resumed from {self.resumed_from}: iteration {self.iteration}, {self.timesteps:,} samples, "
-                      f"continuing to {cfg.num_timesteps:,}", flush=True)
+        self.announce()
+        handlers = self.catch_signals()
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
+                   disable=not (cfg.progress and main), dynamic_ncols=True, file=sys.stderr)
+        hooks = self.make_hooks()
+        loop_start = self._mark = time.perf_counter()
+        try:
+            while self.timesteps < cfg.num_timesteps:
+                before = self.timesteps
+                scalars = self.iterate()
+                self.tick()
+                scalars["Perf/TrainSeconds"] = self.train_seconds
+                bar.update(min(self.timesteps, cfg.num_timesteps) - min(before, cfg.num_timesteps))
+                if self.iteration % 10 == 0:
+                    self.check_ranks_agree()
+                if main:
+                    self.logger.log(scalars, self.timesteps)
+                    bar.write(self._format(scalars), file=sys.stdout)
+                if any([h.after_iteration(self, scalars, bar) for h in hooks]):  # every hook runs
+                    break
+            self.check_ranks_agree()
+            # the training loop alone (rollouts, updates, per-iteration logs and checkpoints), without the
+            # final save, evaluation and plot: what a side-by-side speed comparison times
+            self.loop_seconds = time.perf_counter() - loop_start
+            if main:
+                self.tick()
+                for h in hooks:
+                    h.at_end(self, bar)
+                self.finish(bar)
+            D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
+        except Interrupted as exc:
+            if main:  # said in the one line the command ends with (cli.run_command)
+                self.tick()
+                self.save()
+                raise Interrupted(f"{exc}; saved {self.run_dir / 'latest.pt'} (--resume {self.run_dir} continues "
+                                  f"the run)") from None
+            raise
+        except PeerLost as exc:  # this rank's state may be half updated: the last checkpoint is the one to go on from
+            raise PeerLost(f"{exc}; continue from the last checkpoint with --resume {self.run_dir}") from None
+        finally:
+            bar.close()
+            self.close(handlers)
+        return self.run_dir
+
+    def announce(self) -> None:
+        """Rank 0 says where the run goes, what trains it, and where a resumed run stands."""
+        if not D.is_main():
+            return
+        print(f"run directory: {self.run_dir}" + (f" ({D.world_size()} ranks)" if D.active() else ""), flush=True)
+        print(f"{self.algo.name} on {self.device.type}, {self.agent.backend} backend", flush=True)
+        if self.resumed_from is not None:
+            print(f"resumed from {self.resumed_from}: iteration {self.iteration}, {self.timesteps:,} samples, "
+                  f"continuing to {self.cfg.num_timesteps:,}", flush=True)
+
+    def catch_signals(self) -> dict[Any, Any]:
+        """SIGINT and SIGTERM raise :class:`Interrupted` in the loop (held while a checkpoint is written); the
+        handlers they replace, to put back."""
         handlers = {}
 
         def on_signal(signum: int, frame: Any) -> None:
@@ -392,93 +315,40 @@ class Trainer:
                 handlers[sig] = signal.signal(sig, on_signal)
             except ValueError:  # not the main thread
                 pass
-        from tqdm import tqdm
-        bar = tqdm(total=cfg.num_timesteps, initial=min(self.timesteps, cfg.num_timesteps), unit="step",
-                   disable=not (cfg.progress and main), dynamic_ncols=True, file=sys.stderr)
-        last_saved = self.iteration
-        loop_start = mark = time.perf_counter()
+        return handlers
 
-        def tick() -> None:
-            nonlocal mark
-            now = time.perf_counter()
-            self.train_seconds += now - mark
-            mark = now
+    def tick(self) -> None:
+        """Add the wall time since the last tick to the run's training seconds."""
+        now = time.perf_counter()
+        self.train_seconds += now - self._mark
+        self._mark = now
 
+    def finish(self, bar: Any) -> None:
+        """Rank 0, after the last hooks: the logs flushed, the learning curve drawn, the wall time said."""
+        self.logger.flush()
+        from .plot import plot_runs
+        curve = self.run_dir / "learning_curve.png"
         try:
-            while self.timesteps < cfg.num_timesteps:
-                before = self.timesteps
-                scalars = self.iterate()
-                tick()
-                scalars["Perf/TrainSeconds"] = self.train_seconds
-                bar.update(min(self.timesteps, cfg.num_timesteps) - min(before, cfg.num_timesteps))
-                if self.iteration % 10 == 0:
-                    self.check_ranks_agree()
-                stop = False
-                if main:
-                    self.logger.log(scalars, self.timesteps)
-                    bar.write(self._format(scalars), file=sys.stdout)
-                    if self.iteration % max(1, cfg.save_per_iter) == 0:
-                        self.save()
-                        last_saved = self.iteration
-                evaluating = cfg.eval_freq and cfg.eval_episodes > 0 and self.iteration % cfg.eval_freq == 0
-                if main and evaluating:
-                    ev = self.evaluate(f"iter_{self.iteration}")
-                    bar.write(f"eval at iter {self.iteration}: return {ev['Eval/Return']:.2f} ± "
-                              f"{ev['Eval/ReturnStd']:.2f}, length {ev['Eval/EpisodeLength']:.1f}, "
-                              f"{ev['Eval/RewardPerStep']:.4f} per step", file=sys.stdout)
-                    stop = self.reached_goal(ev) and self.confirm_goal(bar)
-                    if stop:
-                        bar.write(f"stopping: the evaluation reached {ev['Eval/RewardPerStep']:.4f} reward per step "
-                                  f"(--stop_reward_per_step {cfg.stop_reward_per_step}) with no episode ended "
-                                  f"early, at {self.timesteps:,} samples", file=sys.stdout)
-                if evaluating and cfg.stop_reward_per_step is not None:  # every rank follows rank 0's decision
-                    stop = bool(D.sum_(torch.tensor([float(stop)]))[0] > 0)
-                if stop:
-                    break
-            self.check_ranks_agree()
-            # the training loop alone (rollouts, updates, per-iteration logs and checkpoints), without the
-            # final save, evaluation and plot: what a side-by-side speed comparison times
-            self.loop_seconds = time.perf_counter() - loop_start
-            if main:
-                tick()
-                if last_saved != self.iteration:
-                    self.save()
-                if cfg.eval_episodes > 0:
-                    ev = self.evaluate("final")
-                    bar.write(f"final eval: return {ev['Eval/Return']:.2f} ± {ev['Eval/ReturnStd']:.2f}, "
-                              f"length {ev['Eval/EpisodeLength']:.1f}", file=sys.stdout)
-                self.logger.flush()
-                from .plot import plot_runs
-                curve = self.run_dir / "learning_curve.png"
-                try:
-                    plot_runs([self.run_dir], curve)
-                except ValueError as exc:
-                    print(f"no learning curve written: {exc}", file=sys.stderr)
-                except OSError as exc:  # a full disk: the run's results are written already
-                    print(f"warning: {write_failed(curve, exc, 'no learning curve written')}", file=sys.stderr)
-                took = time.perf_counter() - self.started
-                bar.write(f"wall time {took:.1f} s from the start of the run, evaluation {self.eval_seconds:.1f} s "
-                          f"({100 * self.eval_seconds / max(took, 1e-9):.1f}%)", file=sys.stdout)
-            D.barrier()  # other ranks wait for rank 0's final save and evaluation before leaving the group
-        except Interrupted as exc:
-            if main:  # said in the one line the command ends with (cli.run_command)
-                tick()
-                self.save()
-                raise Interrupted(f"{exc}; saved {self.run_dir / 'latest.pt'} (--resume {self.run_dir} continues "
-                                  f"the run)") from None
-            raise
-        except PeerLost as exc:  # this rank's state may be half updated: the last checkpoint is the one to go on from
-            raise PeerLost(f"{exc}; continue from the last checkpoint with --resume {self.run_dir}") from None
-        finally:
-            bar.close()
-            if self.logger is not None:
-                self.logger.close()
-            self.envs.close()
-            self.algo.close()
-            self.release()
-            for sig, h in handlers.items():
-                signal.signal(sig, h)
-        return self.run_dir
+            plot_runs([self.run_dir], curve)
+        except ValueError as exc:
+            print(f"no learning curve written: {exc}", file=sys.stderr)
+        except OSError as exc:  # a full disk: the run's results are written already
+            print(f"warning: {write_failed(curve, exc, 'no learning curve written')}", file=sys.stderr)
+        took = time.perf_counter() - self.started
+        bar.write(f"wall time {took:.1f} s from the start of the run, evaluation {self.eval_seconds:.1f} s "
+                  f"({100 * self.eval_seconds / max(took, 1e-9):.1f}%)", file=sys.stdout)
+
+    def close(self, handlers: dict[Any, Any]) -> None:
+        """Close what the run opened, give the run directory back, and put the signal handlers back."""
+        if self.logger is not None:
+            self.logger.close()
+        self.envs.close()
+        self.algo.close()
+        for ext in self.extensions:
+            ext.close()
+        self.release()
+        for sig, h in handlers.items():
+            signal.signal(sig, h)
 
 
 def train(cfg: Config) -> Path:

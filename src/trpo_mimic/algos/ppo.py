@@ -113,6 +113,48 @@ def ppo_losses(actor: Actor, critic: Critic, obs: torch.Tensor, actions: torch.T
     return loss, info
 
 
+def batch_targets(batch: PolicyBatch, old_values: torch.Tensor | np.ndarray
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(returns, advantages, old values) as float tensors on the observations' device, checked to match them."""
+    dev, n = batch.obs.device, batch.obs.shape[0]
+    returns = torch.as_tensor(batch.returns, device=dev).float()
+    advantages = torch.as_tensor(batch.advantages, device=dev).float()
+    old_values = torch.as_tensor(old_values, device=dev).float().reshape(-1)
+    if old_values.shape[0] != n or returns.shape[0] != n or advantages.shape[0] != n:
+        raise ValueError(f"batch sizes differ: obs {n}, advantages {advantages.shape[0]}, "
+                         f"returns {returns.shape[0]}, old_values {old_values.shape[0]}")
+    return returns, advantages, old_values
+
+
+def after_update(actor: Actor, obs: Any, actions: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor,
+                 chunk: int) -> tuple[float, float, float]:
+    """On the whole batch after the epochs: (approximate KL, surrogate improvement with batch-normalised
+    advantages, entropy), each the mean over ranks."""
+    with torch.no_grad():
+        dist = actor.batch_distribution(obs, chunk)
+        log_ratio = dist.log_prob(actions) - old_logp
+        full_kl = D.scalar_mean(float(approx_kl_from_log_ratio(log_ratio)))
+        adv_all = normalize_advantages(advantages)
+        improvement = D.scalar_mean(float((torch.expm1(log_ratio) * adv_all).mean()))
+        entropy_after = D.scalar_mean(float(dist.entropy().mean()))
+    return full_kl, improvement, entropy_after
+
+
+def minibatch_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params: list, max_grad_norm: float
+                   ) -> torch.Tensor | None:
+    """One optimiser step on ``loss`` (gradients averaged over ranks, clipped to ``max_grad_norm``); the
+    gradient's norm before clipping, or None (no step) where the loss or the gradient is not finite."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    D.average_gradients(params)
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    if not (torch.isfinite(D.mean(loss.detach())) and torch.isfinite(grad_norm)):
+        optimizer.zero_grad(set_to_none=True)
+        return None
+    optimizer.step()
+    return grad_norm
+
+
 def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, batch: PolicyBatch,
                old_values: torch.Tensor | np.ndarray, settings: PPOSettings,
                generator: torch.Generator | None = None,
@@ -136,12 +178,7 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
     obs, actions = batch.obs, batch.actions
     dev = obs.device
     n = obs.shape[0]
-    returns = torch.as_tensor(batch.returns, device=dev).float()
-    advantages = torch.as_tensor(batch.advantages, device=dev).float()
-    old_values = torch.as_tensor(old_values, device=dev).float().reshape(-1)
-    if old_values.shape[0] != n or returns.shape[0] != n or advantages.shape[0] != n:
-        raise ValueError(f"batch sizes differ: obs {n}, advantages {advantages.shape[0]}, "
-                         f"returns {returns.shape[0]}, old_values {old_values.shape[0]}")
+    returns, advantages, old_values = batch_targets(batch, old_values)
     chunk = update_chunk(obs)  # stored frame stacks: rebuilt a chunk at a time
     with torch.no_grad():
         old_logp = actor.batch_distribution(obs, chunk).log_prob(actions)
@@ -167,15 +204,10 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
             if settings.target_kl is not None and kl > settings.target_kl:
                 stopped = True
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            D.average_gradients(params)
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-            if not (torch.isfinite(D.mean(loss.detach())) and torch.isfinite(grad_norm)):
-                optimizer.zero_grad(set_to_none=True)
+            grad_norm = minibatch_step(optimizer, loss, params, settings.max_grad_norm)
+            if grad_norm is None:
                 skipped += 1
                 continue
-            optimizer.step()
             steps += 1
             for key in ("policy_loss", "value_loss", "entropy", "clip_fraction"):
                 sums[key] += float(info[key])
@@ -184,13 +216,7 @@ def update_ppo(actor: Actor, critic: Critic, optimizer: torch.optim.Optimizer, b
             break
     optimizer.zero_grad(set_to_none=True)
 
-    with torch.no_grad():
-        dist = actor.batch_distribution(obs, chunk)
-        log_ratio = dist.log_prob(actions) - old_logp
-        full_kl = D.scalar_mean(float(approx_kl_from_log_ratio(log_ratio)))
-        adv_all = normalize_advantages(advantages)
-        improvement = D.scalar_mean(float((torch.expm1(log_ratio) * adv_all).mean()))
-        entropy_after = D.scalar_mean(float(dist.entropy().mean()))
+    full_kl, improvement, entropy_after = after_update(actor, obs, actions, old_logp, advantages, chunk)
 
     def avg(key: str) -> float:
         return D.scalar_mean(sums[key] / steps) if steps else float("nan")

@@ -14,7 +14,7 @@ import math
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -99,6 +99,27 @@ def line_search(actor: Actor, params: list[nn.Parameter], old_flat: torch.Tensor
     return False, max_steps, old_surr, 0.0
 
 
+def local_fisher_product(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings, fisher: str, params: list,
+                         old_dist: Any, new_dist: Any, chunk: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """This rank's Fisher-vector product v -> F v (+ damping), on the batch or (``fvp_subsample`` < 1) a random
+    part of it: written out for tanh MLPs, else the double backward of the mean KL (``new_dist``: the batch's
+    distribution at the current parameters, if the first pass kept its graph)."""
+    fisher_obs = batch.obs
+    if cfg.fvp_subsample < 1.0:  # estimate the Fisher matrix on a random part of the batch (cheaper CG)
+        n = batch.obs.shape[0]
+        idx = torch.randperm(n)[:max(1, int(round(n * cfg.fvp_subsample)))].to(batch.obs.device)
+        fisher_obs = batch.obs[idx]
+    if fisher == "written_out":
+        return K.fisher_vector_product(actor, fisher_obs, cfg.cg_damping)
+    if cfg.fvp_subsample < 1.0:  # Hessian of the mean KL by double backward
+        with torch.no_grad():
+            old_sub = actor.distribution(fisher_obs)
+        kl = mean_kl(old_sub, actor.distribution(fisher_obs))
+    else:
+        kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.batch_distribution(batch.obs, chunk))
+    return fisher_vector_product_fn(kl, params, cfg.cg_damping)
+
+
 def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings, fisher: str = "autograd") -> dict[str, float]:
     """One TRPO step on the actor. Returns diagnostics; never leaves non-finite parameters.
 
@@ -151,21 +172,7 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings, fisher: s
         stats["update_rejected"] = 1.0
         return stats
 
-    fisher_obs = batch.obs
-    if cfg.fvp_subsample < 1.0:  # estimate the Fisher matrix on a random part of the batch (cheaper CG)
-        n = batch.obs.shape[0]
-        idx = torch.randperm(n)[:max(1, int(round(n * cfg.fvp_subsample)))].to(batch.obs.device)
-        fisher_obs = batch.obs[idx]
-    if fisher == "written_out":
-        local_fvp = K.fisher_vector_product(actor, fisher_obs, cfg.cg_damping)
-    else:  # Hessian of the mean KL by double backward
-        if cfg.fvp_subsample < 1.0:
-            with torch.no_grad():
-                old_sub = actor.distribution(fisher_obs)
-            kl = mean_kl(old_sub, actor.distribution(fisher_obs))
-        else:
-            kl = mean_kl(old_dist, new_dist if new_dist is not None else actor.batch_distribution(batch.obs, chunk))
-        local_fvp = fisher_vector_product_fn(kl, params, cfg.cg_damping)
+    local_fvp = local_fisher_product(actor, batch, cfg, fisher, params, old_dist, new_dist, chunk)
 
     def fvp(v: torch.Tensor) -> torch.Tensor:
         return D.mean(local_fvp(v))

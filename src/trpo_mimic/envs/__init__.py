@@ -7,12 +7,12 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from .atari import ATARI_DEFAULTS, AtariUnavailable, ale_installed, is_atari, looks_like_atari, register_atari_envs
-from ..registration import is_deepmimic
+from ..tasks import foreign_options, task_for, tasks
 from .wrappers import NonFiniteError, NonFiniteGuard
 
 STEP_METRIC_PREFIXES = ("reward_", "error_")
 """Per-step info keys that training and evaluation average and log: reward terms (``reward_pose``,
-``reward_forward``, ...) and errors (DeepMimic's ``error_body_pos`` in metres)."""
+``reward_forward``, ...) and errors (e.g. a body-position error in metres, ``error_body_pos``)."""
 
 
 def is_step_metric(key: str) -> bool:
@@ -23,35 +23,13 @@ class EnvError(ValueError):
     """An environment id or option that cannot be used."""
 
 
-def _register_project_envs() -> None:
-    from ..registration import register_envs  # the ids only: the DeepMimic modules load when an env is made
-    register_envs()
-
-
 def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
-    """Environment keyword arguments carried by a Config (DeepMimic options only for DeepMimic ids).
-
-    training=False asks for the evaluation mode of the DeepMimic envs (training devices such as
-    the drift bound off)."""
-    kwargs: dict[str, Any] = {"nonfinite": cfg.nonfinite}
-    dm_opts = {"motion_file": cfg.motion_file, "motion_dir": cfg.motion_dir, "obs_mode": cfg.obs_mode,
-               "character_file": cfg.character_file, "controller_file": cfg.controller_file,
-               "action_mode": cfg.action_mode, "residual_scale": cfg.residual_scale,
-               "clip_id_obs": cfg.clip_id_obs or None, "max_root_drift": cfg.max_root_drift,
-               "pd_feedforward": cfg.pd_feedforward, "pd_clamp": cfg.pd_clamp, "physics": cfg.physics,
-               "ref_obs": cfg.ref_obs,
-               "early_termination": cfg.early_termination, "fall_contact_bodies": cfg.fall_contact_bodies,
-               "root_rot_fail": cfg.root_rot_fail, "pose_termination": cfg.pose_termination,
-               "fail_weighted_rsi": cfg.fail_weighted_rsi, "sync_root": cfg.sync_root,
-               "switch_interval": cfg.switch_interval}
-    if is_deepmimic(cfg.env_id):
-        kwargs.update({k: v for k, v in dm_opts.items() if v is not None})
-        kwargs["mode"] = "train" if training else "eval"
-    else:
-        given = [k for k, v in dm_opts.items() if v is not None]
-        if given:
-            raise EnvError(f"--{given[0]} applies to DeepMimic environments only, not {cfg.env_id!r}")
-    return kwargs
+    """Environment keyword arguments carried by a Config: the options of the id's task (:mod:`..tasks`) that it
+    sets, in training or evaluation mode; an option of another task is an EnvError."""
+    foreign = foreign_options(cfg.env_id, cfg, kinds=("env", "arg"))
+    if foreign:
+        raise EnvError(f"--{foreign[0][0]} applies to {foreign[0][1]} environments only, not {cfg.env_id!r}")
+    return {"nonfinite": cfg.nonfinite, **task_for(cfg.env_id).env_kwargs(cfg, training)}
 
 
 def check_env_id(env_id: str) -> None:
@@ -60,7 +38,6 @@ def check_env_id(env_id: str) -> None:
     Atari ids register ale_py's environments lazily (only when such an id is asked for): ids that
     are Atari by name (ALE/..., ...NoFrameskip-v4) need ale-py; any other unknown id is looked up
     again after registering ale_py if it is installed (e.g. Pong-v4)."""
-    _register_project_envs()
     if looks_like_atari(env_id):
         try:
             register_atari_envs(env_id)
@@ -118,9 +95,9 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
     """Vectorised environments that reset in the same step an episode ends (final obs in info).
 
     vec_env: "sync" (gymnasium SyncVectorEnv), "async" (AsyncVectorEnv, one process per env),
-    "native" (the DeepMimic humanoid's own batched env: one MjModel, N MjData stepped by
-    `env_threads` threads, observations and rewards computed for all at once; and the same for
-    every id of Gymnasium's MuJoCo v5 family, see envs/mujoco_vector.py, and for Pendulum-v1, see
+    "native" (a task's own batched env, :meth:`.tasks.Task.vector_env`, e.g. DeepMimic's: one MjModel, N
+    MjData stepped by `env_threads` threads, observations and rewards computed for all at once; and the same
+    for every id of Gymnasium's MuJoCo v5 family, see envs/mujoco_vector.py, and for Pendulum-v1, see
     envs/classic_vector.py), or "auto": native for those ids (sync for the Gymnasium ones under
     nonfinite="terminate"), async for Atari ids, sync otherwise.
 
@@ -128,6 +105,7 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
     life is then terminal).
     """
     check_env_id(env_id)
+    task = task_for(env_id)
     from .classic_vector import SUPPORTED as NATIVE_CLASSIC
     from .vector_util import MUJOCO_V5_IDS as NATIVE_MUJOCO
     if vec_env == "auto":
@@ -136,15 +114,16 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
         elif env_id in NATIVE_MUJOCO or env_id in NATIVE_CLASSIC:  # --nonfinite terminate needs the wrapper
             vec_env = "native" if nonfinite == "raise" else "sync"
         else:
-            vec_env = "native" if is_deepmimic(env_id) else "sync"
+            vec_env = "native" if task.has_vector_env else "sync"
     if vec_env == "native":
         kind = ("MuJoCo" if env_id in NATIVE_MUJOCO else "Pendulum" if env_id in NATIVE_CLASSIC
-                else "DeepMimic" if is_deepmimic(env_id) else None)
+                else task.name if task.has_vector_env else None)
         if kind is None:
-            raise EnvError(f"--vec_env native exists for the DeepMimic environments and for "
+            own = "".join(f"the {t.name} environments and for " for t in tasks() if t.has_vector_env)
+            raise EnvError(f"--vec_env native exists for {own}"
                            f"{', '.join(NATIVE_MUJOCO + NATIVE_CLASSIC)} only, not {env_id!r}")
         if nonfinite != "raise":
-            why = ("ends unstable episodes itself" if kind == "DeepMimic"
+            why = ("ends unstable episodes itself" if task.has_vector_env
                    else "leaves non-finite values to the rollout's check, which raises")
             raise EnvError(f"--nonfinite terminate needs --vec_env sync or async (the native {kind} vector env {why})")
         if kind == "MuJoCo":
@@ -154,11 +133,7 @@ def make_vector_env(env_id: str, num_envs: int, vec_env: str = "auto", max_episo
         if kind == "Pendulum":
             from .classic_vector import PendulumVectorEnv
             return PendulumVectorEnv(env_id, num_envs, max_episode_steps=max_episode_steps, **kwargs)
-        from .deepmimic.vector import DeepMimicVectorEnv
-        spec = gym.spec(env_id)
-        dm_kwargs = {**spec.kwargs, **kwargs}
-        steps = max_episode_steps if max_episode_steps is not None else spec.max_episode_steps
-        return DeepMimicVectorEnv(num_envs, max_episode_steps=steps, nthread=env_threads, **dm_kwargs)
+        return task.vector_env(env_id, num_envs, max_episode_steps, env_threads, **kwargs)
 
     def thunk() -> gym.Env:
         return make_env(env_id, max_episode_steps=max_episode_steps, nonfinite=nonfinite, training=training,

@@ -240,6 +240,42 @@ def _plain_adam(optimizer: torch.optim.Optimizer, params: list[nn.Parameter]) ->
             "eps": float(g["eps"]), "step": steps.pop()}
 
 
+def adam_step(theta: np.ndarray, m: np.ndarray, v: np.ndarray, grad: np.ndarray, tmp: np.ndarray, step: float,
+              lr: float, b1: float, b2: float, eps: float) -> None:
+    """torch.optim.Adam's update (no weight decay, no amsgrad) of step number ``step``, in place on the flat
+    parameters ``theta`` and moments ``m``, ``v`` (``tmp``: scratch of their size)."""
+    bc1, bc2 = 1.0 - b1 ** step, 1.0 - b2 ** step
+    np.subtract(grad, m, out=tmp)
+    m += (1.0 - b1) * tmp
+    v *= b2
+    np.multiply(grad, grad, out=tmp)
+    v += (1.0 - b2) * tmp
+    np.sqrt(v, out=tmp)
+    tmp /= math.sqrt(bc2)
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    theta -= (lr / bc1) * tmp
+
+
+def write_back(params: list[nn.Parameter], optimizer: torch.optim.Optimizer, theta: list[np.ndarray],
+               m: list[np.ndarray], v: list[np.ndarray], step: float) -> None:
+    """The numpy fit's parameters and Adam state (per parameter) into the module and the optimiser, as
+    torch.optim.Adam would hold them after ``step`` steps (none taken: the state is left alone)."""
+    with torch.no_grad():
+        for p, src in zip(params, theta):
+            p.copy_(torch.from_numpy(src))
+    if step > 0:
+        for p, ms, vs in zip(params, m, v):
+            st = optimizer.state[p]
+            if not st:
+                st["step"] = torch.tensor(0.0, dtype=torch.float32)
+                st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            st["step"].fill_(step)
+            st["exp_avg"].copy_(torch.from_numpy(ms))
+            st["exp_avg_sq"].copy_(torch.from_numpy(vs))
+
+
 def fit_critic_adam(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: torch.Tensor, returns: torch.Tensor,
                     epochs: int, batch_size: int, generator: torch.Generator | None = None) -> dict[str, float]:
     """Fit V(s) to the returns by Adam on shuffled minibatches, in numpy: the maths of `critic_mse_and_grad`
@@ -305,36 +341,13 @@ def fit_critic_adam(critic: nn.Module, optimizer: torch.optim.Optimizer, obs: to
             if not (math.isfinite(loss) and np.isfinite(grad).all()):
                 skipped += 1
                 continue
-            # torch.optim.Adam's update (no weight decay, no amsgrad)
             step += 1.0
-            bc1, bc2 = 1.0 - b1 ** step, 1.0 - b2 ** step
-            np.subtract(grad, m, out=tmp)
-            m += (1.0 - b1) * tmp
-            v *= b2
-            np.multiply(grad, grad, out=tmp)
-            v += (1.0 - b2) * tmp
-            np.sqrt(v, out=tmp)
-            tmp /= math.sqrt(bc2)
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            theta -= (lr / bc1) * tmp
+            adam_step(theta, m, v, grad, tmp, step, lr, b1, b2, eps)
             losses.append(loss)
     finite = bool(np.isfinite(theta).all() and np.isfinite(m).all() and np.isfinite(v).all())
     if not finite:  # undo the whole fit: parameters and Adam state as they were
         theta, m, v = saved
         step = adam["step"]
-    with torch.no_grad():
-        for p, src in zip(params, views(theta)):
-            p.copy_(torch.from_numpy(src))
-    if step > 0:
-        for p, ms, vs in zip(params, views(m), views(v)):
-            st = optimizer.state[p]
-            if not st:
-                st["step"] = torch.tensor(0.0, dtype=torch.float32)
-                st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            st["step"].fill_(step)
-            st["exp_avg"].copy_(torch.from_numpy(ms))
-            st["exp_avg_sq"].copy_(torch.from_numpy(vs))
+    write_back(params, optimizer, views(theta), views(m), views(v), step)
     value_loss = float(np.mean(losses)) if losses else float("nan")
     return {"value_loss": value_loss, "value_steps_skipped": float(skipped), "value_fit_undone": float(not finite)}

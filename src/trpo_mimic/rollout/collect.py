@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -63,6 +64,29 @@ class RolloutCollector:
             bad = np.argwhere(~np.isfinite(reward)).ravel().tolist()
             raise NonFiniteError(f"{self.env_id}: non-finite reward from env(s) {bad} at step {step}")
 
+    def _ended(self, roll: Rollout, t: int, info: dict[str, Any], done: np.ndarray, infer: Any,
+               trunc_obs: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
+        """Step t ended the episodes of envs ``done``: the final observations of the truncated ones valued (or
+        kept in ``trunc_obs`` for the batched pass), each episode's return, length and end info recorded."""
+        final_obs = info["final_obs"]
+        trunc_idx = np.flatnonzero(roll.truncated[t])
+        if trunc_idx.size:
+            fo = np.stack([final_obs[i] for i in trunc_idx])
+            if infer.batched_values:
+                trunc_obs.append((t, trunc_idx, fo))
+            else:
+                roll.final_values[t, trunc_idx] = infer.values(fo)
+        final_info = info.get("final_info", {})
+        for i in np.flatnonzero(done):
+            roll.episode_returns.append(float(self.ep_return[i]))
+            roll.episode_lengths.append(int(self.ep_length[i]))
+            end_info = info_row(final_info, i)
+            roll.episode_infos.append(end_info)
+            roll.nonfinite_episodes += bool(end_info.get("nonfinite", False))
+            roll.unstable_episodes += bool(end_info.get("sim_unstable", False))
+        self.ep_return[done] = 0.0
+        self.ep_length[done] = 0
+
     @torch.inference_mode()
     def collect(self, steps: int) -> Rollout:
         n = self.num_envs
@@ -112,24 +136,7 @@ class RolloutCollector:
             self.ep_return += reward
             self.ep_length += 1
             if done.any():
-                final_obs = info["final_obs"]
-                trunc_idx = np.flatnonzero(trunc_buf[t])
-                if trunc_idx.size:
-                    fo = np.stack([final_obs[i] for i in trunc_idx])
-                    if infer.batched_values:
-                        trunc_obs.append((t, trunc_idx, fo))
-                    else:
-                        final_val_buf[t, trunc_idx] = infer.values(fo)
-                final_info = info.get("final_info", {})
-                for i in np.flatnonzero(done):
-                    roll.episode_returns.append(float(self.ep_return[i]))
-                    roll.episode_lengths.append(int(self.ep_length[i]))
-                    end_info = info_row(final_info, i)
-                    roll.episode_infos.append(end_info)
-                    roll.nonfinite_episodes += bool(end_info.get("nonfinite", False))
-                    roll.unstable_episodes += bool(end_info.get("sim_unstable", False))
-                self.ep_return[done] = 0.0
-                self.ep_length[done] = 0
+                self._ended(roll, t, info, done, infer, trunc_obs)
             self.obs = next_obs
             t_inf += t1 - t0 + (time.perf_counter() - t2)
             t_env += t2 - t1

@@ -1,6 +1,6 @@
 """DeepMimic-style humanoid imitation on MuJoCo: clips, reward, environment, registration.
 
-Environment ids (registered when ``trpo_mimic`` is imported, :mod:`trpo_mimic.registration`; episode limit
+Environment ids (registered when ``trpo_mimic`` is imported, :mod:`trpo_mimic.mimic.registration`; episode limit
 ``DEFAULT_MAX_EPISODE_STEPS`` = 300 steps = 10 s at 30 Hz, a truncation):
 
 * ``DeepMimic-v0``: any clip, ``gymnasium.make("DeepMimic-v0", motion_file=...)``;
@@ -15,7 +15,7 @@ Environment ids (registered when ``trpo_mimic`` is imported, :mod:`trpo_mimic.re
 
 from __future__ import annotations
 
-from ...registration import DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, register_envs
+from ...mimic.registration import DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, register_envs
 from .clip import MotionClip, load_motion
 from .clipfile import MotionError, MotionNotFoundError, MotionWarning
 from .env import DeepMimicEnv

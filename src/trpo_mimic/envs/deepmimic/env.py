@@ -48,11 +48,10 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from ...mimic.options import REFERENCE_VIEWS, options_doc
 from .core import CONTROL_HZ, INFO_KEYS, make_core, step_info
 
 __all__ = ["DeepMimicEnv", "CONTROL_HZ", "INFO_KEYS", "REFERENCE_VIEWS"]
-
-REFERENCE_VIEWS = ("overlay", "side", "off")
 
 
 class DeepMimicEnv(gym.Env):
@@ -70,57 +69,14 @@ class DeepMimicEnv(gym.Env):
         frame_skip: simulation rate or substeps per 30 Hz action (give at most one).
         reward_weights: :class:`.reward.RewardWeights` or a dict of its fields.
 
-        Episode rules (DeepMimic's per-skill args; ``configs/skills/<skill>.txt`` sets them per clip):
-        early_termination: contact falls (DeepMimic's ``enable_char_contact_fall``): the episode ends
-            when one of the fall-contact bodies touches the ground (or the other bodies).
-        fall_contact_bodies: names of those bodies (``root``, ``chest``, ``neck``, ``right_hip`` (thigh),
-            ``right_knee`` (shin), ``right_ankle`` (foot), ``right_shoulder``, ``right_elbow``,
-            ``right_wrist`` (hand), and the ``left_`` ones); None: every body but the feet.
-        root_rot_fail: also end it when the root's rotation is more than pi/2 from the reference's
-            (DeepMimic's ``enable_root_rot_fail``, off by default there and here).
-        pose_termination: end a training episode when the mean body-position error from the
-            reference passes this many metres (None: never; newer trackers use 1.0). Off in ``mode="eval"``.
-        fail_weighted_rsi: the share (in [0, 1)) of the episodes' start times drawn in proportion to the failure
-            rate of the episodes started in the same twentieth of the clip (``core.RSI_BINS``), the rest uniform;
-            0 (default): all uniform, as DeepMimic. Off in ``mode="eval"``.
-        switch_interval: (low, high) seconds: with several clips, an episode switches to another clip (drawn by
-            the clips' weights) after a time drawn uniformly in [low, high], again and again, continuing from
-            the new clip's pose nearest the current reference's (:meth:`switch_clip`), so that a policy with
-            ``clip_id_obs`` learns the transitions. None (default): an episode keeps its clip. In both modes.
-        A clip that plays once (``"Loop": "none"``) ends its episode at the clip's end (truncated).
-        sync_root: DeepMimic's ``sync_char_root_pos`` (on in its every skill): at each new cycle of a
-            looping clip the reward's reference root (and com) moves horizontally onto the character's
-            root, so the root term measures the drift within a cycle. The body-position errors, the pose
-            termination, the drift bound and ``ref_obs`` keep measuring against the clip's own path.
-        max_root_drift: also end it (terminated) when the root is farther than this many metres
-            from the reference root, horizontally (None: never). A character that falls behind
-            the clip then loses the rest of the episode instead of drifting on with the root and
-            centre-of-mass terms near 0. A training device: ``mode="eval"`` switches it off.
         mode: ``"train"`` or ``"eval"`` (evaluation ends an episode only on a fall, a root-rotation
-            failure, an unstable simulation or the end of the clip).
+            failure, an unstable simulation or the end of the clip: the training-only options are off).
         cycle_heading: a looping clip also turns by its per-cycle heading change.
-        action_mode: ``"absolute"``: the PD target is the action scaled onto the joint's
-        range; ``"residual"``: the PD target is the reference's hinge angle at the end of
-        the step plus ``residual_scale`` x the joint's half range x the action (the policy
-        learns corrections to the clip instead of the whole pose).
-        pd_feedforward: residual mode only: the PD controller also tracks the reference's hinge
-        rates, torque ``kp (q_ref - q) + kd (dq_ref - dq)`` instead of ``... - kd dq``, by adding
-        ``(kd / kp) dq_ref`` to the position target (a zero-velocity PD lags the clip by about
-        kd / kp = 0.1 s, three control steps, which a fast clip such as the run cannot afford).
-        pd_clamp: ``"total"`` (the default): the torque limit clamps the PD's P + D together, as DeepMimic
-            (see :class:`.physics.MujocoPhysics`); ``"split"``: it clamps the P part and the damping comes
-            on top (a fast joint is braked far past its limit; the law of runs saved before 2026-12-02).
-        physics: ``"mujoco"`` (native MuJoCo on the CPU) or ``"warp"`` (MuJoCo Warp, the ``gpu`` extra: on a
-            GPU when Warp finds one, else on its CPU device; see :class:`.warp_physics.WarpPhysics`). It is
-            meant for :class:`.vector.DeepMimicVectorEnv` with many characters; ``data`` is then a copy on
-            the host, and pushes need ``"mujoco"``.
-        physics_options: keyword arguments of the backend's class beyond the model (for ``"warp"``:
+        physics_options: keyword arguments of the physics backend's class beyond the model (for ``"warp"``:
             ``device``, ``nconmax``, ``njmax``, ``graph``; see :class:`.warp_physics.WarpPhysics`).
-        ref_obs: ``deepmimic`` observations only: append where the reference is, seen from the
-        character: the reference root's position relative to the simulated root in the heading
-        frame (3) and the cosine and sine of the reference's heading relative to the character's
-        (2). The DeepMimic observation holds only the phase, so a character that has fallen
-        behind the clip cannot see it; with these 5 numbers the drift is observable.
+        A clip that plays once (``"Loop": "none"``) ends its episode at the clip's end (truncated).
+        The task's options (the episode rules among them; ``configs/skills/<skill>.txt`` sets those per clip) are
+        keywords too, each declared once in :data:`trpo_mimic.mimic.options.OPTIONS` and listed at the end.
         Several clips: ``motion_file`` may be a list of clips, or a motion-set JSON
         ``{"Motions": [{"File": path, "Weight": w}, ...]}`` (paths relative to the JSON);
         each episode samples a clip by weight (``options["clip"]`` picks one), ``info["clip"]``
@@ -134,6 +90,7 @@ class DeepMimicEnv(gym.Env):
         Step info: the reward terms ``reward_<term>``, the mean body-position errors in metres
         ``error_body_pos`` (global) and ``error_body_pos_local`` (relative to the root position),
         ``time``, ``sim_unstable`` (and ``clip`` with several clips).
+
         """
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -150,6 +107,8 @@ class DeepMimicEnv(gym.Env):
         self._last_step: tuple[float, float] | None = None  # (reward, body-position error) of the last step
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float64)
+
+    __init__.__doc__ += options_doc()
 
     @property
     def data(self) -> mujoco.MjData:

@@ -26,9 +26,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .checkpoint import load_agent
-from .envs import env_kwargs_from_config, make_env
-from .envs.deepmimic.push import PUSH_SECONDS, apply_force, check_force, horizontal_force, push_body
+from ..checkpoint import load_agent
+from ..envs import env_kwargs_from_config, make_env
+from ..envs.deepmimic.push import PUSH_SECONDS, apply_force, check_force, horizontal_force, push_body
 from .registration import is_deepmimic
 
 NO_LIMIT = sys.maxsize

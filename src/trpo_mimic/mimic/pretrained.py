@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .data import PRETRAINED_DIR, names
+from ..data import PRETRAINED_DIR, names
 
 CARD_KEY = "card"
 CARD_EPISODES, CARD_STEPS, CARD_SEED = 100, 300, 1234
@@ -47,10 +47,10 @@ def file_sha256(path: str | Path) -> str:
 def clip_digests(cfg: Any) -> dict[str, str]:
     """{clip file name: sha256} of the clips the config's DeepMimic environment loads (empty for other envs and
     for generated clips)."""
-    from .envs import is_deepmimic
+    from .registration import is_deepmimic
     if not is_deepmimic(cfg.env_id) or cfg.motion_file is None:
         return {}
-    from .envs.deepmimic.clipfile import resolve_motion_set
+    from ..envs.deepmimic.clipfile import resolve_motion_set
     paths, _ = resolve_motion_set(cfg.motion_file, None, cfg.motion_dir)
     return {Path(p).name: file_sha256(p) for p in paths if not str(p).startswith("builtin:")}
 
@@ -104,7 +104,7 @@ def write_card(path: str | Path, card: dict[str, Any]) -> Path:
     """Put ``card`` into the policy file ``path`` (rewritten atomically; weights unchanged)."""
     import torch
 
-    from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     if load_checkpoint(path).get("kind") != "policy":  # checked as any checkpoint is; then kept as it is written
         raise CheckpointError(f"{path}: a card goes into a policy file (trpo-mimic export RUN --pretrained FILE)")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -113,7 +113,7 @@ def write_card(path: str | Path, card: dict[str, Any]) -> Path:
 
 
 def read_card(path: str | Path) -> dict[str, Any] | None:
-    from .checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
     return load_checkpoint(path).get(CARD_KEY)
 
 

@@ -1,0 +1,25 @@
+"""The imitation domain: DeepMimic-style motion imitation on MuJoCo (clips, characters, the task core, rewards,
+physics backends, drawing, pushes, clip sequences, BVH and character-file tools, the controller, the live viewer,
+the shipped policies' cards). It plugs into the engine through one :class:`.task.DeepMimicTask`
+(:func:`plug_in`), with its options declared once in :mod:`.options`.
+
+Environment ids (registered when ``trpo_mimic`` is imported, :mod:`.registration`; episode limit
+``DEFAULT_MAX_EPISODE_STEPS`` = 300 steps = 10 s at 30 Hz, a truncation):
+
+* ``DeepMimic-v0``: any clip, ``gymnasium.make("DeepMimic-v0", motion_file=...)``;
+  ``motion_file`` may be a DeepMimic clip file or ``"builtin:walk"``.
+* ``DeepMimicWalk-v0``, ``DeepMimicRun-v0``, ``DeepMimicJump-v0``, ``DeepMimicBackflip-v0``: the DeepMimic clips
+  ``humanoid3d_<skill>.txt``, looked up in ``motion_file``, then ``motion_dir``, then ``$TRPO_MIMIC_MOTION_DIR``,
+  then the package's data (``trpo_mimic/data/motions``).
+* ``DeepMimicBuiltinWalk-v0``: the project's own generated walk (``builtin:walk``), needs no file.
+"""
+from __future__ import annotations
+
+
+def plug_in() -> None:
+    """Register the DeepMimic task with the engine and its ids with Gymnasium (light: no MuJoCo, no torch)."""
+    from ..tasks import register_task
+    from .registration import register_envs
+    from .task import DeepMimicTask
+    register_task(DeepMimicTask())
+    register_envs()
