@@ -17,7 +17,7 @@ from pathlib import Path
 JOINT_TYPES = ("none", "spherical", "revolute", "fixed")
 """Supported ``Type`` values (``none`` is the free root)."""
 UNSUPPORTED_JOINT_TYPES = ("planar", "prismatic")
-"""DeepMimic joint types this compiler refuses."""
+"""DeepMimic joint types the reader refuses (:func:`.charfile.load_character`)."""
 SHAPES = ("sphere", "capsule", "box", "cylinder")
 FRAME_WIDTH_OF_TYPE = {"spherical": 4, "revolute": 1, "fixed": 0}
 """Numbers a non-root joint takes in a clip frame."""
