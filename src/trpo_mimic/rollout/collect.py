@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -55,6 +55,8 @@ class RolloutCollector:
         self.ep_return = np.zeros(self.num_envs)
         self.ep_length = np.zeros(self.num_envs, dtype=np.int64)
         self.total_steps = 0
+        self.step_observers: list[Callable[[int, dict[str, Any], np.ndarray], None]] = []
+        """Called at every step with (step, the vector env's info, which episodes ended)."""
 
     def _check_finite(self, obs: np.ndarray, reward: np.ndarray | None, step: int) -> None:
         if obs.dtype != np.uint8 and not np.all(np.isfinite(obs)):
@@ -127,6 +129,8 @@ class RolloutCollector:
             term_buf[t] = terminated
             trunc_buf[t] = truncated & ~terminated
             done = terminated | truncated
+            for observe in self.step_observers:  # e.g. a training extension's (tasks.TrainingExtension)
+                observe(t, info, done)
             step_info = ended_info(info, done)  # an ended episode's last step, not the next one's reset
             for k, v in step_info.items():
                 if is_step_metric(k) and v.dtype.kind == "f":
