@@ -1,5 +1,5 @@
 """A training extension (tasks.TrainingExtension: what a reward source such as adversarial motion priors plugs in
-as) sees every step of the rollout, replaces the rewards the advantages are computed from, adds its update's
+as) gets the per-step info it asks for, replaces the rewards the advantages are computed from, adds its update's
 scalars to the log, and its state travels in the checkpoint and back on a resume; the hooks run in order."""
 from __future__ import annotations
 
@@ -17,15 +17,13 @@ from trpo_mimic.train_hooks import Hook
 
 class BigReward(TrainingExtension):
     key = "big_reward"
+    info_keys = ("reward_forward", "reward_ctrl")
 
     def __init__(self) -> None:
-        self.steps, self.updates, self.loaded = 0, 0, None
-
-    def observe_step(self, t, info, done):
-        self.steps += 1
+        self.updates, self.loaded = 0, None
 
     def rewards(self, rollout, rewards):
-        self.seen = rewards.copy()
+        self.seen, self.extras = rewards.copy(), rollout.extras
         return rewards + 1000.0
 
     def update(self, rollout, batch):
@@ -61,16 +59,17 @@ def test_an_extension_replaces_the_rewards_logs_and_is_saved_and_restored(tmp_pa
 
     own = Trainer.make_hooks
     monkeypatch.setattr(Trainer, "make_hooks", lambda self: own(self) + [Note("a"), Note("b")])
-    trainer = Trainer(config(tmp_path))
+    trainer = Trainer(config(tmp_path, env_id="HalfCheetah-v5"))
     trainer.run()
     ext = made[0]
-    assert ext.steps == 4 * 16 // 2 * 1 and ext.updates == 2  # every step of both iterations
-    assert np.abs(ext.seen).sum() > 0  # Pendulum's own rewards came in ...
-    assert ext.returns.min() > 900  # ... and the returns were computed from the extension's (Pendulum's are < 0)
+    assert ext.extras["reward_forward"].shape == (16, 2) and ext.updates == 2  # every step, every env
+    # the env's own rewards came in, and the info the extension asked for is of the same steps ...
+    assert np.allclose(ext.seen, ext.extras["reward_forward"] + ext.extras["reward_ctrl"], atol=1e-5)
+    assert ext.returns.min() > 900  # ... and the returns were computed from the extension's (1000 more per step)
     assert order == ["a", "b", "a", "b"]
     rows = list(csv.DictReader(open(tmp_path / "r" / "progress.csv")))
     assert [float(r["Big/updates"]) for r in rows if r["Big/updates"]] == [1.0, 2.0]
     ckpt = load_checkpoint(tmp_path / "r" / "latest.pt")
     assert int(ckpt["big_reward"]["updates"]) == 2
-    Trainer(config(tmp_path, resume=str(tmp_path / "r"), num_timesteps=96)).run()
+    Trainer(config(tmp_path, env_id="HalfCheetah-v5", resume=str(tmp_path / "r"), num_timesteps=96)).run()
     assert int(made[1].loaded["updates"]) == 2 and made[1].updates == 1

@@ -39,17 +39,16 @@ class Command:
 
 class TrainingExtension:
     """What a task (or a learning method beside the algorithm: a discriminator's reward, as adversarial motion
-    priors) adds to each training iteration; every method may be left as it is. The collector calls
-    :meth:`observe_step` at every step of a rollout; the trainer calls :meth:`rewards` on each rollout before
+    priors) adds to each training iteration; every method may be left as it is. The collector keeps the per-step
+    info arrays named by :attr:`info_keys` in the rollout (``rollout.extras[key]``, (steps, envs, ...): an ended
+    episode's last step, not the next one's reset); the trainer calls :meth:`rewards` on each rollout before
     advantages (to replace or mix the environment's reward), :meth:`update` after the algorithm's update (its own
     optimisation; scalars to log), and saves :meth:`state_dict` in every checkpoint under :attr:`key` (restored
     by :meth:`load_state_dict` on a resume)."""
 
     key: str = ""
-
-    def observe_step(self, t: int, info: dict[str, Any], done: Any) -> None:
-        """Step ``t`` of the rollout: the vector env's info (arrays over the envs, e.g. the transition
-        observations a discriminator scores) and which episodes ended in it."""
+    info_keys: tuple[str, ...] = ()
+    """The env's per-step info keys it needs whole (e.g. the transition observations a discriminator scores)."""
 
     def rewards(self, rollout: Any, rewards: Any) -> Any:
         """The rewards (steps, envs) the advantages are computed from, given the rollout's."""

@@ -117,7 +117,7 @@ class Trainer(RunDirOwner):
         # run is reproducible and ranks see different episodes.
         env_seed = cfg.seed + 100_003 * self.iteration + 1_000_003 * D.rank()
         self.collector = RolloutCollector(self.envs, self.agent, cfg.env_id, seed=env_seed)
-        self.collector.step_observers = [ext.observe_step for ext in self.extensions]
+        self.collector.info_keys = tuple(dict.fromkeys(k for ext in self.extensions for k in ext.info_keys))
         self.logger = (RunLogger(self.run_dir, cfg.to_dict(), wandb_project=cfg.wandb_project if cfg.wandb else None)
                        if D.is_main() else None)
         self.recent_returns: list[float] = []

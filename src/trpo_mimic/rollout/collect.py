@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,6 +32,7 @@ class Rollout:
     episode_lengths: list[int] = field(default_factory=list)
     episode_infos: list[dict] = field(default_factory=list)
     step_info_means: dict[str, float] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # info arrays the collector was asked to keep, (T, N, ...)
     nonfinite_episodes: int = 0
     unstable_episodes: int = 0
     env_time: float = 0.0
@@ -55,8 +56,9 @@ class RolloutCollector:
         self.ep_return = np.zeros(self.num_envs)
         self.ep_length = np.zeros(self.num_envs, dtype=np.int64)
         self.total_steps = 0
-        self.step_observers: list[Callable[[int, dict[str, Any], np.ndarray], None]] = []
-        """Called at every step with (step, the vector env's info, which episodes ended)."""
+        self.info_keys: tuple[str, ...] = ()
+        """Per-step info arrays kept whole in :attr:`Rollout.extras` (e.g. a training extension's:
+        :attr:`.tasks.TrainingExtension.info_keys`)."""
 
     def _check_finite(self, obs: np.ndarray, reward: np.ndarray | None, step: int) -> None:
         if obs.dtype != np.uint8 and not np.all(np.isfinite(obs)):
@@ -129,9 +131,9 @@ class RolloutCollector:
             term_buf[t] = terminated
             trunc_buf[t] = truncated & ~terminated
             done = terminated | truncated
-            for observe in self.step_observers:  # e.g. a training extension's (tasks.TrainingExtension)
-                observe(t, info, done)
             step_info = ended_info(info, done)  # an ended episode's last step, not the next one's reset
+            for k in self.info_keys:
+                roll.extras.setdefault(k, []).append(np.asarray(step_info[k]))
             for k, v in step_info.items():
                 if is_step_metric(k) and v.dtype.kind == "f":
                     ok = step_info["_" + k] & np.isfinite(v)  # e.g. an error is NaN where the simulation went unstable
@@ -163,4 +165,5 @@ class RolloutCollector:
         t_inf += time.perf_counter() - t0
         roll.env_time, roll.inference_time = t_env, t_inf
         roll.step_info_means = {k: v / max(info_counts[k], 1) for k, v in info_sums.items()}
+        roll.extras = {k: np.stack(v) for k, v in roll.extras.items()}
         return roll
