@@ -16,9 +16,11 @@ PD_CLAMPS = ("split", "total")
 actuator's force range) and adds the D part (the joint's damping) unclamped; ``total`` clamps P + D together, as
 DeepMimic does (see :class:`.physics.MujocoPhysics`), the default since 2026-12-02; runs saved before without the
 key were trained under ``split`` (:meth:`.task.DeepMimicTask.upgrade_config`)."""
-PHYSICS = ("mujoco", "warp")
-"""Physics backends: native MuJoCo on the CPU (:class:`.physics.MujocoPhysics`) or MuJoCo Warp
-(:class:`.warp_physics.WarpPhysics`, the ``gpu`` extra; on a GPU when one is present)."""
+PHYSICS_BACKENDS = {"mujoco": "physics:MujocoPhysics", "warp": "warp_physics:WarpPhysics"}
+"""Physics backends by name, each ``module:class`` of this package (imported only when chosen): native MuJoCo on
+the CPU (:class:`.physics.MujocoPhysics`) or MuJoCo Warp (:class:`.warp_physics.WarpPhysics`, the ``gpu`` extra;
+on a GPU when one is present). A new backend is one module with ``MujocoPhysics``'s surface and one entry here."""
+PHYSICS = tuple(PHYSICS_BACKENDS)
 REFERENCE_VIEWS = ("overlay", "side", "off")
 
 

@@ -23,14 +23,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ...mimic.options import OPTION, TaskOptions
+from ...mimic.options import OPTION, PHYSICS_BACKENDS, TaskOptions
 from . import measure, starts, switching
 from .character import CharacterIndex, SimCharacter, sim_character
 from .clip import MotionClip
 from .layout import StateLayout
 from .loading import CONTROL_HZ, fall_contact_body_ids, find_character, frame_skip_of, load_clips
 from .measure import INFO_KEYS, REF_OBS_SIZE, step_info
-from .physics import MujocoPhysics, PhysicsState
+from .physics import PhysicsState
 from .reward import ImitationReward, RewardWeights, pose_weight_vector
 from .starts import RSI_BINS
 
@@ -53,6 +53,14 @@ class StepResult:
     reset_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     reset_obs: np.ndarray | None = None  # (R, obs_dim): first observations of the new episodes
     reset_info: dict | None = None  # arrays (R,)
+
+
+def physics_backend(name: str) -> type:
+    """The physics backend's class (:data:`.options.PHYSICS_BACKENDS`), imported now (MuJoCo Warp is an optional
+    extra)."""
+    import importlib
+    module, cls = PHYSICS_BACKENDS[name].split(":")
+    return getattr(importlib.import_module(f".{module}", __package__), cls)
 
 
 class DeepMimicCore:
@@ -112,12 +120,7 @@ class DeepMimicCore:
         if OPTION["physics"].problem(physics):
             raise ValueError(OPTION["physics"].problem(physics))
         self.physics_name = physics
-        if physics == "warp":
-            from .warp_physics import WarpPhysics  # MuJoCo Warp is an optional extra
-            backend = WarpPhysics
-        else:
-            backend = MujocoPhysics
-        self.physics = backend(m, n, self.frame_skip, root, fall_geom, nthread,
+        self.physics = physics_backend(physics)(m, n, self.frame_skip, root, fall_geom, nthread,
                                clamp_total=options.pd_clamp == "total", **(physics_options or {}))
         self.t = np.zeros(n)
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
