@@ -112,3 +112,25 @@ def test_bad_settings_and_mismatched_checkpoints_are_refused():
     a, b = AMP(DIM, gaussian(0.0), AMPSettings(hidden=(8,))), AMP(DIM + 1, gaussian(0.0), AMPSettings(hidden=(8,)))
     with pytest.raises(ValueError, match="observes 4 values"):
         b.load_state_dict(a.state_dict())
+
+
+def test_the_training_extension_scores_a_rollout_after_updating_and_saves_the_discriminator():
+    from types import SimpleNamespace
+
+    from trpo_mimic.rewards.amp import AMPReward
+    rng = np.random.default_rng(0)
+    steps, n = 8, 4
+    amp = AMP(DIM, gaussian(1.0), AMPSettings(hidden=(16,), batch_size=16, task_lerp=0.5), seed=0)
+    ext = AMPReward(amp)
+    obs = rng.normal(-1.0, 0.5, (steps, n, DIM))
+    task = rng.uniform(size=(steps, n))
+    out = ext.rewards(SimpleNamespace(extras={"amp_obs": obs}), task)
+    assert out.shape == (steps, n) and amp.buffer.size == steps * n  # the discriminator saw the batch first
+    np.testing.assert_allclose(out, amp.style(obs.reshape(-1, DIM)).reshape(steps, n) + 0.5 * task)
+    scalars = ext.update(None, None)
+    assert {"AMP/DiscLoss", "AMP/StyleReward", "AMP/TaskReward", "AMP/AccExpert"} <= set(scalars)
+    other = AMPReward(AMP(DIM, gaussian(1.0), AMPSettings(hidden=(16,), batch_size=16, task_lerp=0.5), seed=5))
+    other.load_state_dict(ext.state_dict())
+    assert np.array_equal(other.amp.style(obs[0]), amp.style(obs[0]))
+    with pytest.raises(ValueError, match="not trained with --amp"):
+        other.load_state_dict({})

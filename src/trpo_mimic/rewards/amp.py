@@ -30,7 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import distributed as D
 from ..policies.normalizer import RunningNormalizer
+from ..tasks import TrainingExtension
 
 ExpertSampler = Callable[[int, np.random.Generator], np.ndarray]
 
@@ -174,6 +176,7 @@ class AMP:
             total, parts = self.loss(xe, xa)
             self.opt.zero_grad(set_to_none=True)
             total.backward()
+            D.average_gradients(self.net.parameters())  # under torchrun: one discriminator over every rank's data
             self.opt.step()
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -205,3 +208,38 @@ class AMP:
         self.opt.load_state_dict(state["opt"])
         self.buffer.load_state_dict(state["buffer"])
         self.rng.bit_generator.state = state["rng"]
+
+
+class AMPReward(TrainingExtension):
+    """Adversarial motion priors in training (a :class:`~.tasks.TrainingExtension`): each rollout's transition
+    observations (the env's ``info["amp_obs"]``, kept per step by the collector: :attr:`info_keys`) train the
+    discriminator (first, as the release: the current batch included), then its style reward replaces the
+    env's reward or is mixed with it (the env's reward is then the task's: :meth:`AMP.reward`)."""
+
+    key = "amp"
+    info_keys = ("amp_obs",)
+
+    def __init__(self, amp: AMP):
+        self.amp = amp
+        self._scalars: dict[str, float] = {}
+
+    def rewards(self, rollout, rewards):
+        obs = rollout.extras["amp_obs"]
+        steps, n = rewards.shape
+        flat = obs.reshape(steps * n, -1)
+        self._scalars = self.amp.update(flat)
+        mixed, r_s = self.amp.reward(flat, rewards.reshape(-1))
+        self._scalars.update({"AMP/StyleReward": float(r_s.mean()), "AMP/TaskReward": float(rewards.mean()),
+                              "AMP/Reward": float(mixed.mean())})
+        return mixed.reshape(steps, n)
+
+    def update(self, rollout, batch):
+        return dict(self._scalars)
+
+    def state_dict(self):
+        return self.amp.state_dict()
+
+    def load_state_dict(self, state):
+        if not state:
+            raise ValueError("AMP: the checkpoint holds no discriminator (it was not trained with --amp)")
+        self.amp.load_state_dict(state)
