@@ -94,4 +94,3 @@ class MujocoLocomotionVectorEnv(GymBatchVectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         self._pool.close()
         super().close_extras(**kwargs)
-

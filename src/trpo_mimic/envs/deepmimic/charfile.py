@@ -301,4 +301,3 @@ def load_character(path: str | Path, controller: str | Path | None = None) -> Ch
         kp, kd, rate = _parse_controller(Path(controller), joints, label)
     return Character(path=str(path), joints=tuple(joints), bodies=tuple(bodies), kp=kp, kd=kd,
                      update_rate=rate, controller_path=None if controller is None else str(controller))
-

@@ -177,4 +177,3 @@ class Character:
         j = self.joints[joint_id]
         return (self.kp is not None and bool(j.hinge_names) and self.kp[joint_id] > 0
                 and j.torque_lim != 0)
-
