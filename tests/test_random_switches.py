@@ -78,3 +78,47 @@ def test_bad_intervals_are_refused(bad):
 def test_one_clip_cannot_switch():
     with pytest.raises(ValueError, match="at least two clips"):
         DeepMimicVectorEnv(1, motion_file="humanoid3d_walk.txt", switch_interval=(1, 2))
+
+
+def test_after_a_switch_the_new_path_follows_the_character_for_a_second():
+    from trpo_mimic.envs.deepmimic.switching import SWITCH_FOLLOW_SECONDS
+    env = _env(n=1, interval=(0.5, 0.5))
+    env.reset(seed=1)
+    core, root = env.core, env.core.layout.root_pos
+
+    def gap():
+        ref = core.reference(core.t.copy(), core.clip_id.copy())[1][0, root][:2]
+        return float(np.linalg.norm(ref - core.physics.state.xpos[0, core.index.root_body, :2]))
+
+    rng = np.random.default_rng(0)
+    for _ in range(15):  # the 15th step (0.5 s) switches
+        env.step(rng.uniform(-1, 1, env.action_space.shape))
+    core.switch_left[0] = np.inf  # no second switch
+    window = round(SWITCH_FOLLOW_SECONDS / core.control_dt)
+    gaps = []
+    for _ in range(window + 10):
+        env.step(rng.uniform(-1, 1, env.action_space.shape))  # random actions: the character drifts off the clip
+        gaps.append(gap())
+    assert max(gaps[:window]) < 1e-9  # in the window the path is where the character is, step after step
+    assert max(gaps[window:]) > 1e-3  # then the clip's path goes on from there, and the character drifts off it
+    env.close()
+
+
+def test_the_last_step_of_a_switched_episode_is_measured_in_its_own_frame():
+    """An episode that ends in the physics step (here: its time limit) restarts there; its last step's errors and
+    last observation still belong to its switched reference, not to the new episode's."""
+    env = DeepMimicVectorEnv(1, max_episode_steps=40, motion_file=CLIPS, clip_id_obs=True, ref_obs=True,
+                             switch_interval=(0.5, 0.5), early_termination=False)
+    env.reset(seed=0)
+    core = env.core
+    for _ in range(31):  # switches at steps 15 and 30
+        env.step(np.zeros(env.action_space.shape))
+    core.ref_off[0, 0] += 5.0  # the switched path 5 m off the clip's own
+    core.follow_left[0] = 0.0
+    for _ in range(9):
+        _, _, term, trunc, info = env.step(np.zeros(env.action_space.shape))
+    assert trunc[0] and not core.ref_moved[0]  # the new episode's frame is the clip's own
+    assert info["final_info"]["error_body_pos"][0] > 4.0  # measured against the switched path, 5 m off
+    k = core.task_obs_dim - 5  # ref_obs: the reference root seen from the character
+    assert np.linalg.norm(info["final_obs"][0, k:k + 3]) > 4.0
+    env.close()

@@ -127,6 +127,7 @@ class DeepMimicCore:
         self.clip_id = np.zeros(n, dtype=np.intp)
         self.rngs: list[np.random.Generator | None] = [None] * n
         self.switch_left = np.full(n, np.inf)  # seconds to each environment's next random clip switch
+        self.follow_left = np.zeros(n)  # seconds of each environment's path following after a switch
         self.start_clip = np.zeros(n, dtype=np.intp)  # the clip each episode started on
         # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
         self.ref_moved = np.zeros(n, dtype=bool)
@@ -142,7 +143,7 @@ class DeepMimicCore:
 
     # measured of N states (measure.py), clip switches (switching.py), failure-weighted starts (starts.py)
     observe, score, failed = measure.observe, measure.score, measure.failed
-    switch, _random_switches = switching.switch, switching.random_switches
+    switch, _random_switches, _follow = switching.switch, switching.random_switches, switching.follow
     start_weights, _tally_outcomes, _ending = starts.start_weights, starts.tally_outcomes, starts.note_ending
 
     # ------------------------------------------------------------------ per clip
@@ -161,16 +162,23 @@ class DeepMimicCore:
                 o[rows] = r
         return out if len(out) > 1 else out[0]
 
-    def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def ref_frame(self) -> tuple[np.ndarray, ...]:
+        """Each environment's reference frame (moved, rotation, offset, yaw quaternion): a copy."""
+        return self.ref_moved.copy(), self.ref_rot.copy(), self.ref_off.copy(), self.ref_yq.copy()
+
+    def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None,
+                  frame: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rotations (N, J, 4), packed state (N, layout.size)) of the references of environments ``rows`` (all
-        by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`)."""
+        by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`; ``frame``:
+        these frames instead, as :meth:`ref_frame` gives them)."""
+        moved, rot, off, yq = frame if frame is not None else (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq)
         q, vec = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
         rows = np.arange(len(t)) if rows is None else np.asarray(rows)
-        k = np.flatnonzero(self.ref_moved[rows])
+        k = np.flatnonzero(moved[rows])
         if k.size:
             r = rows[k]
             qk, vk = q[k], vec[k]
-            self.layout.transform(qk, vk, self.ref_rot[r], self.ref_off[r], self.ref_yq[r])
+            self.layout.transform(qk, vk, rot[r], off[r], yq[r])
             q[k], vec[k] = qk, vk
         return q, vec
 
@@ -218,6 +226,7 @@ class DeepMimicCore:
         self.t[i] = t0
         self.root_offset[i] = 0.0
         self.ref_moved[i] = False
+        self.follow_left[i] = 0.0
         qpos = clip_.qpos_at(t0)
         self.physics.set_state(i, qpos, clip_.qvel_at(t0), qpos[self.index.hinge_qpos])
 
@@ -283,10 +292,12 @@ class DeepMimicCore:
             if autoreset and (term[i] or trunc[i]):
                 self._start(i)
 
+        frame0 = self.ref_frame() if autoreset and self.ref_moved.any() else None
         ph.step(ctrl, ended)
         unstable = ph.unstable.copy()
         with np.errstate(invalid="ignore", over="ignore"):
-            ref = self.reference(t1, ids)
+            self._follow(t1, ids)
+            ref = self.reference(t1, ids, frame=self._frame_of_step(frame0, term | trunc))
             if o.sync_root:  # a new cycle of a looping clip: the reward's reference root moves onto the character
                 dur = self._cycle_len[ids]
                 new = np.floor(t1 / dur) > np.floor(t0 / dur)
@@ -322,6 +333,16 @@ class DeepMimicCore:
             if res.reset_rows.size:
                 res.reset_obs, res.reset_info = self._started(res.reset_rows)
         return res
+
+    def _frame_of_step(self, before: tuple[np.ndarray, ...] | None, again: np.ndarray):
+        """The frames a step is measured in: an episode restarted in the physics step (rows ``again``) keeps the
+        frame it was taken in (``before``: :meth:`ref_frame` then), not its new episode's. None: the current."""
+        if before is None or not again.any():
+            return None
+        frame = self.ref_frame()
+        for a, a0 in zip(frame, before):
+            a[again] = a0[again]
+        return frame
 
     def close(self) -> None:
         self.physics.close()

@@ -9,12 +9,18 @@ import numpy as np
 
 from .quat import quat_yaw, rotz, wrap_pi, yaw_quat
 
+SWITCH_FOLLOW_SECONDS = 1.0
+"""After a clip switch, the new clip's path follows the character's root (horizontally) for this long: the
+character changes speed in its own time (a walk does not become a run in one step), tracked on its pose and
+velocities meanwhile, and the path goes on from where it stands at the end."""
+
 
 def switch(self: Any, i: int, clip: int) -> float:
     """Environment i imitates ``clip`` from now on, without a restart: from the time of that clip whose hinge
     angles are nearest the current reference's (on a 30 Hz grid of one cycle), its reference turned to the
     current reference's heading and moved horizontally so that its root starts where the character's root is
-    (a drift from the old clip's path is not carried into the new one). Returns that time."""
+    (a drift from the old clip's path is not carried into the new one), and following the character for
+    SWITCH_FOLLOW_SECONDS (:func:`follow`). Returns that time."""
     i, rows = int(i), np.array([int(i)])
     t_old, c_old = self.t[rows], self.clip_id[rows]
     q_old, _ = self.reference(t_old, c_old, rows)
@@ -31,7 +37,20 @@ def switch(self: Any, i: int, clip: int) -> float:
     off[2] = 0.0
     self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
     self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
+    self.follow_left[i] = SWITCH_FOLLOW_SECONDS
     return t_new
+
+
+def follow(self: Any, t: np.ndarray, ids: np.ndarray) -> None:
+    """The environments in the window after a switch: their references at times ``t`` are moved horizontally onto
+    their characters' roots (:data:`SWITCH_FOLLOW_SECONDS`)."""
+    rows = np.flatnonzero(self.follow_left > 0)
+    if not rows.size:
+        return
+    _, vec = self.reference(t[rows], ids[rows], rows)
+    root = self.physics.state.xpos[rows, self.index.root_body, :2]
+    self.ref_off[rows, :2] += root - vec[:, self.layout.root_pos][:, :2]
+    self.follow_left[rows] = np.maximum(self.follow_left[rows] - self.control_dt, 0.0)
 
 
 def random_switches(self: Any, going: np.ndarray, obs: np.ndarray) -> None:
