@@ -27,9 +27,9 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from trpo_mimic.envs.deepmimic import MotionWarning, register_envs
-from trpo_mimic.envs.deepmimic.env import DeepMimicEnv
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic import MotionWarning, register_envs
+from trpo_mimic.mimic.env import DeepMimicEnv
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 
 
 def env_rate(env, steps: int, seed: int = 0) -> float:

@@ -38,7 +38,7 @@ def measure(motion: str, num_envs: int, steps: int, flags: dict) -> dict:
         physics[0] += time.thread_time() - t
 
     mujoco.mj_step = timed
-    from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+    from trpo_mimic.mimic.vector import DeepMimicVectorEnv
     venv = DeepMimicVectorEnv(num_envs, motion_file=motion, nthread=1, **flags)
     actions = np.random.default_rng(0).uniform(-0.5, 0.5, (steps + 20, num_envs, 28)).astype(np.float32)
     venv.reset(seed=0)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def physics_limit(motion: str, threads: int, steps: int) -> float:
     from deepmimic_env_speed import threaded_physics_rate
-    from trpo_mimic.envs.deepmimic.env import DeepMimicEnv
+    from trpo_mimic.mimic.env import DeepMimicEnv
     envs = [DeepMimicEnv(motion_file=motion) for _ in range(threads)]
     return threaded_physics_rate(envs, steps)
 

@@ -110,7 +110,7 @@ MODULE_DIST = {"PIL": "pillow", "yaml": "pyyaml", "cv2": "opencv-python-headless
 CHECK_SOURCES = ("src/trpo_mimic", "benchmarks/warp_speed.py", "benchmarks/call_timer.py")
 """What the check imports: the package and the two benchmark modules it runs."""
 IMPORT_CHECK = ("mujoco", "mujoco_warp", "warp", "gymnasium", "OpenGL", "farama_notifications",
-                "trpo_mimic.envs.deepmimic.warp_physics", "trpo_mimic.envs.deepmimic.vector")
+                "trpo_mimic.mimic.warp_physics", "trpo_mimic.mimic.vector")
 """Imported after the install, on the device and in the dry run (none of them needs torch)."""
 
 

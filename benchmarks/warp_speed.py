@@ -21,9 +21,9 @@ import warnings
 import numpy as np
 
 from call_timer import time_calls
-from trpo_mimic.envs.deepmimic import MotionWarning
-from trpo_mimic.envs.deepmimic.clipfile import find_motion_file
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic import MotionWarning
+from trpo_mimic.mimic.clipfile import find_motion_file
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 
 
 def measure(n: int, physics: str, steps: int, warmup: int, clip: str, graph: bool = True) -> dict:

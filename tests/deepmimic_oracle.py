@@ -1,6 +1,6 @@
 """Test oracle: the imitation reward written out term by term, one state at a time.
 
-Independent of the batched maths of ``envs/deepmimic/core.py`` and ``reward.ImitationReward`` (no
+Independent of the batched maths of ``mimic/core.py`` and ``reward.ImitationReward`` (no
 packed layout, no quaternion matrix, no matrix of weights): the tests hold the environments' rewards
 and the batched reward against it, and it against values worked out by hand.
 """
@@ -12,8 +12,8 @@ import math
 import mujoco
 import numpy as np
 
-from trpo_mimic.envs.deepmimic.layout import KinematicState, StateLayout
-from trpo_mimic.envs.deepmimic.reward import TERMS, ImitationReward, RewardWeights, pose_weight_vector
+from trpo_mimic.mimic.layout import KinematicState, StateLayout
+from trpo_mimic.mimic.reward import TERMS, ImitationReward, RewardWeights, pose_weight_vector
 
 
 def rotation_angles(q: np.ndarray, q_ref: np.ndarray) -> np.ndarray:

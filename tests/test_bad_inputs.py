@@ -108,7 +108,7 @@ def clip(tmp_path) -> Path:
 
 @pytest.fixture
 def bvh(tmp_path, clip) -> Path:
-    from trpo_mimic.envs.deepmimic.bvh import deepmimic_to_bvh
+    from trpo_mimic.mimic.bvh import deepmimic_to_bvh
     p = tmp_path / "walk.bvh"
     deepmimic_to_bvh(json.loads(clip.read_text()), p)
     return p

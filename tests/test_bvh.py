@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 from deepmimic_util import clip_path
-from trpo_mimic.envs.deepmimic.bvh import (Bvh, BvhError, bvh_to_deepmimic, convert_bvh, deepmimic_local_quats,
+from trpo_mimic.mimic.bvh import (Bvh, BvhError, bvh_to_deepmimic, convert_bvh, deepmimic_local_quats,
                                            deepmimic_to_bvh, parse_bvh, read_bvh, write_bvh)
-from trpo_mimic.envs.deepmimic.character import humanoid_skeleton
-from trpo_mimic.envs.deepmimic.clip import MotionClip
-from trpo_mimic.envs.deepmimic.clipfile import write_deepmimic
-from trpo_mimic.envs.deepmimic.quat import (euler_from_quat, quat_angle, quat_conj, quat_from_euler, quat_mul,
+from trpo_mimic.mimic.character import humanoid_skeleton
+from trpo_mimic.mimic.clip import MotionClip
+from trpo_mimic.mimic.clipfile import write_deepmimic
+from trpo_mimic.mimic.quat import (euler_from_quat, quat_angle, quat_conj, quat_from_euler, quat_mul,
                                             quat_to_mat)
 
 TOL = 1e-4  # radians

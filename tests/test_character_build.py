@@ -1,4 +1,4 @@
-"""DeepMimic character files compiled to MJCF (envs/deepmimic/charfile.py reads, charmjcf.py writes;
+"""DeepMimic character files compiled to MJCF (mimic/charfile.py reads, charmjcf.py writes;
 `trpo-mimic build-character`).
 
 The compiled humanoid must be the hand-written assets/humanoid3d.xml (names, order and numbers); the dog
@@ -17,11 +17,11 @@ import pytest
 
 from deepmimic_util import clip_path, motions_dir
 from trpo_mimic.cli import main
-from trpo_mimic.envs.deepmimic import character as hum
-from trpo_mimic.envs.deepmimic.charfile import CharacterFileError, load_character
-from trpo_mimic.envs.deepmimic.chargeom import default_root_height, frames_to_qpos
-from trpo_mimic.envs.deepmimic.charmjcf import build_model, to_mjcf
-from trpo_mimic.envs.deepmimic.clipfile import parse_frames
+from trpo_mimic.mimic import character as hum
+from trpo_mimic.mimic.charfile import CharacterFileError, load_character
+from trpo_mimic.mimic.chargeom import default_root_height, frames_to_qpos
+from trpo_mimic.mimic.charmjcf import build_model, to_mjcf
+from trpo_mimic.mimic.clipfile import parse_frames
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_the_shipped_humanoid_is_the_compiled_character_file(humanoid):
     gains are the files' numbers, read here from the JSON directly."""
     assert hum.ASSET_XML.read_text() == to_mjcf(humanoid), (
         "assets/humanoid3d.xml is stale: trpo-mimic build-character ../shared/motions/humanoid3d.txt --controller "
-        "../shared/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/envs/deepmimic/assets/humanoid3d.xml")
+        "../shared/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/mimic/assets/humanoid3d.xml")
     h = hum.character_model()
     m = motions_dir()
     joints = json.loads((m / "humanoid3d.txt").read_text())["Skeleton"]["Joints"]
@@ -240,8 +240,8 @@ def test_the_dog_imitates_its_clips_in_the_deepmimic_env(tmp_path, monkeypatch):
     but the toes and fingers, pushes on its root; a humanoid clip is refused by frame width; play-motion draws
     the dog's clip."""
     import warnings
-    from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionError, MotionWarning
-    from trpo_mimic.envs.deepmimic.push import Pushes
+    from trpo_mimic.mimic import DeepMimicEnv, MotionError, MotionWarning
+    from trpo_mimic.mimic.push import Pushes
     monkeypatch.setenv("TRPO_MIMIC_MOTION_DIR", str(motions_dir()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MotionWarning)  # the trot clip has a quaternion off by 0.1
@@ -270,7 +270,7 @@ def test_the_dog_imitates_its_clips_in_the_deepmimic_env(tmp_path, monkeypatch):
 
 def test_a_controller_of_another_rate_is_refused_by_the_env(tmp_path):
     """The environment acts at 30 Hz: a controller file with another UpdateRate is an error, not ignored."""
-    from trpo_mimic.envs.deepmimic import DeepMimicEnv
+    from trpo_mimic.mimic import DeepMimicEnv
     m = motions_dir()
     ctrl = json.loads((m / "humanoid3d_phase_rot_ctrl.txt").read_text())
     ctrl["UpdateRate"] = 60

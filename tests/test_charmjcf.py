@@ -1,4 +1,4 @@
-"""The MJCF writer (envs/deepmimic/charmjcf.py) against a second construction of the same model with
+"""The MJCF writer (mimic/charmjcf.py) against a second construction of the same model with
 ``mujoco.MjSpec``: every field of the compiled models is equal, for the humanoid (with and without its
 controller), the dog and a test character that takes every branch of the writer (each shape, a rotated
 body and geom, a fixed joint, an unlimited axis, TorqueLim 0 and absent, Kp 0, several colours).
@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from deepmimic_util import motions_dir
-from trpo_mimic.envs.deepmimic.charfile import load_character
-from trpo_mimic.envs.deepmimic.chargeom import Geom, body_frames, default_root_height, default_sole_sites, euler_quat
-from trpo_mimic.envs.deepmimic.charmjcf import UNLIMITED_CTRL, build_model
-from trpo_mimic.envs.deepmimic.quat import yup_to_zup_vec
+from trpo_mimic.mimic.charfile import load_character
+from trpo_mimic.mimic.chargeom import Geom, body_frames, default_root_height, default_sole_sites, euler_quat
+from trpo_mimic.mimic.charmjcf import UNLIMITED_CTRL, build_model
+from trpo_mimic.mimic.quat import yup_to_zup_vec
 
 E = mujoco
 SHAPE = {"sphere": E.mjtGeom.mjGEOM_SPHERE, "capsule": E.mjtGeom.mjGEOM_CAPSULE,

@@ -62,7 +62,7 @@ def test_play_motion_writes_a_decodable_video(cli, tmp_path):
 
 def test_factory_picks_native_vector_env_for_deepmimic():
     from trpo_mimic.envs import EnvError, make_vector_env
-    from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+    from trpo_mimic.mimic.vector import DeepMimicVectorEnv
     import gymnasium as gym
     import pytest
     envs = make_vector_env("DeepMimicWalk-v0", 3, motion_dir=str(motions_dir()), max_episode_steps=7)
@@ -82,7 +82,7 @@ def test_factory_picks_native_vector_env_for_deepmimic():
 def test_several_clips_sampled_per_episode_with_clip_id_and_per_clip_evaluation(cli, tmp_path):
     import json
     import numpy as np
-    from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionError
+    from trpo_mimic.mimic import DeepMimicEnv, MotionError
     walk, run = clip_path("walk"), clip_path("run")
     env = DeepMimicEnv(motion_file=[str(walk), str(run)], clip_id_obs=True)
     assert env.observation_space.shape == (199,)
@@ -175,7 +175,7 @@ def test_pd_clamp_flag_reaches_the_env_and_the_preset_sets_it():
     from trpo_mimic.cli import parse
     from trpo_mimic.config import Config
     from trpo_mimic.envs import env_kwargs_from_config
-    from trpo_mimic.envs.deepmimic.core import TaskOptions
+    from trpo_mimic.mimic.core import TaskOptions
     root = Path(__file__).resolve().parents[1]
     _, opts = parse(["train", "--arg_file", str(root / "configs" / "deepmimic.txt"), "--arg_file",
                      str(root / "configs" / "skills" / "run.txt")])

@@ -10,7 +10,7 @@ import pytest
 
 from deepmimic_util import clip_path, motions_dir
 from trpo_mimic.data import MOTIONS_DIR
-from trpo_mimic.envs.deepmimic import (DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, DeepMimicEnv,
+from trpo_mimic.mimic import (DEFAULT_MAX_EPISODE_STEPS, ENV_IDS, DeepMimicEnv,
                                        MotionError, MotionWarning, register_envs)
 
 
@@ -471,7 +471,7 @@ def test_render_draws_the_reference_as_a_ghost():
         DeepMimicEnv(motion_file=str(clip_path("walk")), render_reference="beside")
     # the live viewer's ghost: the same geoms, appended to its user scene
     import mujoco
-    from trpo_mimic.envs.deepmimic.render import GHOST_RGBA, add_ghost
+    from trpo_mimic.mimic.render import GHOST_RGBA, add_ghost
 
     env = DeepMimicEnv(motion_file=str(clip_path("walk")))
     scene = mujoco.MjvScene(env.model, maxgeom=200)
@@ -484,7 +484,7 @@ def test_pushes_topple_with_a_large_force_and_not_with_a_small_one():
     """Pushes (evaluate --push): 0 N leaves the episode bit-identical; with the clip's own PD targets
     (zero residual) the walk stays up 37 steps unpushed and under a 50 N push at 0.2 s, and falls within
     15 steps under 3000 N."""
-    from trpo_mimic.envs.deepmimic.push import Pushes
+    from trpo_mimic.mimic.push import Pushes
 
     def run(force: float | None) -> tuple[int, np.ndarray]:
         env = DeepMimicEnv(motion_file=str(clip_path("walk")), action_mode="residual", pd_feedforward=True)
@@ -512,7 +512,7 @@ def test_a_clip_switch_continues_the_reference_where_it_is():
     """switch_clip: the new clip starts at its pose nearest the current reference's (on a 30 Hz grid), its root
     moved onto the character's root (horizontally) and turned to the current reference's heading; the reward, the errors, the
     ref_obs and the ghost all see the moved reference; a reset forgets the move."""
-    from trpo_mimic.envs.deepmimic.quat import quat_yaw, wrap_pi
+    from trpo_mimic.mimic.quat import quat_yaw, wrap_pi
     walk, run = str(clip_path("walk")), str(clip_path("run"))
     env = DeepMimicEnv(motion_file=[walk, run], action_mode="residual", pd_feedforward=True, ref_obs=True,
                        clip_id_obs=True)

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from deepmimic_util import CLIPS, clip_path, motions_dir
-from trpo_mimic.envs.deepmimic.clip import MotionClip, load_motion
-from trpo_mimic.envs.deepmimic.clipfile import MotionError, MotionNotFoundError, MotionWarning, find_motion_file
-from trpo_mimic.envs.deepmimic.quat import quat_mul, yaw_mul, yaw_quat
+from trpo_mimic.mimic.clip import MotionClip, load_motion
+from trpo_mimic.mimic.clipfile import MotionError, MotionNotFoundError, MotionWarning, find_motion_file
+from trpo_mimic.mimic.quat import quat_mul, yaw_mul, yaw_quat
 from deepmimic_oracle import batched_body_errors, batched_reward, body_errors, imitation_reward
-from trpo_mimic.envs.deepmimic.layout import KinematicState
-from trpo_mimic.envs.deepmimic.character import humanoid
-from trpo_mimic.envs.deepmimic.reward import RewardWeights, pose_weight_vector
+from trpo_mimic.mimic.layout import KinematicState
+from trpo_mimic.mimic.character import humanoid
+from trpo_mimic.mimic.reward import RewardWeights, pose_weight_vector
 
 
 def load_quiet(path):

@@ -14,7 +14,7 @@ from deepmimic_util import clip_path, motions_dir
 from trpo_mimic.cli import parse
 from trpo_mimic.config import Config
 from trpo_mimic.envs import env_kwargs_from_config, make_env
-from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
+from trpo_mimic.mimic import DeepMimicEnv, MotionWarning
 
 SKILLS = Path(__file__).resolve().parents[1] / "configs" / "skills"
 PRESET = SKILLS.parent / "deepmimic.txt"

@@ -9,10 +9,10 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from deepmimic_util import clip_path
-from trpo_mimic.envs.deepmimic import DeepMimicEnv, MotionWarning
-from trpo_mimic.envs.deepmimic.env import INFO_KEYS
-from trpo_mimic.envs.deepmimic.reward import BODY_ERRORS
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic import DeepMimicEnv, MotionWarning
+from trpo_mimic.mimic.env import INFO_KEYS
+from trpo_mimic.mimic.reward import BODY_ERRORS
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trpo_mimic.envs.deepmimic.core import RSI_BINS, TaskOptions
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic.core import RSI_BINS, TaskOptions
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 
 
 def _env(share, mode="train", n=6, seed=0):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from trpo_mimic.envs.deepmimic.goals import HeadingGoal, Kinematics, TargetGoal
+from trpo_mimic.mimic.goals import HeadingGoal, Kinematics, TargetGoal
 
 DT = 1 / 30
 
@@ -114,7 +114,7 @@ def strike_kin(hand, hand_vel, root=(0.0, 0.0), com=None, torso=None):
 
 
 def test_a_strike_hits_only_close_and_fast_toward_the_target():
-    from trpo_mimic.envs.deepmimic.goals import StrikeGoal
+    from trpo_mimic.mimic.goals import StrikeGoal
     g = StrikeGoal(1, DT)
     g.reset(0, np.random.default_rng(0), kin())
     g.target[0] = (1.0, 0.0, 1.3)
@@ -130,7 +130,7 @@ def test_a_strike_hits_only_close_and_fast_toward_the_target():
 
 
 def test_far_from_a_strike_target_the_reward_is_the_approach():
-    from trpo_mimic.envs.deepmimic.goals import StrikeGoal
+    from trpo_mimic.mimic.goals import StrikeGoal
     g = StrikeGoal(1, DT)
     g.reset(0, np.random.default_rng(0), kin())
     g.target[0] = (3.4, 0.0, 1.3)  # root 3.4 m away: d - 1.4 = 2
@@ -143,7 +143,7 @@ def test_far_from_a_strike_target_the_reward_is_the_approach():
 
 
 def test_strike_targets_are_placed_near_or_far_at_the_right_height():
-    from trpo_mimic.envs.deepmimic.goals import StrikeGoal
+    from trpo_mimic.mimic.goals import StrikeGoal
     g = StrikeGoal(1, DT)
     rng = np.random.default_rng(5)
     dists = []

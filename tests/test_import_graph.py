@@ -155,7 +155,7 @@ def test_no_import_cycles_counting_deferred_imports():
     assert cycles == [], _message(cycles)
 
 
-DOMAIN = (f"{PACKAGE}.mimic", f"{PACKAGE}.envs.deepmimic")
+DOMAIN = (f"{PACKAGE}.mimic",)
 """The imitation domain; everything else of the package but the composition root is the engine."""
 COMPOSITION_ROOT = {PACKAGE}
 """``trpo_mimic/__init__.py`` plugs the domain in (its task and ids), so it alone may import both."""

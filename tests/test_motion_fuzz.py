@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deepmimic_util import clip_path
-from trpo_mimic.envs.deepmimic.clip import MotionClip
-from trpo_mimic.envs.deepmimic.clipfile import MotionError
+from trpo_mimic.mimic.clip import MotionClip
+from trpo_mimic.mimic.clipfile import MotionError
 
 FUZZ = settings(max_examples=40, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trpo_mimic.envs.deepmimic.motion_set_distance import MotionSet, nearest, relative_poses, windows
+from trpo_mimic.mimic.motion_set_distance import MotionSet, nearest, relative_poses, windows
 
 
 def test_nearest_is_the_mean_of_body_distances_by_brute_force():
@@ -40,8 +40,8 @@ def test_place_and_heading_do_not_matter():
 
 
 def test_a_clip_is_at_distance_zero_from_its_set_and_the_set_has_a_spread():
-    from trpo_mimic.envs.deepmimic.core import load_clips
-    from trpo_mimic.envs.deepmimic.layout import StateLayout
+    from trpo_mimic.mimic.core import load_clips
+    from trpo_mimic.mimic.layout import StateLayout
     clips, _ = load_clips(["humanoid3d_walk.txt", "humanoid3d_run.txt"])
     model = clips[0].model
     layout = StateLayout.of(model, clips[0].index)

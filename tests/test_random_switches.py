@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trpo_mimic.envs.deepmimic.core import TaskOptions
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic.core import TaskOptions
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 
 CLIPS = ["humanoid3d_walk.txt", "humanoid3d_jog.txt", "humanoid3d_run.txt"]
 
@@ -81,7 +81,7 @@ def test_one_clip_cannot_switch():
 
 
 def test_after_a_switch_the_new_path_follows_the_character_for_a_second():
-    from trpo_mimic.envs.deepmimic.switching import SWITCH_FOLLOW_SECONDS
+    from trpo_mimic.mimic.switching import SWITCH_FOLLOW_SECONDS
     env = _env(n=1, interval=(0.5, 0.5))
     env.reset(seed=1)
     core, root = env.core, env.core.layout.root_pos

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from deepmimic_util import clip_path
-from trpo_mimic.envs.deepmimic import MotionWarning
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic import MotionWarning
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 from trpo_mimic.envs.mujoco_vector import MujocoLocomotionVectorEnv
 from trpo_mimic.stepping_pool import SteppingPool
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from deepmimic_util import clip_path
-from trpo_mimic.envs.deepmimic import MotionWarning
-from trpo_mimic.envs.deepmimic.vector import DeepMimicVectorEnv
+from trpo_mimic.mimic import MotionWarning
+from trpo_mimic.mimic.vector import DeepMimicVectorEnv
 
 
 N = 4
@@ -124,7 +124,7 @@ def test_a_short_training_runs_on_warp(tmp_path):
 
 
 def test_without_the_gpu_extra_warp_is_a_one_line_error(monkeypatch):
-    from trpo_mimic.envs.deepmimic.core import make_core
+    from trpo_mimic.mimic.core import make_core
     monkeypatch.setitem(sys.modules, "mujoco_warp", None)  # as if not installed
     with pytest.raises(RuntimeError, match=r"^physics='warp' needs MuJoCo Warp, which is not installed "
                                            r"\(mujoco_warp missing\): install the gpu extra: pip install "
@@ -135,8 +135,8 @@ def test_without_the_gpu_extra_warp_is_a_one_line_error(monkeypatch):
 
 
 def test_warp_has_no_per_character_mjdata_and_refuses_pushes():
-    from trpo_mimic.envs.deepmimic import DeepMimicEnv
-    from trpo_mimic.envs.deepmimic.push import Pushes
+    from trpo_mimic.mimic import DeepMimicEnv
+    from trpo_mimic.mimic.push import Pushes
     env = DeepMimicEnv(motion_file=str(clip_path("walk")), physics="warp")
     env.reset(seed=0)
     ref = env.unwrapped.core.reference_qpos(0)
@@ -150,7 +150,7 @@ def test_warp_has_no_per_character_mjdata_and_refuses_pushes():
 def test_the_recorded_graph_steps_as_the_launches_do():
     """WarpPhysics replays one recorded graph per control step (the default); launching the kernels from
     Python instead gives the same state, bit for bit, and a recording does not step."""
-    from trpo_mimic.envs.deepmimic.core import make_core
+    from trpo_mimic.mimic.core import make_core
     kw = dict(motion_file=str(clip_path("walk")), physics="warp", pd_clamp="total")
     core = make_core(2, **kw)
     plain = make_core(2, physics_options={"graph": False}, **kw).physics

@@ -2,7 +2,7 @@
 workers.
 
 ``mujoco.mj_step`` releases the GIL, so the sub-environments of a batched env (``envs.mujoco_vector``,
-``envs.deepmimic.physics.MujocoPhysics``) are stepped in parallel by threads. Every thread runs the same worker
+``mimic.physics.MujocoPhysics``) are stepped in parallel by threads. Every thread runs the same worker
 body over one shared iterator of the item indices ``0..n-1``, taking the next index when it is done with the
 last (items differ in cost: a reset, a contact-rich step), so the split adapts to the load. An item's result
 must depend on the item alone (its own ``MjData``, its own rows of the output arrays, per-thread scratch

@@ -1,7 +1,7 @@
 """The data this package ships: DeepMimic's clips, characters and PD controller files (``motions/``, MIT, with
 its LICENSE and PROVENANCE.txt) and the pretrained policies (``pretrained/<name>.pt``), found by name.
 
-A clip is found by :func:`trpo_mimic.envs.deepmimic.clipfile.find_motion_file` (this folder last); a policy by
+A clip is found by :func:`trpo_mimic.mimic.clipfile.find_motion_file` (this folder last); a policy by
 :func:`resolve`, wherever a checkpoint is read (``--load_model_path``, ``--pretrained_weight_path``, ``export``)."""
 from __future__ import annotations
 

@@ -23,3 +23,18 @@ def plug_in() -> None:
     from .task import DeepMimicTask
     register_task(DeepMimicTask())
     register_envs()
+
+
+_LAZY = {"DeepMimicEnv": "env", "MotionClip": "clip", "load_motion": "clip", "MotionError": "clipfile",
+         "MotionNotFoundError": "clipfile", "MotionWarning": "clipfile", "register_envs": "registration",
+         "ENV_IDS": "registration", "DEFAULT_MAX_EPISODE_STEPS": "registration"}
+"""The domain's public names, loaded on first use (``trpo_mimic.mimic.DeepMimicEnv``): importing the package
+(which ``import trpo_mimic`` does) stays light."""
+__all__ = [*_LAZY, "plug_in"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

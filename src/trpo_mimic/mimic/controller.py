@@ -5,8 +5,8 @@ caller to draw or retarget.
 
 The character acts as ``trpo-mimic evaluate`` plays it: the deterministic policy through the agent's inference
 backend, on one environment built from the policy's own config in evaluation mode. A skill switch goes through
-the environment's :meth:`~.envs.deepmimic.env.DeepMimicEnv.switch_clip` (as ``evaluate --clip_sequence``), and a
-push through :mod:`.envs.deepmimic.push` (as ``evaluate --push``).
+the environment's :meth:`~.env.DeepMimicEnv.switch_clip` (as ``evaluate --clip_sequence``), and a
+push through :mod:`.push` (as ``evaluate --push``).
 
 ::
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from ..checkpoint import load_agent
 from ..envs import env_kwargs_from_config, make_env
-from ..envs.deepmimic.push import PUSH_SECONDS, apply_force, check_force, horizontal_force, push_body
+from .push import PUSH_SECONDS, apply_force, check_force, horizontal_force, push_body
 from .registration import is_deepmimic
 
 NO_LIMIT = sys.maxsize
@@ -84,7 +84,7 @@ class Controller:
 
     Attributes: ``skills`` (the policy's skill names, in its clips' order), ``body_names`` (the order of
     :attr:`CharacterState.body_pos`), ``dt`` (seconds per step), ``env`` (the environment, a Gymnasium env
-    whose ``unwrapped`` is the :class:`~.envs.deepmimic.env.DeepMimicEnv`), ``agent`` and ``config``."""
+    whose ``unwrapped`` is the :class:`~.env.DeepMimicEnv`), ``agent`` and ``config``."""
 
     commands = COMMAND_KEYS
     """The command keys this controller takes."""

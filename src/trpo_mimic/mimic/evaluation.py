@@ -27,7 +27,7 @@ def result_lines(result: EvalResult) -> list[str]:
         lines.append(f"clip {name}: {c['reward_per_step']:.4f} reward per step over {c['steps']} steps "
                      f"of {c['episodes']} episodes, falls {c['falls']}")
     if result.switch_falls is not None:
-        from ..envs.deepmimic.sequence import SWITCH_FALL_SECONDS
+        from .sequence import SWITCH_FALL_SECONDS
         lines.append(f"falls at a clip switch (within {SWITCH_FALL_SECONDS:g} s of it): {result.switch_falls} "
                      f"of {s['terminated']} falls")
     return lines
@@ -45,7 +45,7 @@ def ghost_drawer(env: Any) -> Callable[[Any], None] | None:
         view = getattr(u, "render_reference", "off")
         if view == "off":
             return
-        from ..envs.deepmimic.render import add_ghost
+        from .render import add_ghost
         with handle.lock():
             handle.user_scn.ngeom = 0
             add_ghost(u.model, ghost, handle.user_scn, u.reference_qpos(), view == "side", int(u.model.jnt_qposadr[0]))

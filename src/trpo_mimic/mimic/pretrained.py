@@ -50,7 +50,7 @@ def clip_digests(cfg: Any) -> dict[str, str]:
     from .registration import is_deepmimic
     if not is_deepmimic(cfg.env_id) or cfg.motion_file is None:
         return {}
-    from ..envs.deepmimic.clipfile import resolve_motion_set
+    from .clipfile import resolve_motion_set
     paths, _ = resolve_motion_set(cfg.motion_file, None, cfg.motion_dir)
     return {Path(p).name: file_sha256(p) for p in paths if not str(p).startswith("builtin:")}
 

@@ -8,7 +8,7 @@ import gymnasium as gym
 
 DEFAULT_MAX_EPISODE_STEPS = 300
 """The DeepMimic ids' episode limit: 10 s at 30 Hz, a truncation."""
-ENTRY_POINT = "trpo_mimic.envs.deepmimic.env:DeepMimicEnv"
+ENTRY_POINT = "trpo_mimic.mimic.env:DeepMimicEnv"
 SHORTCUTS = {
     "DeepMimicWalk-v0": "humanoid3d_walk.txt",
     "DeepMimicRun-v0": "humanoid3d_run.txt",

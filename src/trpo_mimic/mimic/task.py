@@ -35,7 +35,7 @@ class DeepMimicTask(Task):
     def vector_env(self, env_id: str, num_envs: int, max_episode_steps: int | None, nthread: int | None,
                    **kwargs: Any) -> Any:
         import gymnasium as gym
-        from ..envs.deepmimic.vector import DeepMimicVectorEnv
+        from .vector import DeepMimicVectorEnv
         spec = gym.spec(env_id)
         steps = max_episode_steps if max_episode_steps is not None else spec.max_episode_steps
         return DeepMimicVectorEnv(num_envs, max_episode_steps=steps, nthread=nthread, **{**spec.kwargs, **kwargs})
@@ -68,7 +68,7 @@ class DeepMimicTask(Task):
     # ---- evaluation
     def episode_limit(self, cfg: Any) -> int | None:
         if cfg.clip_sequence:
-            from ..envs.deepmimic.sequence import sequence_steps
+            from .sequence import sequence_steps
             return sequence_steps(len(cfg.clip_sequence), cfg.switch_seconds)
         return cfg.max_episode_steps
 
@@ -81,11 +81,11 @@ class DeepMimicTask(Task):
     def wrap_eval_env(self, env: Any, cfg: Any, opts: dict[str, Any]) -> Any:
         """A clip sequence (``--clip_sequence``), then pushes (``--push``)."""
         if cfg.clip_sequence:
-            from ..envs.deepmimic.sequence import ClipSequence
+            from .sequence import ClipSequence
             env = ClipSequence(env, cfg.clip_sequence, cfg.switch_seconds)
         push = float(opts.get("push") or 0.0)
         if push > 0:
-            from ..envs.deepmimic.push import Pushes
+            from .push import Pushes
             env = Pushes(env, push)
         return env
 

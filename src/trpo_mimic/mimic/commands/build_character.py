@@ -20,13 +20,13 @@ class BuildCharacterCommand(Command):
         p.add_argument("--out", required=True, help="output MJCF (.xml)")
 
     def errors(self) -> tuple[type[BaseException], ...]:
-        from ...envs.deepmimic.charfile import CharacterFileError
+        from ..charfile import CharacterFileError
         return (CharacterFileError,)
 
     def run(self, opts: dict[str, Any]) -> None:
         from ...guards import inputs_of, refuse_output
-        from ...envs.deepmimic.charfile import load_character
-        from ...envs.deepmimic.charmjcf import write_mjcf
+        from ..charfile import load_character
+        from ..charmjcf import write_mjcf
         refuse_output("--out", opts["out"], inputs_of([("character file", opts["character"]),
                                                        ("controller file", opts["controller"])]))
         char = load_character(opts["character"], opts["controller"])

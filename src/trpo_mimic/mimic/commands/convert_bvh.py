@@ -21,7 +21,7 @@ class ConvertBvhCommand(Command):
 
     def run(self, opts: dict[str, Any]) -> None:
         from ...guards import inputs_of, refuse_output
-        from ...envs.deepmimic.bvh import convert_bvh
+        from ..bvh import convert_bvh
         refuse_output("--out", opts["out"], inputs_of([("BVH file", opts["bvh"]), ("joint map", opts["map"])]))
         out = convert_bvh(opts["bvh"], opts["out"], opts["map"], scale=opts["scale"], loop=opts["loop"])
         print(f"wrote {out}")

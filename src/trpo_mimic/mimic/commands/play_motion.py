@@ -23,7 +23,7 @@ class PlayMotionCommand(Command):
 
     def run(self, opts: dict[str, Any]) -> None:
         from ...guards import inputs_of, refuse_output
-        from ...envs.deepmimic.render import play_motion
+        from ..render import play_motion
         refuse_output("--out", opts["out"], inputs_of([
             ("clip", opts["clip"]), ("character file", opts["character_file"]),
             ("controller file", opts["controller_file"])]))

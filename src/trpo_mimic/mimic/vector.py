@@ -38,7 +38,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..vector_util import sub_env_seeds
+from ..envs.vector_util import sub_env_seeds
 from .core import CONTROL_HZ, make_core, step_info
 
 DEFAULT_MAX_EPISODE_STEPS = 300

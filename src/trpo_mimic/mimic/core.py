@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ...mimic.options import OPTION, PHYSICS_BACKENDS, TaskOptions
+from .options import OPTION, PHYSICS_BACKENDS, TaskOptions
 from . import measure, starts, switching
 from .character import CharacterIndex, SimCharacter, sim_character
 from .clip import MotionClip

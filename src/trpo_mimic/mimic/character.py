@@ -3,7 +3,7 @@
 A character is an MJCF model compiled from a DeepMimic character file and its PD controller file by
 :mod:`.charmjcf` (in memory: ``character_file=dog3d.txt``; or once, to a file: the humanoid's
 ``assets/humanoid3d.xml``, written by ``trpo-mimic build-character src/trpo_mimic/data/motions/humanoid3d.txt
---controller src/trpo_mimic/data/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/envs/deepmimic/assets/humanoid3d.xml``
+--controller src/trpo_mimic/data/motions/humanoid3d_phase_rot_ctrl.txt --out src/trpo_mimic/mimic/assets/humanoid3d.xml``
 and checked against it by the tests). The compiled model carries what the
 environment needs beyond the physics in its ``<custom>`` fields (:class:`CharacterSpec`): the joints in ID
 order, the clip frame layout, the end effectors and their soles, the fall-contact bodies and the reward's

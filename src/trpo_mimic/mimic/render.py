@@ -1,7 +1,7 @@
 """Frames of the DeepMimic character, headless: a tracking camera, the reference drawn as a translucent
 ghost, a caption; and a reference clip played kinematically to a video.
 
-    python -m trpo_mimic.envs.deepmimic.render CLIP --out clip.mp4 [--fps 30] [--cycles 2]
+    python -m trpo_mimic.mimic.render CLIP --out clip.mp4 [--fps 30] [--cycles 2]
 
 CLIP is a DeepMimic clip file or ``builtin:walk``.  Uses ``mujoco.Renderer``; set
 ``MUJOCO_GL=egl`` (or ``osmesa``) on a machine without a display.  The container is
@@ -17,7 +17,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from ..offscreen import cap_offscreen_quality
+from ..envs.offscreen import cap_offscreen_quality
 from .clip import MotionClip
 from .quat import quat_yaw
 
@@ -106,7 +106,7 @@ def play_motion(clip_path: str | os.PathLike, out_path: str | os.PathLike, fps: 
     character of ``character_file``."""
     import imageio.v2 as imageio
 
-    from ...video import discard, ffmpeg_writer, named
+    from ..video import discard, ffmpeg_writer, named
     from .clipfile import find_motion_file
     from .core import find_character
 

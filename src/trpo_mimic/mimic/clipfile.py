@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...data import MOTIONS_DIR
+from ..data import MOTIONS_DIR
 from .character import FRAME_FIELDS, FRAME_WIDTH
 
 Fields = tuple[tuple[str, int, int], ...]

@@ -16,7 +16,7 @@ from typing import Callable
 import mujoco
 import numpy as np
 
-from ...stepping_pool import SteppingPool
+from ..stepping_pool import SteppingPool
 
 MAX_QVEL_NORM = 1e3
 """A qvel norm above this (rad/s or m/s) counts as a diverging simulation."""

@@ -48,7 +48,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from ...mimic.options import REFERENCE_VIEWS, options_doc
+from .options import REFERENCE_VIEWS, options_doc
 from .core import CONTROL_HZ, INFO_KEYS, make_core, step_info
 
 __all__ = ["DeepMimicEnv", "CONTROL_HZ", "INFO_KEYS", "REFERENCE_VIEWS"]
