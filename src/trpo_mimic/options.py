@@ -53,10 +53,12 @@ FINITE = Range()
 UNIT = Range(0, 1)
 """[0, 1]: a discount, a lambda, a fraction."""
 
-ENV, ARG, EVAL = "env", "arg", "eval"
+ENV, ARG, EVAL, TRAIN = "env", "arg", "eval", "train"
 """Where an option goes: ``env``, a field of the task's options object (and a keyword of its environments);
 ``arg``, a keyword of its environments that is no such field (a file, a backend); ``eval``, read by the task's
-evaluation extras only (no environment keyword)."""
+evaluation extras only, ``train`` by its training extensions only (no environment keyword)."""
+EXTRAS = (EVAL, TRAIN)
+"""The kinds that are no environment keyword."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def validated(options: Sequence[Option], values: dict[str, Any]) -> dict[str, An
 
 def env_kwargs(options: Sequence[Option], cfg: Any) -> dict[str, Any]:
     """The environment keyword arguments a configuration gives (those of its options that are set)."""
-    return {name: getattr(cfg, name) for name in given([o for o in options if o.kind != EVAL], cfg)}
+    return {name: getattr(cfg, name) for name in given([o for o in options if o.kind not in EXTRAS], cfg)}
 
 
 def given(options: Sequence[Option], cfg: Any) -> list[str]:

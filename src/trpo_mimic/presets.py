@@ -12,6 +12,7 @@ from .tasks import task_for
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 DEEPMIMIC_PRESET = "deepmimic.txt"
+AMP_PRESET = "amp.txt"
 """The DeepMimic preset, which every DeepMimic id trains with (:meth:`.mimic.task.DeepMimicTask.preset`) and
 ``--skill`` names."""
 PRESET_IDS = {"mujoco.txt": ("Hopper-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5")}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .options import EVAL, Option, env_kwargs, given
+from .options import EVAL, TRAIN, Option, env_kwargs, given
 
 if TYPE_CHECKING:  # pragma: no cover
     import argparse
@@ -197,7 +197,7 @@ def task_options() -> list[Option]:
     return [o for t in _TASKS for o in t.options]
 
 
-def foreign_options(env_id: str, cfg: Any, kinds: Sequence[str] = ("env", "arg", EVAL)) -> list[tuple[str, str]]:
+def foreign_options(env_id: str, cfg: Any, kinds: Sequence[str] = ("env", "arg", EVAL, TRAIN)) -> list[tuple[str, str]]:
     """(option, task name) of the options ``cfg`` gives that belong to a task other than ``env_id``'s."""
     own = task_for(env_id)
     return [(name, t.name) for t in _TASKS if t is not own

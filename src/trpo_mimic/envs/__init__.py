@@ -7,6 +7,7 @@ import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
 from .atari import ATARI_DEFAULTS, AtariUnavailable, ale_installed, is_atari, looks_like_atari, register_atari_envs
+from ..options import TRAIN
 from ..tasks import foreign_options, task_for, tasks
 from .wrappers import NonFiniteError, NonFiniteGuard
 
@@ -26,7 +27,7 @@ class EnvError(ValueError):
 def env_kwargs_from_config(cfg: Any, training: bool = True) -> dict[str, Any]:
     """Environment keyword arguments carried by a Config: the options of the id's task (:mod:`..tasks`) that it
     sets, in training or evaluation mode; an option of another task is an EnvError."""
-    foreign = foreign_options(cfg.env_id, cfg, kinds=("env", "arg"))
+    foreign = foreign_options(cfg.env_id, cfg, kinds=("env", "arg", TRAIN))
     if foreign:
         raise EnvError(f"--{foreign[0][0]} applies to {foreign[0][1]} environments only, not {cfg.env_id!r}")
     return {"nonfinite": cfg.nonfinite, **task_for(cfg.env_id).env_kwargs(cfg, training)}

@@ -54,8 +54,9 @@ def info_row(info: dict[str, Any], i: int) -> dict[str, Any]:
 
 
 def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
-    """The step's own info entries over all sub-envs (those of one value per sub-env, with their ``"_key"``
-    masks): an ended sub-env's from ``final_info`` (the top level holds its reset info), the others' as given.
+    """The step's own info entries over all sub-envs (those of one value, or one row, per sub-env, with their
+    ``"_key"`` masks): an ended sub-env's from ``final_info`` (the top level holds its reset info), the others' as
+    given.
     Where no sub-env ended the entries are ``info``'s own arrays, not copies: read them, do not write."""
     any_done = bool(done.any())
     final = info.get("final_info", {}) if any_done else {}
@@ -65,7 +66,7 @@ def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
         if k.startswith("_") or k in ("final_info", "final_obs"):
             continue
         now, last = info.get(k), final.get(k)
-        if not all(v is None or (isinstance(v, np.ndarray) and v.shape == done.shape) for v in (now, last)):
+        if not all(v is None or (isinstance(v, np.ndarray) and v.shape[:1] == done.shape) for v in (now, last)):
             continue
         # a side without the entry lends its values to the other; its mask (nowhere) keeps them unreported
         mask_now = nowhere if now is None else info.get("_" + k, everywhere)
@@ -73,7 +74,8 @@ def ended_info(info: dict[str, Any], done: np.ndarray) -> dict[str, np.ndarray]:
             out[k], out["_" + k] = now, mask_now
             continue
         mask_last = nowhere if last is None else final.get("_" + k, everywhere)
-        out[k] = np.where(done, now if last is None else last, last if now is None else now)
+        a, b = (now if last is None else last), (last if now is None else now)
+        out[k] = np.where(done.reshape(done.shape + (1,) * (a.ndim - 1)), a, b)
         out["_" + k] = np.where(done, mask_last, mask_now)
     return out
 

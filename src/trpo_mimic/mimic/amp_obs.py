@@ -52,7 +52,9 @@ class AMPObservation:
         mats = quat_to_mat(quats)  # (N, J, 3, 3)
         mats[:, 0] = rh @ mats[:, 0]
         two = mats[..., [0, 2]].swapaxes(-1, -2).reshape(n, -1)  # x and z axes of each rotation: (N, 6 J)
-        ee = (vec[:, lay.ee].reshape(n, -1, 3) - root[:, None]) @ rh.swapaxes(-1, -2)
+        ee = vec[:, lay.ee].reshape(n, -1, 3).copy()  # packed: horizontal offset from the root, then height
+        ee[..., 2] -= root[:, None, 2]
+        ee = ee @ rh.swapaxes(-1, -2)
         return np.concatenate([root[:, 2:3], two, ee.reshape(n, -1)], axis=1)
 
     def _vel(self, vec: np.ndarray, rh: np.ndarray) -> np.ndarray:

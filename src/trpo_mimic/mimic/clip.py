@@ -23,7 +23,7 @@ import numpy as np
 
 from .builtin import builtin_frames
 from .character import SimCharacter, humanoid
-from .clipfile import parse_frames, read_clip_file
+from .clipfile import clip_name, parse_frames, read_clip_file
 from .quat import (euler_xyz_from_quat, quat_conj, quat_mul, quat_yaw, rotz, slerp_rows, wrap_pi,
                    yaw_quat, yup_to_zup_quat)
 from .layout import KinematicState, StateLayout, angular_velocities
@@ -93,7 +93,7 @@ class MotionClip:
             return builtin_clip(str(path)[len("builtin:"):])
         character = character or humanoid()
         frames, loop = read_clip_file(path, character.spec.frame_fields)
-        return cls(frames, loop, name=Path(path).name, cycle_heading=cycle_heading, character=character)
+        return cls(frames, loop, name=clip_name(Path(path)), cycle_heading=cycle_heading, character=character)
 
     @classmethod
     def from_frames(cls, frames: Sequence[Sequence[float]], loop: str = "wrap",

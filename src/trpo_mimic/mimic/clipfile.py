@@ -10,6 +10,7 @@ are normalised with a :class:`MotionWarning`.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import os
@@ -135,14 +136,21 @@ def parse_frames(doc, name: str, fields: Fields = FRAME_FIELDS) -> tuple[np.ndar
 def read_clip_file(path: str | os.PathLike, fields: Fields = FRAME_FIELDS) -> tuple[np.ndarray, str]:
     """Read and validate a DeepMimic clip file of the frame layout ``fields`` (the humanoid's by default)."""
     p = Path(path)
-    name = p.name
+    name = clip_name(p)
     if not p.is_file():
         raise MotionNotFoundError(f"{name}: no such motion file (looked at {p.resolve()})")
     if p.stat().st_size > MAX_FILE_BYTES:
         raise _fail(name, None, "Frames", f"file is larger than {MAX_FILE_BYTES} bytes")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
+        if p.name.endswith(GZ):
+            with gzip.open(p, "rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES:
+                raise _fail(name, None, "Frames", f"file is larger than {MAX_FILE_BYTES} bytes uncompressed")
+            text = raw.decode("utf-8")
+        else:
+            text = p.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError, EOFError) as exc:
         raise _fail(name, None, "Frames", f"unreadable: {exc}") from None
     try:
         doc = json.loads(text)
@@ -174,6 +182,23 @@ def write_deepmimic(clip: Mapping[str, Any], path: str | os.PathLike) -> Path:
     return p
 
 
+GZ = ".gz"
+"""A clip may be stored gzip-compressed as ``<name>.gz`` (the package's long walks): found and read by its name."""
+
+
+def clip_name(path: Path) -> str:
+    """A clip's name: its file's, without a ``.gz``."""
+    return path.name[:-len(GZ)] if path.name.endswith(GZ) else path.name
+
+
+def _file(p: Path) -> Path | None:
+    """``p``, or its compressed ``p.gz``, where one is a file."""
+    if p.is_file():
+        return p
+    gz = p.with_name(p.name + GZ)
+    return gz if gz.is_file() else None
+
+
 def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
                      motion_dir: str | os.PathLike | None = None, *, what: str = "motion clip",
                      flag: str = "motion_file") -> str:
@@ -188,6 +213,8 @@ def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
     if motion_file is not None:
         if str(motion_file).startswith("builtin:") or Path(motion_file).is_file():
             return str(motion_file)
+        if _file(Path(motion_file)) is not None:
+            return str(_file(Path(motion_file)))
         if Path(motion_file).is_dir():
             raise MotionNotFoundError(f"{clip}: {flag} {str(motion_file)!r} is a directory, not a {what} "
                                       f"(looked at {Path(motion_file).resolve()})")
@@ -207,8 +234,8 @@ def find_motion_file(clip: str, motion_file: str | os.PathLike | None = None,
     candidates.append(("the package's data", MOTIONS_DIR))
     for label, folder in candidates:
         p = folder / clip
-        if p.is_file():
-            return str(p)
+        if _file(p) is not None:
+            return str(_file(p))
         looked.append(f"{label}: {p.resolve()}")
     raise MotionNotFoundError(
         f"{clip}: {what} not found; pass {flag}=... or motion_dir=..., or set "

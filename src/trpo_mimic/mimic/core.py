@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .options import OPTION, PHYSICS_BACKENDS, TaskOptions
-from . import measure, starts, switching
+from . import measure, scene, starts, switching
 from .character import CharacterIndex, SimCharacter, sim_character
 from .clip import MotionClip
 from .layout import StateLayout
@@ -53,6 +53,7 @@ class StepResult:
     reset_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
     reset_obs: np.ndarray | None = None  # (R, obs_dim): first observations of the new episodes
     reset_info: dict | None = None  # arrays (R,)
+    extra: dict = field(default_factory=dict)  # a scene's per-step arrays (N, ...): AMP observations, task terms
 
 
 def physics_backend(name: str) -> type:
@@ -117,6 +118,7 @@ class DeepMimicCore:
             raise ValueError("switch_interval switches between clips: it needs at least two clips")
         self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])
         self._cycle_len = np.array([c.duration if c.loop == "wrap" else np.inf for c in self.clips])
+        self.scene = scene.attach(self)  # an AMP scene (a goal, no clip tracked), or None
         if OPTION["physics"].problem(physics):
             raise ValueError(OPTION["physics"].problem(physics))
         self.physics_name = physics
@@ -241,6 +243,8 @@ class DeepMimicCore:
         if (terms[:, 0] < 0.99).any():  # the sim would not start on the reference: a bug, not an event
             k = int(np.argmin(terms[:, 0]))
             raise RuntimeError(f"reference state initialisation failed: pose term {terms[k, 0]:.4f} at t={t[k]}")
+        if self.scene is not None:
+            self.scene.on_start(self, rows, obs, sc)
         info = step_info(terms, sc.errors)
         info.update(reward=sc.total, time=t, phase=self.phase(t, ids), sim_unstable=np.zeros(len(rows), dtype=bool))
         if len(self.clips) > 1:
@@ -306,7 +310,10 @@ class DeepMimicCore:
             obs = self.observe(ph.state, t1, ids, ref)
             sc = self.score(ph.state, ref, offset)
         reward, terms, errors = sc.total, sc.terms, sc.errors
-        late = self.failed(sc) & ~unstable & ~term  # decided on the reward's quantities, after the physics
+        extra, goal_failed = {}, False
+        if self.scene is not None:
+            reward, goal_failed, extra, kin = self.scene.on_step(self, sc)
+        late = (self.failed(sc) | goal_failed) & ~unstable & ~term  # on the reward's quantities, after the physics
         going = ~(term | trunc | late)
         self.root_offset[going] = offset[going]
         if late.any():
@@ -321,13 +328,15 @@ class DeepMimicCore:
             self._tally_outcomes()
         if o.switch_interval is not None:
             self._random_switches(going, obs)
+        if self.scene is not None:
+            self.scene.after_step(self, going, obs, kin)
         if unstable.any():
             bad = unstable & ~np.all(np.isfinite(obs), axis=1)
             obs[bad] = 0.0
             reward[unstable] = 0.0
             terms[unstable] = 0.0
             errors[unstable] = np.nan
-        res = StepResult(obs, reward, terms, errors, term, trunc, unstable, t1, ids)
+        res = StepResult(obs, reward, terms, errors, term, trunc, unstable, t1, ids, extra=extra)
         if autoreset:
             res.reset_rows = np.flatnonzero(term | trunc)
             if res.reset_rows.size:

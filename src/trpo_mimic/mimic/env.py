@@ -180,6 +180,8 @@ class DeepMimicEnv(gym.Env):
         if len(self.clips) > 1:
             info["clip"] = int(r.clip[0])
         info["sim_unstable"] = bool(r.unstable[0])
+        for k, v in r.extra.items():  # a scene's: the task reward and its terms, the AMP observation
+            info[k] = v[0] if v.ndim > 1 else float(v[0])
         self._last_step = (float(r.reward[0]), float(info["error_body_pos"]))
         if r.unstable[0]:
             info["phase"] = float(self.core.phase(r.time, r.clip)[0])

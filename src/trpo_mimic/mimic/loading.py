@@ -2,6 +2,8 @@
 per action, the bodies whose contact is a fall."""
 from __future__ import annotations
 
+import os
+
 from typing import Sequence
 
 import numpy as np
@@ -36,9 +38,24 @@ def load_clips(motion_file=None, clip_name: str | None = None, motion_dir: str |
     if motion_file is None and clip_name is None:
         raise ValueError("DeepMimic-v0 needs motion_file=<clip path or builtin:walk>")
     paths, weights = resolve_motion_set(motion_file, clip_name, motion_dir)
-    clips = [MotionClip.load(p, cycle_heading=cycle_heading, character=character)  # builtins ignore cycle_heading
-             for p in paths]
+    clips = [_load(p, cycle_heading, character) for p in paths]
     return clips, np.asarray(weights, dtype=np.float64) / float(np.sum(weights))
+
+
+_LOADED: dict[tuple, MotionClip] = {}
+"""Clips loaded in this process, by (path, size, modification time, cycle_heading, character): a clip's kinematics
+are computed once (a long walk of 33 s takes seconds), however many environments (training's, each
+evaluation's) read it. Clips are only read once built."""
+
+
+def _load(path: str, cycle_heading: bool, character: SimCharacter | None) -> MotionClip:
+    if path.startswith("builtin:"):
+        return MotionClip.load(path, cycle_heading=cycle_heading, character=character)  # builtins ignore it
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, bool(cycle_heading), id(character))
+    if key not in _LOADED:
+        _LOADED[key] = MotionClip.load(path, cycle_heading=cycle_heading, character=character)
+    return _LOADED[key]
 
 
 def find_character(character_file: str | None = None, controller_file: str | None = None,

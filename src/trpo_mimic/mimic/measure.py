@@ -30,6 +30,7 @@ class Score:
     errors: np.ndarray  # (N, len(BODY_ERRORS)) mean body-position errors (m): global, root-relative
     drift_sq: np.ndarray  # (N,) horizontal root distance to the reference, squared
     root_angle: np.ndarray  # (N,) angle of the root's rotation from the reference's (rad)
+    sim: tuple[np.ndarray, np.ndarray] | None = None  # the states as the reward sees them: (quats, packed)
 
 
 def step_info(terms: np.ndarray, errors: np.ndarray) -> dict[str, np.ndarray]:
@@ -120,7 +121,7 @@ def score(self: Any, s: PhysicsState, ref, root_offset: np.ndarray | None = None
             rdiff[:, part.start:part.start + 2] -= root_offset
     total, terms = self.reward(ang * ang, rdiff)
     dxy = diff[:, lay.root_pos][:, :2]
-    return Score(total, terms, self.reward.body_errors(diff), dxy[:, 0] ** 2 + dxy[:, 1] ** 2, ang[:, 0])
+    return Score(total, terms, self.reward.body_errors(diff), dxy[:, 0] ** 2 + dxy[:, 1] ** 2, ang[:, 0], (q, sim))
 
 
 def failed(self: Any, sc: "Score") -> np.ndarray:

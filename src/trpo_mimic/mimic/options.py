@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..options import ARG, EVAL, POSITIVE, NON_NEGATIVE, Option, Range
+from ..options import ARG, EVAL, EXTRAS, POSITIVE, NON_NEGATIVE, TRAIN, UNIT, Option, Range
 
 PD_CLAMPS = ("split", "total")
 """How the PD torque meets the joint's torque limit (``pd_clamp``): ``split`` clamps the P part (the position
@@ -22,10 +22,16 @@ the CPU (:class:`.physics.MujocoPhysics`) or MuJoCo Warp (:class:`.warp_physics.
 on a GPU when one is present). A new backend is one module with ``MujocoPhysics``'s surface and one entry here."""
 PHYSICS = tuple(PHYSICS_BACKENDS)
 REFERENCE_VIEWS = ("overlay", "side", "off")
+SCENES = ("imitate", "amp", "heading", "target", "strike")
+"""``imitate``: DeepMimic's clip tracking; the others are DeepMimic's AMP scenes (:mod:`.scene`)."""
 
 
 def _interval(v: Any) -> str | None:
     return None if v[0] <= v[1] else f"switch_interval must be two seconds 0 < low <= high, got {v!r}"
+
+
+def _speeds(v: Any) -> str | None:
+    return None if v[0] <= v[1] else f"heading_speeds must be two speeds 0 < low <= high (m/s), got {v!r}"
 
 
 OPTIONS = (
@@ -81,6 +87,28 @@ OPTIONS = (
     Option("sync_root", bool, True, "DeepMimic: at each new cycle of a looping clip, move the reward's reference "
            "root onto the character's (DeepMimic's sync_char_root_pos; default on). The body-position error and the "
            "terminations keep the clip's own path."),
+    Option("scene", str, "imitate", "DeepMimic scene: imitate (track one clip at a time with DeepMimic's reward) or "
+           "one of DeepMimic's AMP scenes on a motion set, which track no clip (no phase in the observation, no pose "
+           "termination, episodes end on a fall or at the time limit): amp (imitation by adversarial motion priors "
+           "alone: the env's reward is 0, --amp pays the style), heading (move along a heading at a speed, both "
+           "changing), target (walk to a target location) or strike (hit a target with the right hand). The goal "
+           "enters the observation in the character's heading frame; the env's reward is the goal's task reward.",
+           choices=SCENES),
+    Option("heading_speeds", float, None, "DeepMimic heading scene: LOW HIGH, the speeds asked (m/s), drawn uniformly "
+           "(default: the slowest and the fastest clip of the motion set).", nargs=2, range=POSITIVE, check=_speeds),
+    # training extensions (read by the task's training, no environment keyword)
+    Option("amp", bool, False, "DeepMimic: train with adversarial motion priors (Peng et al. 2021, as DeepMimic's "
+           "release): a discriminator learns the motion set's transitions and its style reward replaces the env's "
+           "reward or is mixed with a scene's task reward (--amp_task_lerp). Its state is saved in every checkpoint.",
+           kind=TRAIN, group="algorithm", config_default=False),
+    Option("amp_task_lerp", float, None, "--amp: the task reward's share: reward = (1 - share) 2 r_style + share "
+           "r_task (default: 0.5 in a goal scene, as the release; 0 otherwise: the style alone).", kind=TRAIN,
+           group="algorithm", range=UNIT),
+    Option("amp_lr", float, 1e-4, "--amp: the discriminator's Adam learning rate (the release: SGD at 1e-5 over "
+           "100-300M samples).", kind=TRAIN, group="algorithm", range=POSITIVE),
+    Option("amp_buffer_size", int, 100_000, "--amp: transitions of the policy kept for the discriminator (the "
+           "release: 1e5; saved in checkpoints: 266 values each, about 1 KB).", kind=TRAIN, group="algorithm",
+           range=POSITIVE),
     # evaluation extras (read by the task's evaluation, no environment keyword)
     Option("push", float, 0.0, "DeepMimic evaluation: push the chest with this force (N), 0.2 s at a time, in a "
            "random horizontal direction, every 1.5-2.5 s (the first at 0.5-2 s); 0: no pushes.", kind=EVAL,
@@ -126,7 +154,7 @@ def skills_setting(opt: Option) -> str:
 def options_markdown() -> str:
     """The documentation's table of the environment's options (flags and ``gymnasium.make`` keywords)."""
     from ..options import options_table
-    return options_table([o for o in OPTIONS if o.kind != EVAL], skills_setting)
+    return options_table([o for o in OPTIONS if o.kind not in EXTRAS], skills_setting)
 
 
 def options_doc(indent: str = "        ") -> str:
@@ -134,7 +162,7 @@ def options_doc(indent: str = "        ") -> str:
     import textwrap
     lines = [f"{indent}Task options (:data:`trpo_mimic.mimic.options.OPTIONS`; ``--<name>`` on the command line):"]
     for o in OPTIONS:
-        if o.kind == EVAL:
+        if o.kind in EXTRAS:
             continue
         text = f"{o.name} (default {o.default!r}{', training only' if o.training_only else ''}): {o.help}"
         lines += textwrap.wrap(text, 110, initial_indent=indent, subsequent_indent=indent + "    ")

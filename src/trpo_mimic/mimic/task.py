@@ -57,9 +57,20 @@ class DeepMimicTask(Task):
         return {**saved, "pd_clamp": "split"} if saved.get("pd_clamp") is None else saved
 
     def preset(self, env_id: str, algo: str) -> Path | None:
-        """Every DeepMimic id trains with the one DeepMimic preset (a clip's rules come from its skill file)."""
-        from ..presets import DEEPMIMIC_PRESET, PRESET_DIR
-        return PRESET_DIR / DEEPMIMIC_PRESET if algo == "trpo" else None
+        """Every DeepMimic id trains with the one DeepMimic preset (a clip's rules come from its skill file), but
+        the AMP scenes' ids (:data:`.registration.SCENE_IDS`), which train with the AMP preset."""
+        from ..presets import AMP_PRESET, DEEPMIMIC_PRESET, PRESET_DIR
+        from .registration import SCENE_IDS
+        if algo != "trpo":
+            return None
+        return PRESET_DIR / (AMP_PRESET if env_id.split("/")[-1] in SCENE_IDS else DEEPMIMIC_PRESET)
+
+    def extensions(self, cfg: Any, envs: Any, agent: Any) -> list:
+        """``--amp``: adversarial motion priors on the motion set of the run's clips (:mod:`.amp_training`)."""
+        if not cfg.amp:
+            return []
+        from .amp_training import amp_reward
+        return [amp_reward(cfg, envs)]
 
     def episodes_end_early(self, cfg: Any) -> bool:
         """Where no contact ends an episode (``--no-early_termination``: the getups, the roll) none ends early."""

@@ -118,6 +118,8 @@ class DeepMimicVectorEnv(VectorEnv):
         if len(self.clips) > 1:
             info["clip"], info["_clip"] = r.clip, ones.copy()
         info["sim_unstable"], info["_sim_unstable"] = unstable, ones.copy()
+        for k, v in r.extra.items():  # a scene's: the task reward and its terms, the AMP observations
+            info[k], info["_" + k] = v, ones.copy()
         ended = terminated | truncated
         if ended.any():
             final_info = {k: v.copy() for k, v in info.items() if not k.startswith("_")}

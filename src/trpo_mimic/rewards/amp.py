@@ -124,7 +124,10 @@ class AMP:
     """The discriminator, its normaliser, the agent's replay buffer and their generator: :meth:`update` once per
     iteration with the iteration's agent transitions, then :meth:`reward` of them."""
 
-    def __init__(self, dim: int, expert: ExpertSampler, settings: AMPSettings | None = None, seed: int = 0):
+    def __init__(self, dim: int, expert: ExpertSampler, settings: AMPSettings | None = None, seed: int = 0,
+                 stream: int = 0):
+        """``seed``: the discriminator's initial weights (alike on every rank) and, with ``stream`` (a rank), the
+        generator of its samples."""
         self.dim, self.expert = int(dim), expert
         self.settings = s = settings or AMPSettings()
         with torch.random.fork_rng(devices=[]):  # its own initial weights, the global generator untouched
@@ -133,7 +136,7 @@ class AMP:
         self.norm = RunningNormalizer((self.dim,), clip=None, min_std=s.std_floor, max_count=s.norm_samples)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=s.lr)
         self.buffer = ReplayBuffer(s.buffer_size, self.dim)
-        self.rng = np.random.default_rng(int(seed))
+        self.rng = np.random.default_rng((int(seed), int(stream)))
 
     # ------------------------------------------------------------------ maths
     def logits(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
