@@ -28,7 +28,8 @@ def amp_reward(cfg: Any, envs: Any) -> AMPReward:
     lerp = cfg.amp_task_lerp
     if lerp is None:
         lerp = GOAL_TASK_LERP if core.scene.goal.obs_dim else 0.0
-    settings = AMPSettings(lr=cfg.amp_lr or OPTION["amp_lr"].default,
+    settings = AMPSettings(hidden=tuple(int(h) for h in cfg.amp_hidden) if cfg.amp_hidden else AMPSettings.hidden,
+                           lr=cfg.amp_lr or OPTION["amp_lr"].default,
                            buffer_size=int(cfg.amp_buffer_size or OPTION["amp_buffer_size"].default),
                            task_lerp=float(lerp))
     obs = AMPObservation(core.layout)

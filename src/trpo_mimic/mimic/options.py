@@ -106,6 +106,8 @@ OPTIONS = (
            group="algorithm", range=UNIT),
     Option("amp_lr", float, 1e-4, "--amp: the discriminator's Adam learning rate (the release: SGD at 1e-5 over "
            "100-300M samples).", kind=TRAIN, group="algorithm", range=POSITIVE),
+    Option("amp_hidden", int, None, "--amp: the discriminator's hidden layer sizes (ReLU; default 1024 512, as the "
+           "release).", kind=TRAIN, group="algorithm", nargs="+", range=POSITIVE),
     Option("amp_buffer_size", int, 100_000, "--amp: transitions of the policy kept for the discriminator (the "
            "release: 1e5; saved in checkpoints: 266 values each, about 1 KB).", kind=TRAIN, group="algorithm",
            range=POSITIVE),
