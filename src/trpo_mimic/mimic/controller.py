@@ -41,13 +41,20 @@ class Command:
     """What the character is asked to do from this step on; a field left None keeps what it was.
 
     skill: the clip to imitate, by skill name (``"run"``), clip file name (``"humanoid3d_run.txt"``) or stem,
-    among the policy's clips (:attr:`Controller.skills`). The goals of task policies (a heading, a speed, a target)
-    will be fields beside it."""
+    among the policy's clips (:attr:`Controller.skills`); a tracking policy's.
+    heading, speed: the direction (rad, from the world's x axis) and speed (m/s) asked of a heading policy.
+    target: where a target or strike policy goes, (x, y) metres in the world frame ((x, y, z) for a strike).
+    From a goal command on, the goal holds (the scene's random changes stop)."""
 
     skill: str | None = None
+    heading: float | None = None
+    speed: float | None = None
+    target: Sequence[float] | None = None
 
 
 COMMAND_KEYS = tuple(f.name for f in dataclasses.fields(Command))
+GOAL_KEYS = {"heading": ("heading", "speed"), "target": ("target",), "strike": ("target",), "amp": ()}
+"""The command keys of a goal scene's policy (a tracking policy's: ``skill``)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ class Controller:
     whose ``unwrapped`` is the :class:`~.env.DeepMimicEnv`), ``agent`` and ``config``."""
 
     commands = COMMAND_KEYS
-    """The command keys this controller takes."""
+    """The command keys this controller takes (an instance's: those of its policy's kind)."""
 
     def __init__(self, policy: str | Path, device: str = "cpu", max_steps: int | None = None):
         if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer))
@@ -104,6 +111,9 @@ class Controller:
         self._u = u
         self.dt = float(u.control_dt)
         self.skills = tuple(skill_name(c) for c in u.clips)
+        scene = u.core.scene
+        self.goal = scene.name if scene is not None else None
+        self.commands = GOAL_KEYS.get(self.goal, ("skill",)) if scene is not None else ("skill",)
         self._bodies = np.asarray(u.index.bodies)
         self.body_names = tuple(u.model.body(int(b)).name for b in self._bodies)
         self._obs: np.ndarray | None = None
@@ -145,6 +155,8 @@ class Controller:
         self._running()
         cmd = self.command(command)
         u = self._u
+        if self.goal is not None and self._goal_command(cmd):
+            self._obs = u.observation().astype(self._obs.dtype, copy=False)
         if cmd.skill is not None:
             clip = self.skill_index(cmd.skill)
             if clip != u.clip_index:  # as evaluate's clip sequence: switch, then observe the new reference
@@ -212,6 +224,21 @@ class Controller:
             raise ValueError(f"unknown command key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: "
                              f"this policy takes {', '.join(self.commands)}")
         return Command(**command)
+
+    def _goal_command(self, cmd: Command) -> bool:
+        """Hand a goal command to the scene's goal; whether there was one."""
+        goal = self._u.core.scene.goal
+        if self.goal == "heading" and (cmd.heading is not None or cmd.speed is not None):
+            goal.command(0, heading=cmd.heading, speed=cmd.speed)
+            return True
+        if cmd.target is not None:
+            t = [float(v) for v in cmd.target]
+            if len(t) not in ((2,) if self.goal == "target" else (2, 3)):
+                raise ValueError(f"a {self.goal} target is (x, y){' or (x, y, z)' if self.goal == 'strike' else ''} "
+                                 f"metres, got {cmd.target!r}")
+            goal.command(0, **dict(zip(("x", "y", "z"), t)))
+            return True
+        return False
 
     @property
     def skill(self) -> str:

@@ -134,7 +134,10 @@ class DeepMimicEnv(gym.Env):
         """The observation of the simulation's current state (after the caller changed ``data``, say)."""
         core = self.core
         t, ids = core.t[:1], core.clip_id[:1]
-        return core.observe(core.state([0]), t, ids, core.reference(t, ids, [0]))[0]
+        obs = core.observe(core.state([0]), t, ids, core.reference(t, ids, [0]))
+        if core.scene is not None:  # no phase; the goal as it is now
+            core.scene.fill_observation(obs, core.scene.kinematics(core.physics.state), np.array([0]))
+        return obs[0]
 
     def reference_qpos(self) -> np.ndarray:
         """The reference pose (nq,) now, where the rewards and errors measure it."""
@@ -195,6 +198,11 @@ class DeepMimicEnv(gym.Env):
         from .render import FrameDrawer
         if self._renderer is None:
             self._renderer = FrameDrawer(self.model, self.index.root_body, self._width, self._height)
+        scene = self.core.scene
+        if scene is not None:  # no clip tracked: the goal drawn, the task reward in the caption
+            kin = scene.kinematics(self.core.physics.state)
+            text = f"t {self.time:5.2f} s" + (f"   task reward {self._last_step[0]:.3f}" if self._last_step else "")
+            return self._renderer.draw(self.data, caption=text, markers=scene.goal.markers(0, kin))
         if self.render_reference == "off":
             return self._renderer.draw(self.data)
         text = f"t {self.time:5.2f} s"

@@ -15,6 +15,12 @@ import numpy as np
 from .quat import wrap_pi
 
 
+GOAL_RGBA = np.array([0.9, 0.2, 0.1, 0.8])
+HIT_RGBA = np.array([0.2, 0.8, 0.2, 0.8])
+HIT_FLASH_RGBA = np.array([1.0, 1.0, 0.3, 0.9])
+"""The goal as videos draw it: red; a strike target flashes yellow for 0.3 s when hit, then stays green."""
+
+
 @dataclass
 class Kinematics:
     """What a goal reads of N characters (world frame, z up)."""
@@ -69,6 +75,11 @@ class Goal:
         """Set environment i's goal by hand (a program or a viewer steering the character)."""
         raise ValueError(f"the {self.name} goal takes no command")
 
+    def markers(self, i: int, kin: Kinematics) -> list[tuple]:
+        """What a frame draws of environment i's goal: ``("arrow", start, end, rgba)`` or ``("sphere", centre,
+        radius, rgba)`` (world frame)."""
+        return []
+
 
 class HeadingGoal(Goal):
     """Move along a heading at a speed. Reward ``exp(-k (v* - u)^2)`` where u > 0 is the speed of the centre of
@@ -118,6 +129,11 @@ class HeadingGoal(Goal):
 
     def direction(self) -> np.ndarray:
         return np.stack([np.cos(self.target), np.sin(self.target)], axis=1)
+
+    def markers(self, i, kin):
+        start = np.array([kin.root[i, 0], kin.root[i, 1], 0.05])
+        d = np.array([np.cos(self.target[i]), np.sin(self.target[i]), 0.0])
+        return [("arrow", start, start + 0.4 * self.speed[i] * d, GOAL_RGBA)]  # 0.4 m per m/s asked
 
     def command(self, i, heading=None, speed=None):
         if heading is not None:
@@ -177,6 +193,9 @@ class TargetGoal(Goal):
 
     def failed(self, kin):
         return np.linalg.norm(self.target - kin.root, axis=1) > self.FAIL_DISTANCE
+
+    def markers(self, i, kin):
+        return [("sphere", np.array([self.target[i, 0], self.target[i, 1], 0.1]), 0.15, GOAL_RGBA)]
 
     def command(self, i, x=None, y=None):
         if x is None or y is None:
@@ -247,6 +266,11 @@ class StrikeGoal(Goal):
     def failed(self, kin):
         touch = (np.linalg.norm(kin.torso - self.target[:, None], axis=2) < self.TOUCH).any(axis=1)
         return touch | (np.linalg.norm(self.target[:, :2] - kin.root, axis=1) > self.FAIL_DISTANCE)
+
+    def markers(self, i, kin):
+        flash = self.hit[i] and self.since_hit[i] < 0.3
+        rgba = HIT_FLASH_RGBA if flash else HIT_RGBA if self.hit[i] else GOAL_RGBA
+        return [("sphere", self.target[i].copy(), 0.2 if flash else 0.1, rgba)]
 
     def command(self, i, x=None, y=None, z=1.3):
         if x is None or y is None:

@@ -123,6 +123,9 @@ OPTIONS = (
            kind=EVAL, group="evaluation", nargs="+", eval_override=True),
     Option("switch_seconds", float, 3.0, "Seconds of each clip of --clip_sequence.", kind=EVAL, group="evaluation",
            config_default=3.0, range=POSITIVE, eval_override=True),
+    Option("commands", str, None, "DeepMimic evaluation of a goal scene: a file of scripted goals, each line 'TIME "
+           "GOAL VALUES' (e.g. '0 heading 0 1.5', '4 heading 1.57 3', '0 target 3 4', '0 strike 1 0 1.3'); from each "
+           "command on the goal holds.", kind=EVAL, group="evaluation", eval_override=True),
     Option("reference", str, "overlay", "DeepMimic videos: the reference drawn as a translucent ghost over the "
            "character (overlay), 1 m beside it (side), or not at all (off); frames with a ghost also show the step's "
            "reward and body-position error.", kind=EVAL, group="evaluation", config_default="overlay",

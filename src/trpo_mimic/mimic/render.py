@@ -54,10 +54,13 @@ class FrameDrawer:
         self.root_qpos = model.jnt_qposadr[model.body_jntadr[body]]
 
     def draw(self, data: mujoco.MjData, ghost_qpos: np.ndarray | None = None, side: bool = False,
-             caption: str | None = None) -> np.ndarray:
+             caption: str | None = None, markers: list | None = None) -> np.ndarray:
+        """A frame; ``markers``: a goal's (:meth:`.goals.Goal.markers`), drawn into the scene."""
         self.renderer.update_scene(data, camera=self.camera)
         if ghost_qpos is not None:
             self._add_ghost(np.array(ghost_qpos, dtype=np.float64), side)
+        for m in markers or ():
+            add_marker(self.renderer.scene, m)
         frame = self.renderer.render()
         if caption:
             frame = write_caption(frame, caption)
@@ -86,6 +89,27 @@ def add_ghost(model: mujoco.MjModel, ghost: mujoco.MjData, scene: mujoco.MjvScen
                         mujoco.mjtCatBit.mjCAT_DYNAMIC, scene)
     for i in range(first, scene.ngeom):
         scene.geoms[i].rgba[:] = GHOST_RGBA
+
+
+def add_marker(scene: mujoco.MjvScene, marker: tuple) -> None:
+    """Append a goal's marker to ``scene``: ``("arrow", start, end, rgba)`` or ``("sphere", centre, radius,
+    rgba)``; nothing when the scene is full."""
+    if scene.ngeom >= scene.maxgeom:
+        return
+    g = scene.geoms[scene.ngeom]
+    kind, rgba = marker[0], np.asarray(marker[-1], dtype=np.float32)
+    if kind == "arrow":
+        mujoco.mjv_initGeom(g, mujoco.mjtGeom.mjGEOM_ARROW, np.zeros(3), np.zeros(3), np.eye(3).ravel(), rgba)
+        mujoco.mjv_connector(g, mujoco.mjtGeom.mjGEOM_ARROW, 0.04, np.asarray(marker[1], np.float64),
+                             np.asarray(marker[2], np.float64))
+    elif kind == "sphere":
+        r = float(marker[2])
+        mujoco.mjv_initGeom(g, mujoco.mjtGeom.mjGEOM_SPHERE, np.array([r, r, r]), np.asarray(marker[1], np.float64),
+                            np.eye(3).ravel(), rgba)
+    else:
+        raise ValueError(f"unknown marker {kind!r}")
+    g.rgba[:] = rgba
+    scene.ngeom += 1
 
 
 def write_caption(frame: np.ndarray, text: str) -> np.ndarray:

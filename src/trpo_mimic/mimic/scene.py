@@ -96,7 +96,7 @@ class Scene:
         for i in rows:
             self.goal.reset(int(i), core.rngs[int(i)], kin)
         self.prev_q[rows], self.prev_vec[rows] = sc.sim
-        self._observe(obs, kin, rows)
+        self.fill_observation(obs, kin, rows)
         sc.terms[:], sc.errors[:] = np.nan, np.nan
 
     def on_step(self, core, sc) -> tuple[np.ndarray, np.ndarray, dict, Kinematics]:
@@ -116,9 +116,9 @@ class Scene:
     def after_step(self, core, going: np.ndarray, obs: np.ndarray, kin: Kinematics) -> None:
         """The continuing environments' goals move on; every row of ``obs`` shows its goal."""
         self.goal.advance(np.flatnonzero(going), core.rngs, kin)
-        self._observe(obs, kin, np.arange(self.n))
+        self.fill_observation(obs, kin, np.arange(self.n))
 
-    def _observe(self, obs: np.ndarray, kin: Kinematics, rows: np.ndarray) -> None:
+    def fill_observation(self, obs: np.ndarray, kin: Kinematics, rows: np.ndarray) -> None:
         """``obs`` (rows of ``rows``): no phase (column 0), the goal in the last columns."""
         obs[:, 0] = 0.0
         if self.goal.obs_dim:

@@ -84,7 +84,7 @@ class DeepMimicTask(Task):
         return cfg.max_episode_steps
 
     def plays_one_env(self, cfg: Any, opts: dict[str, Any]) -> bool:
-        return float(opts.get("push") or 0.0) > 0 or bool(cfg.clip_sequence)
+        return float(opts.get("push") or 0.0) > 0 or bool(cfg.clip_sequence) or bool(cfg.commands)
 
     def render_kwargs(self, cfg: Any) -> dict[str, Any]:
         return {"render_reference": cfg.reference}
@@ -94,6 +94,10 @@ class DeepMimicTask(Task):
         if cfg.clip_sequence:
             from .sequence import ClipSequence
             env = ClipSequence(env, cfg.clip_sequence, cfg.switch_seconds)
+        if cfg.commands:
+            from .goal_script import GoalScript, read_commands
+            scene = env.unwrapped.core.scene
+            env = GoalScript(env, read_commands(cfg.commands, scene.name if scene is not None else "imitate"))
         push = float(opts.get("push") or 0.0)
         if push > 0:
             from .push import Pushes
