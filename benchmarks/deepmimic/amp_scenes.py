@@ -1,0 +1,112 @@
+"""A goal-scene policy (issue 41) by the figures the field reads, on deterministic 20 s episodes:
+
+    python benchmarks/deepmimic/amp_scenes.py POLICY [--episodes 32] [--seconds 20] [--seed 1234]
+
+- the normalised task return: the task reward summed over an episode over its step limit (a fall forfeits the
+  rest), mean and standard deviation over the episodes;
+- falls;
+- for strike, the episodes with a hit;
+- the motion-set distance: for each simulated window of two frames, the distance to its nearest window of the
+  policy's motion set (root-relative body positions in the heading frame, metres: ``mimic/motion_set_distance``),
+  mean and 95th percentile, beside the set's own figure (each clip against the others) and the coverage (the
+  share of the set's clips that are some window's nearest);
+- the samples and training time the policy took (its checkpoint's).
+
+Targets (issue 41): heading >= 0.85 normalised return, 0 falls, motion-set distance within 1.5x the set's; target
+location >= 0.63, 0 falls; strike a hit in >= 24 of 32, 0 falls.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+
+import numpy as np
+import torch
+
+from trpo_mimic.checkpoint import load_agent, resolve_checkpoint
+from trpo_mimic.envs import env_kwargs_from_config, make_vector_env
+from trpo_mimic.mimic.motion_set_distance import MotionSet, relative_poses, windows
+
+CONTROL_HZ = 30
+TARGETS = {"heading": 0.85, "target": 0.63}
+STRIKE_HITS = 24 / 32
+DISTANCE_RATIO = 1.5
+
+
+def play(agent, cfg, episodes: int, seed: int, steps: int):
+    """One deterministic episode per sub-env: task returns, falls, hits, each episode's pose windows; the core."""
+    cfg = copy.deepcopy(cfg)
+    cfg.max_episode_steps = steps
+    envs = make_vector_env(cfg.env_id, episodes, "native", steps, training=False,
+                           **env_kwargs_from_config(cfg, training=False))
+    core = envs.core
+    if core.scene is None:
+        raise SystemExit(f"{cfg.env_id}: not a goal scene (DeepMimicAMP/Heading/Target/Strike-v0)")
+    idx, policy = core.index, agent.inference()
+    obs, _ = envs.reset(seed=seed)
+    active = np.ones(episodes, dtype=bool)
+    task, fell, hit = np.zeros(episodes), np.zeros(episodes, dtype=bool), np.zeros(episodes, dtype=bool)
+    poses = [[] for _ in range(episodes)]
+
+    def record(rows):
+        s = core.physics.state
+        rel = relative_poses(s.xpos[:, idx.bodies], s.xpos[:, idx.root_body], s.xquat[:, idx.root_body])
+        for i in rows:
+            poses[i].append(rel[i])
+
+    record(range(episodes))
+    while active.any():
+        obs, reward, term, trunc, info = envs.step(policy.act(obs, True)[0])
+        rows = np.flatnonzero(active)
+        record(rows)
+        task[rows] += np.asarray(reward)[rows]
+        fell[rows] |= term[rows]
+        if core.scene.name == "strike":
+            hit[rows] |= core.scene.goal.hit[rows] | (info.get("final_info", {}).get("reward_strike_hit",
+                                                                                     np.zeros(episodes))[rows] > 0)
+        active &= ~(term | trunc)
+    return task / steps, fell, hit, [windows(np.asarray(p)) for p in poses], envs
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("policy")
+    p.add_argument("--episodes", type=int, default=32)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--seed", type=int, default=1234)
+    a = p.parse_args()
+    agent, cfg, _ = load_agent(a.policy, "cpu")
+    ckpt = torch.load(resolve_checkpoint(a.policy), map_location="cpu", weights_only=True)
+    steps = round(a.seconds * CONTROL_HZ)
+    ret, fell, hit, wins, envs = play(agent, cfg, a.episodes, a.seed, steps)
+    core = envs.core
+    scene = core.scene.name
+    print(f"{a.policy}: {cfg.env_id} (scene {scene}), {ckpt.get('timesteps', 0) / 1e6:.2f}M samples, "
+          f"{ckpt.get('train_seconds', 0) / 60:.0f} min of training; {a.episodes} deterministic {a.seconds:g} s "
+          f"episodes, seed {a.seed}")
+    print(f"normalised task return: {ret.mean():.3f} +- {ret.std():.3f}; falls: {int(fell.sum())} of {a.episodes}")
+    ok = [int(fell.sum()) == 0]
+    if scene in TARGETS:
+        ok.append(ret.mean() >= TARGETS[scene])
+        print(f"  target: >= {TARGETS[scene]} and 0 falls: {'MET' if all(ok) else 'NOT MET'}")
+    if scene == "strike":
+        ok.append(hit.mean() >= STRIKE_HITS)
+        print(f"hits: {int(hit.sum())} of {a.episodes} (target >= {STRIKE_HITS * a.episodes:.0f}, 0 falls): "
+              f"{'MET' if all(ok) else 'NOT MET'}")
+    ms = MotionSet(core.clips, core.layout)
+    d = ms.distance(np.concatenate([w for w in wins if len(w)]))
+    own = ms.leave_one_clip_out() if len(core.clips) > 1 else None
+    line = f"motion-set distance: mean {d.mean:.3f} m, 95th percentile {d.p95:.3f} m, coverage {d.coverage:.2f}"
+    if own is not None:
+        ratio = d.mean / own.mean
+        line += f"; the set's own (leave one clip out): mean {own.mean:.3f} m, 95th {own.p95:.3f} m: ratio {ratio:.2f}"
+        if scene == "heading":
+            ok.append(ratio <= DISTANCE_RATIO)
+            line += f" (target <= {DISTANCE_RATIO}: {'met' if ratio <= DISTANCE_RATIO else 'NOT MET'})"
+    print(line)
+    print(f"{scene}: {'MET' if all(ok) else 'NOT MET'} ({sum(ok)} of {len(ok)} criteria)")
+    envs.close()
+
+
+if __name__ == "__main__":
+    main()
