@@ -54,8 +54,8 @@ SHIPPED = {  # name: (skill, the command that trained it, its reward per step ov
               "it is, stopped by hand at 0.95M)", 0.8416),
     "getup_faceup": ("getup_faceup", "benchmarks/deepmimic_train.sh getup_faceup 20000000", 0.9153),
     "dog_trot": ("dog_trot", "benchmarks/deepmimic_train.sh dog_trot 20000000 --pd_clamp split", 0.8101),
-    "dog_pace": ("dog_pace", "benchmarks/deepmimic_train.sh dog_pace 20000000 --pd_clamp split (resumed once)",
-                 0.8372),
+    "dog_pace": ("dog_pace", "trpo-mimic train --skill dog_pace --num_timesteps 8000000 --run_name dog_pace-t1 "
+                 "(the preset as it is; resumed once, stopped by hand at 2.07M)", 0.8372),
     "dog_canter": ("dog_canter", "benchmarks/deepmimic_train.sh dog_canter 20000000", 0.8377),
     "locomotion": ("walk, jog, run", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh locomotion 20000000 "
                    "(stopped by hand at 4.80M)", None),
