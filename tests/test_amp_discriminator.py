@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from trpo_mimic.rewards.amp import AMP, AMPSettings, ReplayBuffer, style_reward
+from trpo_mimic.rewards.amp import AMP, AMPSettings, ReplayBuffer, flushed_subnormals, style_reward
 
 DIM = 4
 
@@ -134,3 +134,16 @@ def test_the_training_extension_scores_a_rollout_after_updating_and_saves_the_di
     assert np.array_equal(other.amp.style(obs[0]), amp.style(obs[0]))
     with pytest.raises(ValueError, match="not trained with --amp"):
         other.load_state_dict({})
+
+
+def test_subnormals_are_flushed_inside_the_discriminator_and_kept_after():
+    tiny = torch.tensor([1e-40])  # subnormal in float32 (the smallest normal is 1.18e-38)
+    assert float(tiny * 1.0) > 0
+    with flushed_subnormals() as supported:
+        assert supported  # x86 and ARM CPUs can flush
+        assert float(tiny * 1.0) == 0.0
+    assert float(tiny * 1.0) > 0
+    with pytest.raises(RuntimeError):
+        with flushed_subnormals():
+            raise RuntimeError("inside")
+    assert float(tiny * 1.0) > 0  # restored after an error too

@@ -19,10 +19,16 @@ pose); the expert's come from a sampler ``expert(n, rng) -> (n, dim)``. As DeepM
 
 One difference, kept on purpose: Adam (lr 1e-4 by default) instead of the release's SGD with momentum at lr 1e-5,
 which was tuned for 100-300M samples; our budgets are a tenth of that.
+
+The discriminator's maths runs with subnormal floats flushed to zero (:func:`flushed_subnormals`): the weight
+decay shrinks the weights of units that no longer fire towards zero, through the subnormal range, where the CPU's
+arithmetic is tens of times slower (heading-a2 in ``benchmarks/deepmimic/NOTES.md``: an update went from 0.4 s to
+2.8 s after 4M samples).
 """
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
@@ -35,6 +41,18 @@ from ..policies.normalizer import RunningNormalizer
 from ..tasks import TrainingExtension
 
 ExpertSampler = Callable[[int, np.random.Generator], np.ndarray]
+
+
+@contextmanager
+def flushed_subnormals():
+    """Subnormal floats read and written as zero inside (``torch.set_flush_denormal``), restored to torch's
+    default (kept) after."""
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield supported
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)
 
 
 @dataclass(frozen=True)
@@ -165,6 +183,10 @@ class AMP:
     def update(self, agent_obs: np.ndarray) -> dict[str, float]:
         """Train on this iteration's agent transitions (N, dim): they join the buffer and the normaliser's
         statistics (with as many fresh expert ones), then ``ceil(2 N / batch)`` steps. Returns mean metrics."""
+        with flushed_subnormals():
+            return self._update(agent_obs)
+
+    def _update(self, agent_obs: np.ndarray) -> dict[str, float]:
         s = self.settings
         agent_obs = np.asarray(agent_obs, dtype=np.float32).reshape(-1, self.dim)
         n = len(agent_obs)
@@ -188,7 +210,8 @@ class AMP:
     @torch.no_grad()
     def style(self, obs: np.ndarray) -> np.ndarray:
         """Style rewards r_S (N,) of transitions."""
-        return style_reward(self.logits(obs).numpy())
+        with flushed_subnormals():
+            return style_reward(self.logits(obs).numpy())
 
     def reward(self, obs: np.ndarray, task_reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the reward that trains the policy, r_S) of transitions and their task rewards."""
