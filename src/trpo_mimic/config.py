@@ -110,6 +110,11 @@ class EngineConfig:
     ls_max_steps: int = _algo(10, "Maximum backtracking line-search steps.", range=POSITIVE)
     ls_backtrack: float = _algo(0.5, "Step shrink factor of the line search.",
                                 range=Range(0, 1, low_open=True, high_open=True))
+    ls_kl_tolerance: float = _algo(1.0, "The line search accepts a step whose measured KL is at most this many times "
+                                   "--max_kl (1: strictly within, as Spinning Up and garage; OpenAI Baselines and "
+                                   "modular_rl accept up to 1.5). The full step is sized so that the KL's quadratic "
+                                   "model equals --max_kl, and the measured KL often comes out a few percent over it: "
+                                   "strictly, that step is halved and the KL quartered.", range=Range(1))
     vf_lr: float = _algo(1e-3, "Critic Adam learning rate.", range=POSITIVE)
     vf_epochs: int = _algo(10, "Critic epochs per iteration.", range=NON_NEGATIVE)
     vf_batch_size: int = _algo(128, "Critic minibatch size.", range=POSITIVE)

@@ -2,7 +2,7 @@
 
 surrogate and KL -> policy gradient g -> conjugate gradient on Fisher-vector products
 for s = F^-1 g -> maximum step sqrt(2 max_kl / s'Fs) -> backtracking line search that
-accepts only a finite, improving step with KL <= max_kl, otherwise restores the old
+accepts only a finite, improving step with KL <= max_kl (times ls_kl_tolerance), otherwise restores the old
 parameters exactly -> critic fitted by Adam on minibatches.
 
 The trust region covers exactly `actor.parameters()`: the critic is a separate module.
@@ -42,6 +42,7 @@ class TRPOSettings:
     grad_chunk: int = 0  # > 0: the policy gradient is accumulated over chunks of this many samples (memory)
     vf_lr: float = 1e-3  # the critic's Adam
     critic_thread: bool = False  # fit the critic in a second thread beside the policy step (see TRPO)
+    ls_kl_tolerance: float = 1.0  # the line search accepts a measured KL up to this many times max_kl
 
 
 def kl_scale(actor: Actor) -> int:
@@ -191,7 +192,8 @@ def update_policy(actor: Actor, batch: PolicyBatch, cfg: TRPOSettings, fisher: s
 
     old_flat = flat_params(params)
     accepted, steps, new_surr, new_kl = line_search(actor, params, old_flat, full_step, evaluate, surr_value,
-                                                    cfg.max_kl, cfg.ls_max_steps, cfg.ls_backtrack)
+                                                    cfg.max_kl * cfg.ls_kl_tolerance, cfg.ls_max_steps,
+                                                    cfg.ls_backtrack)
     stats.update(kl=new_kl, improvement=new_surr - surr_value, line_search_steps=steps,
                  line_search_accepted=float(accepted))
     return stats
@@ -263,7 +265,7 @@ class TRPO:
         return cls(agent, TRPOSettings(cfg.max_kl * per, cfg.policy_entcoeff, cfg.cg_iters, cfg.cg_damping * per,
                                        cfg.ls_max_steps, cfg.ls_backtrack, cfg.vf_epochs, cfg.vf_batch_size, cfg.fvp_subsample,
                                        cfg.grad_chunk or (1024 if agent.actor.image else 0), cfg.vf_lr,
-                                       cfg.critic_thread))
+                                       cfg.critic_thread, cfg.ls_kl_tolerance))
 
     @property
     def threaded(self) -> bool:
