@@ -122,3 +122,31 @@ def test_the_last_step_of_a_switched_episode_is_measured_in_its_own_frame():
     k = core.task_obs_dim - 5  # ref_obs: the reference root seen from the character
     assert np.linalg.norm(info["final_obs"][0, k:k + 3]) > 4.0
     env.close()
+
+
+def test_the_pose_termination_waits_out_a_switchs_grace():
+    """Training's pose termination (0.5 m here) does not end an episode in the SWITCH_POSE_GRACE_SECONDS after a
+    switch, however far the path is; the step after the grace it does."""
+    from trpo_mimic.mimic.switching import SWITCH_FOLLOW_SECONDS, SWITCH_POSE_GRACE_SECONDS
+    env = DeepMimicVectorEnv(1, max_episode_steps=400, motion_file=CLIPS, clip_id_obs=True, ref_obs=True,
+                             switch_interval=(0.5, 0.5), early_termination=False, pose_termination=0.5,
+                             action_mode="residual", pd_feedforward=True)
+    env.reset(seed=0)
+    core = env.core
+    for _ in range(15):  # the switch at step 15
+        _, _, term, _, _ = env.step(np.zeros(env.action_space.shape))
+    assert not term[0] and core.grace_left[0] > 0
+    core.switch_left[0] = np.inf  # no second switch
+    grace = round(SWITCH_POSE_GRACE_SECONDS / core.control_dt)
+    follow = round(SWITCH_FOLLOW_SECONDS / core.control_dt)
+    ended = None
+    for k in range(1, grace + 5):
+        if k > follow:
+            core.ref_off[0, 0] += 1.0  # after the follow window: the path 1 m further away each step
+        _, _, term, _, info = env.step(np.zeros(env.action_space.shape))
+        if term[0]:
+            ended = k
+            break
+    assert ended == grace  # the grace's last step counts down to 0 before the step is judged
+    assert info["final_info"]["error_body_pos"][0] > 0.5
+    env.close()

@@ -130,6 +130,7 @@ class DeepMimicCore:
         self.rngs: list[np.random.Generator | None] = [None] * n
         self.switch_left = np.full(n, np.inf)  # seconds to each environment's next random clip switch
         self.follow_left = np.zeros(n)  # seconds of each environment's path following after a switch
+        self.grace_left = np.zeros(n)  # seconds left of each environment's pose-termination grace after a switch
         self.start_clip = np.zeros(n, dtype=np.intp)  # the clip each episode started on
         # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
         self.ref_moved = np.zeros(n, dtype=bool)
@@ -228,7 +229,7 @@ class DeepMimicCore:
         self.t[i] = t0
         self.root_offset[i] = 0.0
         self.ref_moved[i] = False
-        self.follow_left[i] = 0.0
+        self.follow_left[i] = self.grace_left[i] = 0.0
         qpos = clip_.qpos_at(t0)
         self.physics.set_state(i, qpos, clip_.qvel_at(t0), qpos[self.index.hinge_qpos])
 

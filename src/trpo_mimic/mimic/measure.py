@@ -126,14 +126,15 @@ def score(self: Any, s: PhysicsState, ref, root_offset: np.ndarray | None = None
 
 def failed(self: Any, sc: "Score") -> np.ndarray:
     """(N,) bool: the episode ends (terminated) on this score: root-rotation failure, or, while
-    training, the pose termination or the drift bound."""
+    training, the pose termination (not within a switch's grace: switching.SWITCH_POSE_GRACE_SECONDS) or the
+    drift bound."""
     o = self.options
     out = np.zeros(len(sc.total), dtype=bool)
     if o.root_rot_fail:
         out |= sc.root_angle > ROOT_ROT_FAIL_ANGLE
     pose, drift = o.in_force("pose_termination"), o.in_force("max_root_drift")
     if pose is not None:
-        out |= sc.errors[:, 0] > pose
+        out |= (sc.errors[:, 0] > pose) & ~(self.grace_left > 0)
     if drift is not None:
         out |= sc.drift_sq > drift ** 2
     return out

@@ -14,13 +14,19 @@ SWITCH_FOLLOW_SECONDS = 1.0
 character changes speed in its own time (a walk does not become a run in one step), tracked on its pose and
 velocities meanwhile, and the path goes on from where it stands at the end."""
 
+SWITCH_POSE_GRACE_SECONDS = 2.0
+"""After a clip switch, training's pose termination waits this long (the follow window and a second more): the
+character has its time to match the new clip's speed before a gap to its path ends the episode (a fall still
+does)."""
+
 
 def switch(self: Any, i: int, clip: int) -> float:
     """Environment i imitates ``clip`` from now on, without a restart: from the time of that clip whose hinge
     angles are nearest the current reference's (on a 30 Hz grid of one cycle), its reference turned to the
     current reference's heading and moved horizontally so that its root starts where the character's root is
     (a drift from the old clip's path is not carried into the new one), and following the character for
-    SWITCH_FOLLOW_SECONDS (:func:`follow`). Returns that time."""
+    SWITCH_FOLLOW_SECONDS (:func:`follow`), its pose termination waiting SWITCH_POSE_GRACE_SECONDS. Returns that
+    time."""
     i, rows = int(i), np.array([int(i)])
     t_old, c_old = self.t[rows], self.clip_id[rows]
     q_old, _ = self.reference(t_old, c_old, rows)
@@ -38,12 +44,14 @@ def switch(self: Any, i: int, clip: int) -> float:
     self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
     self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
     self.follow_left[i] = SWITCH_FOLLOW_SECONDS
+    self.grace_left[i] = SWITCH_POSE_GRACE_SECONDS
     return t_new
 
 
 def follow(self: Any, t: np.ndarray, ids: np.ndarray) -> None:
     """The environments in the window after a switch: their references at times ``t`` are moved horizontally onto
-    their characters' roots (:data:`SWITCH_FOLLOW_SECONDS`)."""
+    their characters' roots (:data:`SWITCH_FOLLOW_SECONDS`); every pose-termination grace counts down a step."""
+    self.grace_left[:] = np.maximum(self.grace_left - self.control_dt, 0.0)
     rows = np.flatnonzero(self.follow_left > 0)
     if not rows.size:
         return
