@@ -53,7 +53,13 @@ def test_an_amp_run_logs_and_saves_its_discriminator_and_a_resume_restores_it_ex
         trainer.close({})
 
 
-def test_amp_is_refused_without_a_scene(tmp_path):
+def test_amp_is_refused_without_a_scene_and_the_refused_run_leaves_nothing(tmp_path):
     cfg = config(tmp_path, "plain", 64, env_id="DeepMimic-v0")
     with pytest.raises(ValueError, match="needs one of the AMP scenes"):
         train(cfg)
+    assert list(tmp_path.iterdir()) == []  # no run directory, no lock file left behind
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    with pytest.raises(ValueError, match="needs one of the AMP scenes"):
+        train(config(tmp_path, "mine", 64, env_id="DeepMimic-v0"))
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]  # a folder it did not make stays

@@ -107,6 +107,7 @@ class RunLock:
 
     def __init__(self, run_dir: str | Path) -> None:
         self.path = Path(run_dir) / LOCK_NAME
+        self.made_dir = not self.path.parent.exists()  # this lock made the run directory (see discard)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.taken_over: int | None = None
         self.fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -139,6 +140,22 @@ class RunLock:
         except OSError:
             return None
         return int(text) if text.isdigit() else None
+
+    def discard(self) -> None:
+        """A run that ended before it wrote anything (refused while building): the lock file is removed, and the
+        run directory too if this lock made it and nothing else is in it; idempotent."""
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # still held: no other writer has it
+        except OSError:
+            pass
+        self.release()
+        if self.made_dir:
+            try:
+                self.path.parent.rmdir()
+            except OSError:  # not empty (something was written after all) or gone
+                pass
 
     def release(self) -> None:
         """Empty the file (a clean end) and drop the lock; idempotent."""

@@ -89,7 +89,11 @@ class RunDirOwner:
             return lock
         raise AssertionError  # not reached
 
-    def release(self) -> None:
-        """Give the run directory to the next writer."""
+    def release(self, discard: bool = False) -> None:
+        """Give the run directory to the next writer; ``discard``: a new run refused before it wrote anything
+        leaves no trace (:meth:`.faults.RunLock.discard`)."""
         if self.lock is not None:
-            self.lock.release()
+            if discard:
+                self.lock.discard()
+            else:
+                self.lock.release()

@@ -80,7 +80,7 @@ class Trainer(RunDirOwner):
         try:
             self._build(cfg, resume_ckpt)
         except BaseException:
-            self.release()
+            self.release(discard=not cfg.resume)
             raise
 
     def _build(self, cfg: Config, resume_ckpt: dict[str, Any] | None) -> None:
