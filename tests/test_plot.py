@@ -144,3 +144,21 @@ def test_a_run_without_returns_is_a_clear_error(tmp_path):
     RunLogger(run, {"env_id": "DeepMimic-v0"}, tensorboard=False).log({"TRPO/kl": 0.01}, 10)
     with pytest.raises(ValueError, match="none of the runs has logged an episode return yet"):
         plot_runs([run], tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\x80\x97\xff binary", r"progress\.csv: not a progress log \('utf-8' codec"),
+    (b"timesteps,Rollout/EpisodeReturn\n4096,12.5\n8192,abc\n", r"progress\.csv, line 3: Rollout/EpisodeReturn is 'abc', "
+                                                               r"not a number"),
+    (b"timesteps,Rollout/EpisodeReturn\nlots,12.5\n", r"progress\.csv, line 2: timesteps is 'lots', not a number"),
+])
+def test_a_progress_log_that_is_not_one_is_one_line_naming_the_file(tmp_path, content, message):
+    from conftest import run_cli_here
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "progress.csv").write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        plot_runs([run], tmp_path / "x.png")
+    r = run_cli_here("plot", str(run), "--out", str(tmp_path / "y.png"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and str(run / "progress.csv") in r.stderr, r.stderr
+    assert not (tmp_path / "y.png").exists()

@@ -20,21 +20,34 @@ TRAIN_RETURN, TRAIN_LENGTH = "Rollout/EpisodeReturn", "Rollout/EpisodeLength"
 EVAL_RETURN, EVAL_LENGTH = "Eval/Return", "Eval/EpisodeLength"
 
 
-def _rows(run_dir: str | Path) -> list[dict[str, str]]:
+def _table(run_dir: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """(column names, rows) of a run's progress.csv; a file that is not text or not CSV is a ValueError naming it."""
     path = Path(run_dir) / "progress.csv"
     if not path.exists():
         raise FileNotFoundError(f"{run_dir}: no progress.csv (is this a run directory?)")
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            return list(reader.fieldnames or []), rows
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path}: not a progress log ({exc})") from None
 
 
 def read_columns(run_dir: str | Path, *keys: str) -> tuple[np.ndarray, ...]:
-    """(timesteps, one array per key) from a run's progress.csv: the rows where every key has a value."""
+    """(timesteps, one array per key) from a run's progress.csv: the rows where every key has a value. A file
+    that is not text, or a cell that is not a number, is a ValueError naming the file (and the line and column)."""
+    path = Path(run_dir) / "progress.csv"
     xs: list[float] = []
     cols: list[list[float]] = [[] for _ in keys]
-    for row in _rows(run_dir):
+    for line, row in enumerate(_table(run_dir)[1], start=2):
         vals = [row.get(k, "") for k in keys]
         if all(v not in ("", None) for v in vals):
+            for k, v in (("timesteps", row.get("timesteps")), *zip(keys, vals)):
+                try:
+                    float(v)
+                except (TypeError, ValueError):
+                    raise ValueError(f"{path}, line {line}: {k} is {v!r}, not a number") from None
             xs.append(float(row["timesteps"]))
             for c, v in zip(cols, vals):
                 c.append(float(v))
@@ -63,8 +76,7 @@ def run_task(run_dir: str | Path) -> Any:
         return task_for(env_id)
     path = Path(run_dir) / "progress.csv"
     if path.exists():
-        with open(path, newline="") as fh:
-            header = next(csv.reader(fh), [])
+        header = _table(run_dir)[0]
         for t in tasks():
             if any(k.startswith(f"{t.metric_prefix}/") for k in header):
                 return t
