@@ -63,3 +63,35 @@ def test_amp_is_refused_without_a_scene_and_the_refused_run_leaves_nothing(tmp_p
     with pytest.raises(ValueError, match="needs one of the AMP scenes"):
         train(config(tmp_path, "mine", 64, env_id="DeepMimic-v0"))
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]  # a folder it did not make stays
+
+
+def test_a_policy_file_keeps_the_discriminator_and_a_warm_start_takes_it(tmp_path, capsys):
+    """`export --pretrained` of an AMP run keeps the discriminator and its normaliser (not its optimiser or
+    buffer); a new run from that file starts with them; from a file without them, it says so."""
+    from trpo_mimic.checkpoint import EXTENSION_WEIGHTS, write_policy_file
+    from trpo_mimic.train import Trainer
+    train(config(tmp_path, "run", 128, amp_hidden=[32]))
+    saved = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)
+    policy = write_policy_file(tmp_path / "run" / "latest.pt", tmp_path / "amp_policy.pt")
+    kept = torch.load(policy, weights_only=True)[EXTENSION_WEIGHTS]["amp"]
+    assert set(kept) == {"settings", "dim", "net", "norm"}
+    assert same(kept["net"], saved["amp"]["net"]) and same(kept["norm"], saved["amp"]["norm"])
+    trainer = Trainer(config(tmp_path, "warm", 256, pretrained_weight_path=str(policy), amp_hidden=[32]))
+    try:
+        (ext,) = trainer.extensions
+        assert same(ext.amp.net.state_dict(), saved["amp"]["net"])
+        assert same(ext.amp.norm.state_dict(), saved["amp"]["norm"])
+        assert ext.amp.buffer.size == 0  # the buffer fills again from the new run's transitions
+    finally:
+        trainer.close({})
+    assert "no amp weights" not in capsys.readouterr().err
+    # a policy file without them (trained without --amp's extension weights) warm-starts the policy alone, and says so
+    bare = torch.load(policy, weights_only=True)
+    del bare[EXTENSION_WEIGHTS]
+    torch.save(bare, tmp_path / "bare.pt")
+    trainer = Trainer(config(tmp_path, "cold", 256, pretrained_weight_path=str(tmp_path / "bare.pt"),
+                             amp_hidden=[32]))
+    trainer.close({})
+    assert f"note: {tmp_path / 'bare.pt'} holds no amp weights; they start afresh" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"hidden sizes \(32,\), this run's \(16,\)"):
+        Trainer(config(tmp_path, "other", 256, pretrained_weight_path=str(policy), amp_hidden=[16]))

@@ -83,6 +83,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return path
 
 
+EXTENSION_WEIGHTS = "extension_weights"
+"""A checkpoint's key for its training extensions' weights (:meth:`.tasks.TrainingExtension.weights`, by their keys):
+a policy file keeps them, a warm start restores them."""
 POLICY_FILE_KEYS = ("actor", "critic", "obs_normalizer", "iteration", "timesteps")
 RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "overwrite", "pretrained_weight_path")
 """Config fields that belong to the run that wrote a checkpoint, not to its policy."""
@@ -97,7 +100,7 @@ def write_policy_file(checkpoint_path: str | Path, out: str | Path) -> Path:
     defaults = Config()
     for k in RUN_SETTINGS:
         cfg[k] = getattr(defaults, k)
-    extra = {"train_seconds": ckpt["train_seconds"]} if "train_seconds" in ckpt else {}
+    extra = {k: ckpt[k] for k in ("train_seconds", EXTENSION_WEIGHTS) if k in ckpt}
     return save_checkpoint(out, {"kind": "policy", **{k: ckpt[k] for k in POLICY_FILE_KEYS}, **extra, "config": cfg})
 
 
@@ -199,6 +202,24 @@ def load_weights(agent: Agent, ckpt: dict[str, Any], source: str | Path) -> None
     load_module_state(agent.actor, ckpt["actor"], "actor", source)
     load_module_state(agent.critic, ckpt["critic"], "critic", source)
     load_module_state(agent.obs_normalizer, ckpt["obs_normalizer"], "observation normaliser", source)
+
+
+def extension_weights(extensions: list) -> dict[str, Any]:
+    """The checkpoint entry of the training extensions' weights ({} when none has any)."""
+    weights = {e.key: w for e in extensions if (w := e.weights())}
+    return {EXTENSION_WEIGHTS: weights} if weights else {}
+
+
+def load_extension_weights(extensions: list, ckpt: dict[str, Any], source: str | Path) -> None:
+    """A warm start (``--pretrained_weight_path``) of the training extensions that have weights in ``ckpt``; one
+    note per extension that has none there (it starts afresh)."""
+    saved = ckpt.get(EXTENSION_WEIGHTS, {})
+    for ext in extensions:
+        if ext.key in saved:
+            ext.load_weights(saved[ext.key])
+        elif ext.weights():
+            import sys
+            print(f"note: {source} holds no {ext.key} weights; they start afresh", file=sys.stderr)
 
 
 def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, dict[str, Any]]:

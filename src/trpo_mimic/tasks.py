@@ -44,7 +44,7 @@ class TrainingExtension:
     episode's last step, not the next one's reset); the trainer calls :meth:`rewards` on each rollout before
     advantages (to replace or mix the environment's reward), :meth:`update` after the algorithm's update (its own
     optimisation; scalars to log), and saves :meth:`state_dict` in every checkpoint under :attr:`key` (restored
-    by :meth:`load_state_dict` on a resume)."""
+    by :meth:`load_state_dict` on a resume); its :meth:`weights` go into policy files and warm starts."""
 
     key: str = ""
     info_keys: tuple[str, ...] = ()
@@ -62,6 +62,15 @@ class TrainingExtension:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+    def weights(self) -> dict[str, Any]:
+        """What a weights-only policy file keeps of it (``export --pretrained``): the trained networks a new run
+        warm-starts from (``--pretrained_weight_path``, :meth:`load_weights`), without optimiser state or buffers.
+        Empty: nothing worth keeping."""
+        return {}
+
+    def load_weights(self, weights: dict[str, Any]) -> None:
+        """Start from :meth:`weights` of another run (``--pretrained_weight_path``)."""
 
     def close(self) -> None:
         pass

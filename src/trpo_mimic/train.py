@@ -16,8 +16,8 @@ import torch
 
 from . import distributed as D
 from .algos import PolicyBatch, make_algorithm
-from .checkpoint import (build_agent, check_resumable, find_resume, load_checkpoint, load_weights, rng_state,
-                         save_checkpoint, set_rng_state)
+from .checkpoint import (build_agent, check_resumable, extension_weights, find_resume, load_checkpoint,
+                         load_extension_weights, load_weights, rng_state, save_checkpoint, set_rng_state)
 from .config import Config
 from .envs import env_kwargs_from_config, make_vector_env
 from .faults import PeerLost, write_failed
@@ -98,6 +98,7 @@ class Trainer(RunDirOwner):
         if cfg.pretrained_weight_path and resume_ckpt is None:
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
+            load_extension_weights(self.extensions, ckpt, cfg.pretrained_weight_path)
         if resume_ckpt is not None:
             load_weights(self.agent, resume_ckpt, cfg.resume)
             self.algo.load_state_dict(resume_ckpt)
@@ -134,6 +135,7 @@ class Trainer(RunDirOwner):
             **self.algo.state_dict(),
             **({"reward_normalizer": self.reward_scaler.state_dict()} if self.reward_scaler is not None else {}),
             **{ext.key: ext.state_dict() for ext in self.extensions},
+            **extension_weights(self.extensions),
             "config": self.cfg.to_dict(),
             "iteration": self.iteration,
             "timesteps": self.timesteps,

@@ -221,14 +221,31 @@ class AMP:
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        return {"settings": asdict(self.settings), "dim": self.dim, "net": self.net.state_dict(),
-                "norm": self.norm.state_dict(), "opt": self.opt.state_dict(), "buffer": self.buffer.state_dict(),
+        return {**self.weights(), "opt": self.opt.state_dict(), "buffer": self.buffer.state_dict(),
                 "rng": self.rng.bit_generator.state}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def weights(self) -> dict[str, Any]:
+        """The discriminator and its normaliser (a warm start's; no optimiser, buffer or generator)."""
+        return {"settings": asdict(self.settings), "dim": self.dim, "net": self.net.state_dict(),
+                "norm": self.norm.state_dict()}
+
+    def load_weights(self, weights: dict[str, Any]) -> None:
+        self._check_dim(weights)
+        try:
+            self.net.load_state_dict(weights["net"])
+        except RuntimeError:
+            raise ValueError(f"AMP: the warm start's discriminator has hidden sizes "
+                             f"{tuple(weights['settings']['hidden'])}, this run's {self.settings.hidden} "
+                             f"(--amp_hidden)") from None
+        self.norm.load_state_dict(weights["norm"])
+
+    def _check_dim(self, state: dict[str, Any]) -> None:
         if int(state["dim"]) != self.dim:
             raise ValueError(f"AMP: the checkpoint's discriminator observes {int(state['dim'])} values, this "
                              f"task's {self.dim}")
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._check_dim(state)
         self.net.load_state_dict(state["net"])
         self.norm.load_state_dict(state["norm"])
         self.opt.load_state_dict(state["opt"])
@@ -269,3 +286,9 @@ class AMPReward(TrainingExtension):
         if not state:
             raise ValueError("AMP: the checkpoint holds no discriminator (it was not trained with --amp)")
         self.amp.load_state_dict(state)
+
+    def weights(self):
+        return self.amp.weights()
+
+    def load_weights(self, weights):
+        self.amp.load_weights(weights)
