@@ -7,7 +7,7 @@ import torch
 from trpo_mimic.checkpoint import CheckpointError, load_checkpoint
 from trpo_mimic.cli import parse
 
-from conftest import ROOT
+from conftest import ROOT, run_cli_here
 
 FAST = ["--num_envs", "2", "--steps_per_env", "64", "--vf_epochs", "2", "--no-progress"]
 
@@ -285,3 +285,30 @@ print("compiler imported:", "torch._dynamo" in sys.modules)
     assert "compiler imported: False" in r.stdout
     ckpt = load_checkpoint(tmp_path / "t")
     assert ckpt["timesteps"] == 128 and ckpt["critic_optimizer"]["state"]
+
+
+def test_reset_log_std_restarts_a_warm_starts_noise(tmp_path):
+    """--reset_log_std: the warm start's weights, but the policy's log std at --init_log_std; refused without a warm
+    start, and on a policy over discrete actions."""
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import Trainer, train
+    base = dict(env_id="Pendulum-v1", num_envs=2, steps_per_env=64, vf_epochs=1, num_timesteps=128,
+                checkpoint_dir=str(tmp_path), progress=False, eval_freq=0, eval_video=False)
+    train(Config(**base, run_name="p", init_log_std=0.3))
+    warm = load_checkpoint(tmp_path / "p")["actor"]
+    trainer = Trainer(Config(**base, run_name="q", pretrained_weight_path=str(tmp_path / "p"), reset_log_std=True,
+                             init_log_std=-3.0))
+    try:
+        actor = trainer.agent.actor.state_dict()
+        assert torch.all(actor["log_std"] == -3.0) and not torch.all(warm["log_std"] == -3.0)
+        assert all(torch.equal(actor[k], warm[k]) for k in warm if k != "log_std")
+    finally:
+        trainer.close({})
+    r = run_cli_here("train", "--env_id", "Pendulum-v1", "--reset_log_std", "--checkpoint_dir", str(tmp_path),
+                     *FAST)
+    assert r.returncode == 2 and r.stderr.strip().endswith("it needs --pretrained_weight_path"), r.stderr
+    train(Config(**{**base, "env_id": "CartPole-v1"}, run_name="c"))
+    with pytest.raises(ValueError, match="a policy over discrete actions has no standard deviation"):
+        Trainer(Config(**{**base, "env_id": "CartPole-v1"}, run_name="d", pretrained_weight_path=str(tmp_path / "c"),
+                       reset_log_std=True))
+    assert not (tmp_path / "d").exists()

@@ -250,6 +250,8 @@ def validate(cfg: Config) -> None:
     if not 0 <= cfg.eval_video_budget <= 1:
         raise UsageError(f"--eval_video_budget must be a fraction of the run's wall time in [0, 1], "
                          f"got {cfg.eval_video_budget}")
+    if cfg.reset_log_std and not cfg.pretrained_weight_path and not cfg.resume:
+        raise UsageError("--reset_log_std restarts a warm start's exploration noise: it needs --pretrained_weight_path")
     if cfg.max_episode_steps is not None and cfg.max_episode_steps <= 0:
         raise UsageError(f"--max_episode_steps must be positive, got {cfg.max_episode_steps}")
     for f in fields(Config):  # the range each numeric option declares (config.Range)

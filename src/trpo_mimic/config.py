@@ -83,6 +83,9 @@ class EngineConfig:
     value_hidden_size: list | None = _algo(None, "Hidden sizes of the critic (default: as the policy).",
                                            nargs="+", type=int, range=POSITIVE)
     init_log_std: float = _algo(0.0, "Initial log standard deviation of the Gaussian policy.", range=FINITE)
+    reset_log_std: bool = _algo(False, "With --pretrained_weight_path: the policy's log standard deviation starts "
+                                "again at --init_log_std instead of the warm start's (e.g. a smaller exploration "
+                                "noise for fine-tuning).")
     use_sde: bool = _algo(False, "Generalised state-dependent exploration (gSDE, as Stable-Baselines3's use_sde): the "
                           "noise is the last hidden layer's output times a random matrix held for several steps.")
     sde_sample_freq: int = _algo(-1, "With --use_sde: draw new exploration matrices every this many steps (-1: once "

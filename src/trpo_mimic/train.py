@@ -99,6 +99,11 @@ class Trainer(RunDirOwner):
             ckpt = load_checkpoint(cfg.pretrained_weight_path)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
             load_extension_weights(self.extensions, ckpt, cfg.pretrained_weight_path)
+            if cfg.reset_log_std:
+                if self.agent.actor.discrete:
+                    raise ValueError("--reset_log_std: a policy over discrete actions has no standard deviation")
+                with torch.no_grad():
+                    self.agent.actor.log_std.fill_(cfg.init_log_std)
         if resume_ckpt is not None:
             load_weights(self.agent, resume_ckpt, cfg.resume)
             self.algo.load_state_dict(resume_ckpt)
