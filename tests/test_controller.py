@@ -110,6 +110,30 @@ def test_switching_skill_switches_the_clip_the_reference_follows(locomotion, mon
         c.reset(skill="fly")
 
 
+def test_a_policy_trained_with_random_switches_switches_only_when_told(tmp_path):
+    """A policy trained with --switch_interval keeps it in its config; a Controller, and `evaluate --clip_sequence`,
+    switch only when told (the caller, the sequence), never at random."""
+    import torch
+    from trpo_mimic.checkpoint import load_checkpoint
+    from trpo_mimic.config import Config
+    from trpo_mimic.envs import env_kwargs_from_config
+    ckpt = load_checkpoint(shipped("locomotion"))
+    ckpt["config"] = {**ckpt["config"], "switch_interval": [0.1, 0.1]}  # a switch every 3 steps, were it on
+    torch.save(ckpt, tmp_path / "switching.pt")
+    c = Controller(tmp_path / "switching.pt")
+    try:
+        s = c.reset(seed=0, skill="jog")
+        for _ in range(30):
+            s = c.step()
+        assert s.skill == "jog" and c.env.unwrapped.clip.name == "humanoid3d_jog.txt"
+    finally:
+        c.close()
+    cfg = Config.from_dict(ckpt["config"])
+    assert env_kwargs_from_config(cfg, training=False)["switch_interval"] == [0.1, 0.1]  # evaluation as trained
+    cfg.clip_sequence = ["walk", "run"]
+    assert env_kwargs_from_config(cfg, training=False)["switch_interval"] is None
+
+
 def test_a_single_skill_policy_refuses_other_skills(walk):
     assert walk.reset(seed=0, skill="walk").skill == "walk"
     assert walk.step({"skill": "walk"}).skill == "walk"

@@ -98,7 +98,7 @@ def main() -> None:
         scfg.max_episode_steps = 300
         own, _ = evaluate_policy(single, scfg, a.episodes, a.seed, progress=False)
         one = copy.deepcopy(cfg)  # the several-skill policy on this clip only: a sequence of one clip
-        one.max_episode_steps, one.clip_sequence, one.switch_seconds = 300, [clip], 10.0
+        one.max_episode_steps, one.clip_sequence, one.switch_seconds = 300, [clip], 10.0  # no random switches
         both, _ = evaluate_policy(agent, one, a.episodes, a.seed, progress=False)
         ratio = both.reward_per_step / own.reward_per_step
         ok.append(ratio >= RATIO)

@@ -104,8 +104,9 @@ class Controller:
         cfg = self.config
         if not is_deepmimic(cfg.env_id):
             raise ValueError(f"{policy}: a policy of {cfg.env_id}; a Controller drives DeepMimic characters")
-        self.env = make_env(cfg.env_id, max_episode_steps=int(max_steps or NO_LIMIT),
-                            **env_kwargs_from_config(cfg, training=False))
+        kwargs = env_kwargs_from_config(cfg, training=False)
+        kwargs["switch_interval"] = None  # the caller says when to switch (a policy trained with random switches)
+        self.env = make_env(cfg.env_id, max_episode_steps=int(max_steps or NO_LIMIT), **kwargs)
         self._policy = self.agent.inference()
         u = self.env.unwrapped
         self._u = u

@@ -29,8 +29,12 @@ class DeepMimicTask(Task):
 
     # ---- environments
     def env_kwargs(self, cfg: Any, training: bool) -> dict[str, Any]:
-        """The options ``cfg`` sets, and the mode (evaluation switches the training-only options off)."""
-        return {**env_kwargs(OPTIONS, cfg), "mode": "train" if training else "eval"}
+        """The options ``cfg`` sets, and the mode (evaluation switches the training-only options off; a clip
+        sequence, which says when to switch, replaces the random switches of ``switch_interval``)."""
+        kwargs = {**env_kwargs(OPTIONS, cfg), "mode": "train" if training else "eval"}
+        if not training and getattr(cfg, "clip_sequence", None):
+            kwargs["switch_interval"] = None
+        return kwargs
 
     def vector_env(self, env_id: str, num_envs: int, max_episode_steps: int | None, nthread: int | None,
                    **kwargs: Any) -> Any:
