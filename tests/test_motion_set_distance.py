@@ -50,3 +50,21 @@ def test_a_clip_is_at_distance_zero_from_its_set_and_the_set_has_a_spread():
     assert own.mean < 1e-6 and own.coverage == 0.5  # walk's windows find themselves
     loo = ms.leave_one_clip_out()
     assert 0.02 < loo.mean < 0.5 and loo.p95 >= loo.mean and loo.coverage == 1.0  # walk vs run: different
+
+
+def test_a_simulated_pose_is_measured_as_the_clips_own():
+    """A character placed in a clip's pose is at that pose's place in the set: its root-relative body positions,
+    read from the simulation, equal the clip's at that time (the reference's packed bodies are root-relative
+    already; subtracting the root a second time once put every clip frame metres away)."""
+    from trpo_mimic.envs import make_vector_env
+    from trpo_mimic.mimic.motion_set_distance import clip_poses
+    envs = make_vector_env("DeepMimic-v0", 3, "native", 300, training=False, motion_file=["humanoid3d_run.txt"])
+    try:
+        envs.reset(seed=5)
+        core = envs.core
+        s, idx = core.physics.state, core.index
+        sim = relative_poses(s.xpos[:, idx.bodies], s.xpos[:, idx.root_body], s.xquat[:, idx.root_body])
+        np.testing.assert_allclose(sim, clip_poses(core.clips[0], core.layout, core.t), atol=1e-3)  # tabulated kinematics
+        assert np.abs(sim[:, 1:]).max() > 0.1  # not trivially zero
+    finally:
+        envs.close()

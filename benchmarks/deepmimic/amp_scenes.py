@@ -1,6 +1,6 @@
 """A goal-scene policy (issue 41) by the figures the field reads, on deterministic 20 s episodes:
 
-    python benchmarks/deepmimic/amp_scenes.py POLICY [--episodes 32] [--seconds 20] [--seed 1234]
+    python benchmarks/deepmimic/amp_scenes.py POLICY [--episodes 32] [--seconds 20] [--seed 1234] [--tracking POLICY]
 
 - the normalised task return: the task reward summed over an episode over its step limit (a fall forfeits the
   rest), mean and standard deviation over the episodes;
@@ -10,7 +10,9 @@
   policy's motion set (root-relative body positions in the heading frame, metres: ``mimic/motion_set_distance``),
   mean and 95th percentile, beside the set's own figure (each clip against the others) and the coverage (the
   share of the set's clips that are some window's nearest);
-- the samples and training time the policy took (its checkpoint's).
+- the samples and training time the policy took (its checkpoint's);
+- with ``--tracking POLICY`` (imitate-AMP on one clip, the paper's imitation table): the same distance for a
+  policy that tracks that clip (its root-relative pose error, each frame against the clip's nearest).
 
 Targets (issue 41): heading >= 0.85 normalised return, 0 falls, motion-set distance within 1.5x the set's; target
 location >= 0.63, 0 falls; strike a hit in >= 24 of 32, 0 falls.
@@ -33,14 +35,15 @@ STRIKE_HITS = 24 / 32
 DISTANCE_RATIO = 1.5
 
 
-def play(agent, cfg, episodes: int, seed: int, steps: int):
-    """One deterministic episode per sub-env: task returns, falls, hits, each episode's pose windows; the core."""
+def play(agent, cfg, episodes: int, seed: int, steps: int, tracking: bool = False):
+    """One deterministic episode per sub-env: task returns, falls, hits, each episode's pose windows; the core.
+    ``tracking``: a clip-tracking policy (DeepMimic-v0), played alike for its poses."""
     cfg = copy.deepcopy(cfg)
     cfg.max_episode_steps = steps
     envs = make_vector_env(cfg.env_id, episodes, "native", steps, training=False,
                            **env_kwargs_from_config(cfg, training=False))
     core = envs.core
-    if core.scene is None:
+    if core.scene is None and not tracking:
         raise SystemExit(f"{cfg.env_id}: not a goal scene (DeepMimicAMP/Heading/Target/Strike-v0)")
     idx, policy = core.index, agent.inference()
     obs, _ = envs.reset(seed=seed)
@@ -61,7 +64,7 @@ def play(agent, cfg, episodes: int, seed: int, steps: int):
         record(rows)
         task[rows] += np.asarray(reward)[rows]
         fell[rows] |= term[rows]
-        if core.scene.name == "strike":
+        if core.scene is not None and core.scene.name == "strike":
             hit[rows] |= core.scene.goal.hit[rows] | (info.get("final_info", {}).get("reward_strike_hit",
                                                                                      np.zeros(episodes))[rows] > 0)
         active &= ~(term | trunc)
@@ -74,6 +77,8 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=32)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--tracking", metavar="POLICY", default=None,
+                   help="imitate-AMP: a policy tracking the same clip (e.g. walk), measured alike beside it")
     a = p.parse_args()
     agent, cfg, _ = load_agent(a.policy, "cpu")
     ckpt = torch.load(resolve_checkpoint(a.policy), map_location="cpu", weights_only=True)
@@ -104,6 +109,13 @@ def main() -> None:
             ok.append(ratio <= DISTANCE_RATIO)
             line += f" (target <= {DISTANCE_RATIO}: {'met' if ratio <= DISTANCE_RATIO else 'NOT MET'})"
     print(line)
+    if a.tracking:  # the paper's imitation table: the same figure for a policy that tracks the clip
+        t_agent, t_cfg, _ = load_agent(a.tracking, "cpu")
+        _, t_fell, _, t_wins, t_envs = play(t_agent, t_cfg, a.episodes, a.seed, steps, tracking=True)
+        t_envs.close()
+        t = ms.distance(np.concatenate([w for w in t_wins if len(w)]))
+        print(f"the tracking policy {a.tracking} on the same measure: mean {t.mean:.3f} m, 95th percentile "
+              f"{t.p95:.3f} m, {int(t_fell.sum())} falls; AMP over tracking: {d.mean / t.mean:.2f}x")
     print(f"{scene}: {'MET' if all(ok) else 'NOT MET'} ({sum(ok)} of {len(ok)} criteria)")
     envs.close()
 

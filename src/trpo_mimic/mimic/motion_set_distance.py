@@ -80,6 +80,14 @@ class SetDistance:
         return len(np.unique(self.clips)) / self.num_clips
 
 
+def clip_poses(clip, layout, t: np.ndarray) -> np.ndarray:
+    """A clip's poses (N, B, 3) at times t, as :func:`relative_poses` of a simulation's bodies: the reference's
+    packed body positions are already relative to the root (world axes), so only the heading turn is left."""
+    quats, vec = clip.reference_packed_batch(np.asarray(t, dtype=np.float64))
+    n = len(vec)
+    return relative_poses(vec[:, layout.bodies].reshape(n, -1, 3), np.zeros((n, 3)), quats[:, 0])
+
+
 class MotionSet:
     """The windows of a motion set's clips, sampled every WINDOW_DT over each clip's span."""
 
@@ -88,10 +96,7 @@ class MotionSet:
         self.clip_windows = []
         for c in clips:
             t = np.arange(0.0, c.duration + 1e-9, WINDOW_DT)
-            quats, vec = c.reference_packed_batch(t)
-            n = len(t)
-            poses = relative_poses(vec[:, layout.bodies].reshape(n, -1, 3), vec[:, layout.root_pos], quats[:, 0])
-            self.clip_windows.append(windows(poses))
+            self.clip_windows.append(windows(clip_poses(c, layout, t)))
         self.all = np.concatenate(self.clip_windows)
         self.owner = np.concatenate([np.full(len(w), k) for k, w in enumerate(self.clip_windows)])
 
