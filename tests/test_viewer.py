@@ -275,3 +275,49 @@ def test_the_command_serves_the_page_and_ctrl_c_stops_it_in_one_line():
             proc.kill()
             proc.communicate()
     assert (proc.returncode, out, err) == (130, "", "trpo-mimic: interrupted by SIGINT\n")
+
+
+def _goal_policy(tmp_path, env_id):
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import train
+    train(Config(env_id=env_id, motion_file=["humanoid3d_walk.txt"], amp=True, action_mode="absolute", num_envs=2,
+                 steps_per_env=16, num_timesteps=32, vf_epochs=1, checkpoint_dir=str(tmp_path), run_name="g",
+                 progress=False, eval_freq=0, eval_video=False, amp_buffer_size=64, amp_hidden=[16]))
+    return tmp_path / "g"
+
+
+def test_a_heading_policy_is_steered_from_the_panel_and_its_goal_drawn(tmp_path):
+    """A goal policy has no skill to choose and no reference to draw: the panel has the heading and speed instead,
+    a change steers the character on the next step (and holds through a reset), and an arrow of the goal is drawn
+    at the character."""
+    from trpo_mimic.mimic.viewer import Viewer
+    with Viewer(_goal_policy(tmp_path, "DeepMimicHeading-v0"), port=0, seed=0) as v:
+        gui, c = v.gui, v.controller
+        assert "skill" not in gui and "ghost" not in gui and v.ghost == {}
+        assert {"heading", "goal_speed"} <= set(gui) and (gui["goal_speed"].min, gui["goal_speed"].max) == c.speeds
+        gui["heading"].value = 90.0
+        gui["goal_speed"].value = 1.5
+        v.tick(c.dt, 0.0)
+        assert c.goal_now() == pytest.approx({"heading": np.pi / 2, "speed": 1.5})
+        assert "heading** 90 deg at 1.5 m/s" in v._status_text()
+        (handle, (vector, rgb)), = v._goal_markers.shown.values()  # one arrow: 0.4 m per m/s, towards +y
+        np.testing.assert_allclose(vector, [0.0, 0.6, 0.0], atol=1e-4)
+        np.testing.assert_allclose(handle.position[:2], v.state.body_pos[0][:2], atol=0.05)
+        gui["reset"].value = True  # a click: a new episode, the goal steered to holds
+        v.tick(c.dt, 0.0)
+        assert v.episodes == 2 and c.goal_now() == pytest.approx({"heading": np.pi / 2, "speed": 1.5})
+
+
+def test_a_target_policy_goes_where_the_panel_says(tmp_path):
+    from trpo_mimic.mimic.viewer import Viewer
+    with Viewer(_goal_policy(tmp_path, "DeepMimicTarget-v0"), port=0, seed=0) as v:
+        gui, c = v.gui, v.controller
+        assert {"target_x", "target_y", "go"} <= set(gui) and "heading" not in gui
+        gui["target_x"].value, gui["target_y"].value = 3.0, -2.0
+        v.tick(c.dt, 0.0)
+        assert c.goal_now()["target"] != (3.0, -2.0)  # set, not yet sent
+        gui["go"].value = True  # a click
+        v.tick(c.dt, 0.0)
+        assert c.goal_now() == {"target": (3.0, -2.0)} and "target** at (3.0, -2.0) m" in v._status_text()
+        (handle, _), = v._goal_markers.shown.values()  # a sphere at the target
+        np.testing.assert_allclose(handle.position, [3.0, -2.0, 0.1])

@@ -250,6 +250,29 @@ class Controller:
         """The reference pose (nq,) now, where the reward measures it (for a ghost)."""
         return self._u.reference_qpos()
 
+    @property
+    def speeds(self) -> tuple[float, float] | None:
+        """A heading policy's range of speeds (m/s) a command may ask (the motion set's); None otherwise."""
+        return tuple(self._u.core.scene.goal.speeds) if self.goal == "heading" else None
+
+    def goal_now(self) -> dict[str, Any]:
+        """A goal policy's goal now, as its commands name it (``heading`` rad, ``speed`` m/s; ``target``
+        metres, world frame); {} for a tracking policy."""
+        if self.goal in ("heading",):
+            g = self._u.core.scene.goal
+            return {"heading": float(g.target[0]), "speed": float(g.speed[0])}
+        if self.goal in ("target", "strike"):
+            return {"target": tuple(float(v) for v in self._u.core.scene.goal.target[0])}
+        return {}
+
+    def goal_markers(self) -> list[tuple]:
+        """What to draw of the goal now (world frame): ``("arrow", start, end, rgba)`` (a heading and speed) or
+        ``("sphere", centre, radius, rgba)`` (a target), as the videos draw them; [] for a tracking policy."""
+        scene = self._u.core.scene
+        if scene is None:
+            return []
+        return scene.goal.markers(0, scene.kinematics(self._u.core.physics.state))
+
     def close(self) -> None:
         self.env.close()
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .shapes import geom_shape
+from .viewer_goals import GoalMarkers, add_goal_controls
 
 VIEWER_EXTRA = "pip install 'trpo-mimic[viewer]'"
 
@@ -58,11 +59,12 @@ class Requests:
     skill: str | None = None
     push: float | None = None
     reset: bool = False
+    goal: dict[str, Any] | None = None  # a goal policy's command (heading and speed, or a target)
 
-    def take(self) -> tuple[str | None, float | None, bool]:
+    def take(self) -> tuple[str | None, float | None, bool, dict[str, Any] | None]:
         with self.lock:
-            out = (self.skill, self.push, self.reset)
-            self.skill, self.push, self.reset = None, None, False
+            out = (self.skill, self.push, self.reset, self.goal)
+            self.skill, self.push, self.reset, self.goal = None, None, False, None
         return out
 
 
@@ -84,9 +86,11 @@ class Viewer:
     free one; a port in use: viser takes the next free one, :attr:`port` says which).
 
     Attributes a program (or a test) may read: ``controller``, ``server`` (the ``viser.ViserServer``), ``gui``
-    (the GUI handles by name: skill, push, force, pause, speed, follow, ghost, reset, status), ``state`` (the
-    latest :class:`~.controller.CharacterState`), ``falls``, ``episodes`` and ``connections`` (clients that have
-    connected so far)."""
+    (the GUI handles by name: push, force, pause, speed, follow, reset, status; a tracking policy's skill and
+    ghost; a heading policy's heading and goal_speed; a target or strike policy's target_x, target_y and go),
+    ``state`` (the latest :class:`~.controller.CharacterState`), ``falls``, ``episodes`` and ``connections``
+    (clients that have connected so far). A goal policy has no reference to draw: its goal is drawn instead (an
+    arrow of the heading and speed, a sphere at the target), as in its videos."""
 
     def __init__(self, policy: str | Path, host: str = "127.0.0.1", port: int = 8080, skill: str | None = None,
                  seed: int | None = None, device: str = "cpu"):
@@ -114,6 +118,8 @@ class Viewer:
             self._fell_at: float | None = None
             self._status_at = 0.0
             self._paused = False
+            self._steering: dict[str, Any] | None = None  # the GUI's last goal command, sent again after a reset
+            self._goal_markers = GoalMarkers(self.server.scene)
             self._build_scene()
             self._build_gui()
             self.draw()
@@ -146,6 +152,7 @@ class Viewer:
                                       plane_color=(225, 225, 225), plane_opacity=1.0, shadow_opacity=0.2,
                                       cell_color=(200, 200, 200), section_color=(160, 160, 160))
         bodies = [int(m.body(n).id) for n in self.controller.body_names]
+        tracking = self.controller.goal is None  # a goal policy tracks no clip: no ghost
         self._bodies: list[int] = []  # bodies with geoms (besides the world's)
         self._rows: list[int | None] = []  # each one's row in CharacterState.body_pos (None: read from the data)
         self.character: dict[str, Any] = {}
@@ -169,34 +176,40 @@ class Viewer:
                 self._rows.append(bodies.index(b) if b in bodies else None)
                 name = m.body(b).name or f"body{b}"
                 self.character[name] = scene.add_frame(f"/world/character/{name}", show_axes=False)
-                self.ghost[name] = scene.add_frame(f"/world/ghost/{name}", show_axes=False)
+                if tracking:
+                    self.ghost[name] = scene.add_frame(f"/world/ghost/{name}", show_axes=False)
             name = m.body(b).name or f"body{b}"
             scene.add_mesh_simple(f"/world/character/{name}/geom{g}", v, f, color=CHARACTER_RGB, **local)
-            scene.add_mesh_simple(f"/world/ghost/{name}/geom{g}", v, f, color=GHOST_RGB, opacity=GHOST_OPACITY,
-                                  cast_shadow=False, receive_shadow=False, **local)
+            if tracking:
+                scene.add_mesh_simple(f"/world/ghost/{name}/geom{g}", v, f, color=GHOST_RGB, opacity=GHOST_OPACITY,
+                                      cast_shadow=False, receive_shadow=False, **local)
 
     def _build_gui(self) -> None:
         gui, c = self.server.gui, self.controller
         gui.configure_theme(control_width="medium")
         h: dict[str, Any] = {}
         h["status"] = gui.add_markdown(self._status_text())
-        h["skill"] = gui.add_dropdown("skill", options=list(c.skills), initial_value=self.state.skill,
-                                      hint="the clip the character imitates")
+        if "skill" in c.commands:
+            h["skill"] = gui.add_dropdown("skill", options=list(c.skills), initial_value=self.state.skill,
+                                          hint="the clip the character imitates")
+        add_goal_controls(self.server.gui, self.controller, self.requests, h)
         h["force"] = gui.add_slider("push force (N)", min=PUSH_FORCE[0], max=PUSH_FORCE[1], step=10.0,
                                     initial_value=PUSH_FORCE[2])
         h["push"] = gui.add_button("push", hint="push the chest for 0.2 s, in a random horizontal direction")
         h["speed"] = gui.add_slider("playback speed", min=SPEED[0], max=SPEED[1], step=0.1, initial_value=SPEED[2])
         h["pause"] = gui.add_checkbox("pause", initial_value=False)
         h["follow"] = gui.add_checkbox("camera follow", initial_value=True)
-        h["ghost"] = gui.add_checkbox("ghost (reference)", initial_value=True)
-        h["reset"] = gui.add_button("reset", hint="a new episode of the chosen skill")
+        if self.ghost:
+            h["ghost"] = gui.add_checkbox("ghost (reference)", initial_value=True)
+        h["reset"] = gui.add_button("reset", hint="a new episode" + (" of the chosen skill" if "skill" in h else ""))
         self.gui = h
         r = self.requests
 
-        @h["skill"].on_update
-        def _(_: Any) -> None:
-            with r.lock:
-                r.skill = str(h["skill"].value)
+        if "skill" in h:
+            @h["skill"].on_update
+            def _(_: Any) -> None:
+                with r.lock:
+                    r.skill = str(h["skill"].value)
 
         @h["push"].on_click
         def _(_: Any) -> None:
@@ -208,30 +221,39 @@ class Viewer:
             with r.lock:
                 r.reset = True
 
-        @h["ghost"].on_update
-        def _(_: Any) -> None:
-            for frame in self.ghost.values():
-                frame.visible = bool(h["ghost"].value)
+        if "ghost" in h:
+            @h["ghost"].on_update
+            def _(_: Any) -> None:
+                for frame in self.ghost.values():
+                    frame.visible = bool(h["ghost"].value)
 
     def _status_text(self) -> str:
-        s = self.state
+        s, c = self.state, self.controller
         reward = "-" if s.reward is None else f"{s.reward:.2f}"
         note = " · **fell**" if s.fell else " · paused" if self.gui_value("pause", False) else ""
-        return (f"**{s.skill}** · {s.time:5.1f} s · reward {reward}{note}  \n"
+        what = f"**{s.skill}**"
+        goal = c.goal_now()
+        if "heading" in goal:
+            what = f"**heading** {np.degrees(goal['heading']):.0f} deg at {goal['speed']:.1f} m/s"
+        elif "target" in goal:
+            what = f"**{c.goal}** at ({goal['target'][0]:.1f}, {goal['target'][1]:.1f}) m"
+        return (f"{what} · {s.time:5.1f} s · reward {reward}{note}  \n"
                 f"episode {self.episodes} · falls {self.falls}")
 
     def draw(self) -> None:
         """Move the character's and the ghost's bodies to the latest state (and /world under the camera)."""
         s, d, u = self.state, self._ghost, self.controller.env.unwrapped
-        d.qpos[:] = self.controller.reference_qpos()
-        self._mujoco.mj_kinematics(self._model, d)
+        if self.ghost:
+            d.qpos[:] = self.controller.reference_qpos()
+            self._mujoco.mj_kinematics(self._model, d)
         root = s.body_pos[0]
         with self.server.atomic():
-            for (name, frame), ghost, b, row in zip(self.character.items(), self.ghost.values(), self._bodies,
-                                                    self._rows):
+            for frame, b, row in zip(self.character.values(), self._bodies, self._rows):
                 frame.position = s.body_pos[row] if row is not None else u.data.xpos[b].copy()
                 frame.wxyz = s.body_quat[row] if row is not None else u.data.xquat[b].copy()
+            for ghost, b in zip(self.ghost.values(), self._bodies):
                 ghost.position, ghost.wxyz = d.xpos[b].copy(), d.xquat[b].copy()
+            self._goal_markers.draw(self.controller.goal_markers())
             if self.gui_value("follow", True):
                 self._world.position = (-root[0], -root[1], 0.0)
             self._ground.position = (float(np.round(root[0])), float(np.round(root[1])), 0.0)
@@ -249,16 +271,18 @@ class Viewer:
         """One pass of the loop: apply the GUI's requests, step as many times as ``elapsed`` real seconds times
         the speed (plus ``debt``, the simulated time still owed) allow, draw. Returns the time still owed."""
         c = self.controller
-        skill, push, reset = self.requests.take()
+        skill, push, reset, goal = self.requests.take()
+        if goal is not None:
+            self._steering = goal
         changed = False
         if skill is not None and skill != self.state.skill and self.state.ended:
             reset = True  # a fallen character starts again in the skill asked for
         if reset or (self.state.ended and self._fell_at is not None
                      and time.monotonic() - self._fell_at >= FALLEN_SECONDS):
-            self.state = c.reset(seed=None, skill=str(self.gui["skill"].value))
+            self.state = c.reset(seed=None, skill=self.gui_value("skill", None))
             self.episodes += 1
             self._fell_at, debt, changed = None, 0.0, True
-            skill = None
+            skill, goal = None, self._steering  # the goal steered to holds in the new episode
         if push is not None and not self.state.ended:
             c.push(push)
         paused = bool(self.gui["pause"].value)
@@ -268,8 +292,9 @@ class Viewer:
             debt += elapsed * float(self.gui["speed"].value)
         steps = 0
         while debt >= c.dt and not self.state.ended and steps < MAX_STEPS_PER_TICK:
-            self.state = c.step({"skill": skill} if skill is not None else None)
-            skill = None
+            command = {**({"skill": skill} if skill is not None else {}), **(goal or {})}
+            self.state = c.step(command or None)
+            skill, goal = None, None
             debt -= c.dt
             steps += 1
             if self.state.ended:
@@ -277,9 +302,10 @@ class Viewer:
                 self._fell_at = time.monotonic()
         if steps == MAX_STEPS_PER_TICK or self.state.ended:
             debt = min(debt, c.dt)
-        if skill is not None:  # asked while paused: kept for the next step
+        if skill is not None or goal is not None:  # asked while paused: kept for the next step
             with self.requests.lock:
                 self.requests.skill = self.requests.skill or skill
+                self.requests.goal = self.requests.goal or goal
         if steps or changed:
             self.draw()
         return debt
