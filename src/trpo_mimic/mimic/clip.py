@@ -181,8 +181,7 @@ class MotionClip:
         self.body_pos = np.zeros((n, len(idx.bodies), 3))
         self.com = np.zeros((n, 3))
         self.com_vel = np.zeros((n, 3))
-        self.angvel = np.zeros((n, len(idx.joint_bodies), 3))
-        quats = np.zeros((n, len(idx.joint_bodies), 4))
+        xquat, cvel = np.zeros((n, m.nbody, 4)), np.zeros((n, m.nbody, 6))
         for s in range(n):
             d.qpos[:] = self.sample_qpos[s]
             d.qvel[:] = self.sample_qvel[s]
@@ -194,9 +193,12 @@ class MotionClip:
             self.body_pos[s] = d.xpos[idx.bodies]
             self.com[s] = d.subtree_com[idx.root_body]
             self.com_vel[s] = d.subtree_linvel[idx.root_body]
-            self.angvel[s] = angular_velocities(d.xquat, d.cvel, idx.joint_bodies, idx.joint_parents)
-            quats[s, 0] = d.xquat[idx.root_body]
-            quats[s, 1:] = quat_mul(quat_conj(d.xquat[idx.pose_parents]), d.xquat[idx.pose_bodies])
+            xquat[s], cvel[s] = d.xquat, d.cvel
+        # the rotations' maths over every sample at once (elementwise: the same numbers as sample by sample)
+        self.angvel = angular_velocities(xquat, cvel, idx.joint_bodies, idx.joint_parents)
+        quats = np.zeros((n, len(idx.joint_bodies), 4))
+        quats[:, 0] = xquat[:, idx.root_body]
+        quats[:, 1:] = quat_mul(quat_conj(xquat[:, idx.pose_parents]), xquat[:, idx.pose_bodies])
         self.sample_quats = quats
         self._build_tables()
 
