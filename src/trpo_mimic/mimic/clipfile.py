@@ -257,7 +257,9 @@ def resolve_motion_set(motion_file: Any, clip_name: str | None = None,
     if path.startswith("builtin:"):
         return [path], [1.0]
     try:
-        doc = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
+        # a clip (most files) is parsed once, by the clip loader: only a file naming "Motions" is parsed here
+        doc = json.loads(text) if '"Motions"' in text else None
     except (OSError, UnicodeDecodeError, ValueError):
         return [path], [1.0]  # not a motion set; the clip loader reports what is wrong with it
     if not (isinstance(doc, dict) and "Motions" in doc):
