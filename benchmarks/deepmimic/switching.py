@@ -46,7 +46,10 @@ def play(agent, cfg, episodes: int, seed: int, interval) -> dict:
     try:
         while active.any():
             obs, reward, term, trunc, info = envs.step(policy.act(obs, True)[0])
-            clip = np.asarray(info["clip"])
+            done = term | trunc
+            clip = np.asarray(info["clip"]).copy()
+            if done.any():  # an ended episode's row is its next episode's: its own last step is in final_info
+                clip[done] = np.asarray(info["final_info"]["clip"])[done]
             for i in np.flatnonzero(active):
                 if clip[i] != last_clip[i]:
                     switches[i] += 1
@@ -59,7 +62,6 @@ def play(agent, cfg, episodes: int, seed: int, interval) -> dict:
                 if term[i]:
                     falls += 1
                     at_switch += int(switches[i] > 0 and since[i] <= FALL_WINDOW_STEPS)
-            done = term | trunc
             last_clip = np.where(done, -1, clip)
             active &= ~done
         names = [c.name for c in envs.core.clips]
