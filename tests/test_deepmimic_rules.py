@@ -267,3 +267,31 @@ def test_where_no_contact_ends_an_episode_the_goal_and_the_bar_need_every_episod
     assert "NOT MET" in targets.verdict("punch", 1e6, {"reward": 0.85, "falls": 1, "episodes": 10})
     assert targets.read_eval("mean reward per step: 0.9\nfalls: 3 of 100 episodes ended early") == \
         {"reward": 0.9, "falls": 3, "episodes": 100}
+
+
+def test_reset_noise_starts_training_episodes_near_the_clip_and_evaluation_on_it():
+    """--reset_noise c: a training episode starts with every hinge's angle and velocity off the clip's by at most c
+    (uniform, so some by nearly c), the root and the PD targets on it; evaluation starts exactly on the clip."""
+    from trpo_mimic.mimic.vector import DeepMimicVectorEnv
+    c = 0.1
+    for mode in ("train", "eval"):
+        env = DeepMimicVectorEnv(8, max_episode_steps=50, motion_file=[str(clip_path("walk"))], reset_noise=c,
+                                 mode=mode, action_mode="residual")
+        env.reset(seed=3)
+        core = env.core
+        idx, s = core.index, core.physics.state
+        clip = core.clips[0]
+        dq = np.stack([s.qpos[i] - clip.qpos_at(core.t[i]) for i in range(8)])
+        dv = np.stack([s.qvel[i] - clip.qvel_at(core.t[i]) for i in range(8)])
+        hinge_q, hinge_v = dq[:, idx.hinge_qpos], dv[:, idx.hinge_qvel]
+        np.testing.assert_allclose(dq[:, 3:7], 0.0, atol=1e-12)  # the root's rotation untouched
+        if mode == "train":
+            assert np.abs(hinge_q).max() <= c and np.abs(hinge_v).max() <= c
+            assert np.abs(hinge_q).max() > 0.9 * c and np.abs(hinge_v).max() > 0.9 * c
+            assert np.abs(hinge_q).mean() > 0.3 * c  # uniform in [-c, c]: mean |x| = c / 2
+        else:
+            np.testing.assert_allclose(hinge_q, 0.0, atol=1e-12)
+            np.testing.assert_allclose(hinge_v, 0.0, atol=1e-12)
+        env.close()
+    with pytest.raises(ValueError, match="reset_noise"):
+        DeepMimicVectorEnv(2, motion_file=[str(clip_path("walk"))], reset_noise=-0.1)

@@ -230,8 +230,15 @@ class DeepMimicCore:
         self.root_offset[i] = 0.0
         self.ref_moved[i] = False
         self.follow_left[i] = self.grace_left[i] = 0.0
-        qpos = clip_.qpos_at(t0)
-        self.physics.set_state(i, qpos, clip_.qvel_at(t0), qpos[self.index.hinge_qpos])
+        qpos, qvel = clip_.qpos_at(t0), clip_.qvel_at(t0)
+        targets = qpos[self.index.hinge_qpos].copy()
+        noise = self.options.in_force("reset_noise")
+        if noise > 0:  # near the clip's state, not on it (the PD targets stay the clip's)
+            h, hv = self.index.hinge_qpos, self.index.hinge_qvel
+            qpos, qvel = qpos.copy(), qvel.copy()
+            qpos[h] += rng.uniform(-noise, noise, len(h))
+            qvel[hv] += rng.uniform(-noise, noise, len(hv))
+        self.physics.set_state(i, qpos, qvel, targets)
 
     def _started(self, rows: np.ndarray) -> tuple[np.ndarray, dict]:
         """First observations and reset infos (arrays over rows) of freshly started environments."""
@@ -241,7 +248,8 @@ class DeepMimicCore:
         obs = self.observe(s, t, ids, ref)
         sc = self.score(s, ref)
         terms = sc.terms
-        if (terms[:, 0] < 0.99).any():  # the sim would not start on the reference: a bug, not an event
+        # the sim would not start on the reference (without reset_noise): a bug, not an event
+        if not self.options.in_force("reset_noise") and (terms[:, 0] < 0.99).any():
             k = int(np.argmin(terms[:, 0]))
             raise RuntimeError(f"reference state initialisation failed: pose term {terms[k, 0]:.4f} at t={t[k]}")
         if self.scene is not None:

@@ -80,6 +80,10 @@ OPTIONS = (
            "episode's starts drawn in proportion to the failure rate of episodes started in the same twentieth of "
            "the clip (as PHC and ProtoMotions weight their motions by failure); the rest uniform (default 0: all "
            "uniform). Training only.", range=Range(0, 1, high_open=True), training_only=True),
+    Option("reset_noise", float, 0.0, "DeepMimic: each training episode's start state gets noise uniform in "
+           "[-c, c] on every hinge's angle (rad) and velocity (rad/s) (Gymnasium's MuJoCo reset_noise_scale "
+           "convention), so the policy also learns from states near the clip's (default 0: none). Training only.",
+           range=NON_NEGATIVE, training_only=True),
     Option("switch_interval", float, None, "DeepMimic with several clips: LOW HIGH seconds: each episode switches to "
            "another clip (drawn by weight) after a time drawn uniformly in [LOW, HIGH], again and again, continuing "
            "from the new clip's nearest pose, so that a --clip_id_obs policy learns the transitions (default: "
