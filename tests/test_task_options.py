@@ -43,7 +43,7 @@ def test_a_flag_reaches_the_environment_cast_as_declared():
 
 def test_training_only_options_are_off_in_evaluation():
     on = {o.name: (0.5 if o.type is float else True) for o in CORE_OPTIONS if o.training_only}
-    assert set(on) == {"max_root_drift", "pose_termination", "fail_weighted_rsi"}
+    assert set(on) == {"max_root_drift", "pose_termination", "fail_weighted_rsi", "reset_noise"}
     train, ev = TaskOptions(**on), TaskOptions(**on, mode="eval")
     assert all(train.in_force(k) == v for k, v in on.items())
     assert all(ev.in_force(k) == OPTION[k].default for k in on)
