@@ -87,8 +87,9 @@ def main() -> None:
     core = envs.core
     scene = core.scene.name
     print(f"{a.policy}: {cfg.env_id} (scene {scene}), {ckpt.get('timesteps', 0) / 1e6:.2f}M samples, "
-          f"{ckpt.get('train_seconds', 0) / 60:.0f} min of training; {a.episodes} deterministic {a.seconds:g} s "
-          f"episodes, seed {a.seed}")
+          f"{ckpt.get('train_seconds', 0) / 60:.0f} min of training"
+          f"{f' (after its warm start, {cfg.pretrained_weight_path})' if cfg.pretrained_weight_path else ''}; "
+          f"{a.episodes} deterministic {a.seconds:g} s episodes, seed {a.seed}")
     print(f"normalised task return: {ret.mean():.3f} +- {ret.std():.3f}; falls: {int(fell.sum())} of {a.episodes}")
     ok = [int(fell.sum()) == 0]
     if scene in TARGETS:
