@@ -13,11 +13,11 @@ def add_goal_controls(gui: Any, c: Any, r: Any, h: dict[str, Any]) -> None:
     :class:`.viewer.Requests`) for the simulation thread; a commanded goal holds (the scene's own changes stop)."""
     now = c.goal_now()
     if c.goal == "heading":
-        lo, hi = c.speeds
+        lo, hi = np.ceil(c.speeds[0] * 10) / 10, np.floor(c.speeds[1] * 10) / 10  # within the set's, to 0.1 m/s
         h["heading"] = gui.add_slider("heading (deg)", min=-180.0, max=180.0, step=5.0,
                                       initial_value=float(np.round(np.degrees(now["heading"]) / 5.0) * 5.0),
                                       hint="the direction to go, from the world's x axis")
-        h["goal_speed"] = gui.add_slider("speed (m/s)", min=lo, max=hi, step=0.1,
+        h["goal_speed"] = gui.add_slider("speed (m/s)", min=float(lo), max=float(hi), step=0.1,
                                          initial_value=float(np.clip(np.round(now["speed"], 1), lo, hi)))
 
         def steer(_: Any) -> None:
