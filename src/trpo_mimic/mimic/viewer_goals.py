@@ -14,6 +14,8 @@ def add_goal_controls(gui: Any, c: Any, r: Any, h: dict[str, Any]) -> None:
     now = c.goal_now()
     if c.goal == "heading":
         lo, hi = np.ceil(c.speeds[0] * 10) / 10, np.floor(c.speeds[1] * 10) / 10  # within the set's, to 0.1 m/s
+        if lo > hi:  # a range narrower than that: as it is
+            lo, hi = c.speeds
         h["heading"] = gui.add_slider("heading (deg)", min=-180.0, max=180.0, step=5.0,
                                       initial_value=float(np.round(np.degrees(now["heading"]) / 5.0) * 5.0),
                                       hint="the direction to go, from the world's x axis")
