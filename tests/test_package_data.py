@@ -16,7 +16,9 @@ import torch
 
 from trpo_mimic.cli import parse
 from trpo_mimic.data import MOTIONS_DIR, PRETRAINED_DIR, names, resolve, shipped
-from trpo_mimic.mimic.pretrained import CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, falls_interval
+from trpo_mimic.config import Config
+from trpo_mimic.mimic.pretrained import (CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, GOAL_CARD_EPISODES,
+                                         GOAL_CARD_STEPS, card_protocol, falls_interval)
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "trpo_mimic"
@@ -100,13 +102,16 @@ def test_falls_interval_is_wilsons():
 
 @pytest.mark.parametrize("name", names())
 def test_every_policy_has_a_complete_card(name):
-    card = torch.load(PRETRAINED_DIR / f"{name}.pt", weights_only=True)[CARD_KEY]
-    assert card["eval"] == {"episodes": CARD_EPISODES, "max_episode_steps": CARD_STEPS, "seed": CARD_SEED,
-                            "deterministic": True}
+    ckpt = torch.load(PRETRAINED_DIR / f"{name}.pt", weights_only=True)
+    card, goal = ckpt[CARD_KEY], ckpt["config"].get("amp", False)
+    episodes, steps, seed = card_protocol(Config.from_dict(ckpt["config"]))
+    assert (episodes, steps, seed) == ((GOAL_CARD_EPISODES, GOAL_CARD_STEPS, CARD_SEED) if goal else
+                                       (CARD_EPISODES, CARD_STEPS, CARD_SEED))
+    assert card["eval"] == {"episodes": episodes, "max_episode_steps": steps, "seed": seed, "deterministic": True}
     for key in ("skill", "character", "samples", "train_minutes", "reward_per_step", "falls", "falls_ci95",
-                "body_error_m", "successes", "reproduce", "clips"):
+                *(("task_return", "motion_set") if goal else ("body_error_m", "successes")), "reproduce", "clips"):
         assert key in card, key
-    assert card["falls_ci95"] == [round(x, 4) for x in falls_interval(card["falls"], CARD_EPISODES)]
+    assert card["falls_ci95"] == [round(x, 4) for x in falls_interval(card["falls"], episodes)]
     for clip, digest in card["clips"].items():
         assert hashlib.sha256((MOTIONS_DIR / clip).read_bytes()).hexdigest() == digest, clip
 

@@ -20,55 +20,17 @@ location >= 0.63, 0 falls; strike a hit in >= 24 of 32, 0 falls.
 from __future__ import annotations
 
 import argparse
-import copy
 
-import numpy as np
 import torch
 
 from trpo_mimic.checkpoint import load_agent, resolve_checkpoint
-from trpo_mimic.envs import env_kwargs_from_config, make_vector_env
-from trpo_mimic.mimic.motion_set_distance import MotionSet, relative_poses, windows
+from trpo_mimic.mimic.goal_eval import play_goal
+from trpo_mimic.mimic.motion_set_distance import MotionSet
 
 CONTROL_HZ = 30
 TARGETS = {"heading": 0.85, "target": 0.63}
 STRIKE_HITS = 24 / 32
 DISTANCE_RATIO = 1.5
-
-
-def play(agent, cfg, episodes: int, seed: int, steps: int, tracking: bool = False):
-    """One deterministic episode per sub-env: task returns, falls, hits, each episode's pose windows; the core.
-    ``tracking``: a clip-tracking policy (DeepMimic-v0), played alike for its poses."""
-    cfg = copy.deepcopy(cfg)
-    cfg.max_episode_steps = steps
-    envs = make_vector_env(cfg.env_id, episodes, "native", steps, training=False,
-                           **env_kwargs_from_config(cfg, training=False))
-    core = envs.core
-    if core.scene is None and not tracking:
-        raise SystemExit(f"{cfg.env_id}: not a goal scene (DeepMimicAMP/Heading/Target/Strike-v0)")
-    idx, policy = core.index, agent.inference()
-    obs, _ = envs.reset(seed=seed)
-    active = np.ones(episodes, dtype=bool)
-    task, fell, hit = np.zeros(episodes), np.zeros(episodes, dtype=bool), np.zeros(episodes, dtype=bool)
-    poses = [[] for _ in range(episodes)]
-
-    def record(rows):
-        s = core.physics.state
-        rel = relative_poses(s.xpos[:, idx.bodies], s.xpos[:, idx.root_body], s.xquat[:, idx.root_body])
-        for i in rows:
-            poses[i].append(rel[i])
-
-    record(range(episodes))
-    while active.any():
-        obs, reward, term, trunc, info = envs.step(policy.act(obs, True)[0])
-        rows = np.flatnonzero(active)
-        record(rows)
-        task[rows] += np.asarray(reward)[rows]
-        fell[rows] |= term[rows]
-        if core.scene is not None and core.scene.name == "strike":
-            hit[rows] |= core.scene.goal.hit[rows] | (info.get("final_info", {}).get("reward_strike_hit",
-                                                                                     np.zeros(episodes))[rows] > 0)
-        active &= ~(term | trunc)
-    return task / steps, fell, hit, [windows(np.asarray(p)) for p in poses], envs
 
 
 def main() -> None:
@@ -83,9 +45,11 @@ def main() -> None:
     agent, cfg, _ = load_agent(a.policy, "cpu")
     ckpt = torch.load(resolve_checkpoint(a.policy), map_location="cpu", weights_only=True)
     steps = round(a.seconds * CONTROL_HZ)
-    ret, fell, hit, wins, envs = play(agent, cfg, a.episodes, a.seed, steps)
-    core = envs.core
-    scene = core.scene.name
+    try:
+        g = play_goal(agent, cfg, a.episodes, a.seed, steps)
+    except ValueError as e:
+        raise SystemExit(str(e))
+    ret, fell, hit, scene = g.task_return, g.fell, g.hit, g.scene
     print(f"{a.policy}: {cfg.env_id} (scene {scene}), {ckpt.get('timesteps', 0) / 1e6:.2f}M samples, "
           f"{ckpt.get('train_seconds', 0) / 60:.0f} min of training"
           f"{f' (after its warm start, {cfg.pretrained_weight_path})' if cfg.pretrained_weight_path else ''}; "
@@ -99,9 +63,9 @@ def main() -> None:
         ok.append(hit.mean() >= STRIKE_HITS)
         print(f"hits: {int(hit.sum())} of {a.episodes} (target >= {STRIKE_HITS * a.episodes:.0f}, 0 falls): "
               f"{'MET' if all(ok) else 'NOT MET'}")
-    ms = MotionSet(core.clips, core.layout)
-    d = ms.distance(np.concatenate([w for w in wins if len(w)]))
-    own = ms.leave_one_clip_out() if len(core.clips) > 1 else None
+    ms = MotionSet(g.clips, g.layout)
+    d = g.distance(ms)
+    own = ms.leave_one_clip_out() if len(g.clips) > 1 else None
     line = f"motion-set distance: mean {d.mean:.3f} m, 95th percentile {d.p95:.3f} m, coverage {d.coverage:.2f}"
     if own is not None:
         ratio = d.mean / own.mean
@@ -112,13 +76,11 @@ def main() -> None:
     print(line)
     if a.tracking:  # the paper's imitation table: the same figure for a policy that tracks the clip
         t_agent, t_cfg, _ = load_agent(a.tracking, "cpu")
-        _, t_fell, _, t_wins, t_envs = play(t_agent, t_cfg, a.episodes, a.seed, steps, tracking=True)
-        t_envs.close()
-        t = ms.distance(np.concatenate([w for w in t_wins if len(w)]))
+        tg = play_goal(t_agent, t_cfg, a.episodes, a.seed, steps, tracking=True)
+        t = tg.distance(ms)
         print(f"the tracking policy {a.tracking} on the same measure: mean {t.mean:.3f} m, 95th percentile "
-              f"{t.p95:.3f} m, {int(t_fell.sum())} falls; AMP over tracking: {d.mean / t.mean:.2f}x")
+              f"{t.p95:.3f} m, {int(tg.fell.sum())} falls; AMP over tracking: {d.mean / t.mean:.2f}x")
     print(f"{scene}: {'MET' if all(ok) else 'NOT MET'} ({sum(ok)} of {len(ok)} criteria)")
-    envs.close()
 
 
 if __name__ == "__main__":

@@ -30,12 +30,18 @@ from trpo_mimic.checkpoint import load_checkpoint  # noqa: E402
 from trpo_mimic.config import Config  # noqa: E402
 from trpo_mimic.evaluate import evaluate  # noqa: E402
 from trpo_mimic.data import names, shipped  # noqa: E402
-from trpo_mimic.mimic.pretrained import (CARD_EPISODES, CARD_KEY, CARD_SEED, CARD_STEPS, card_from, card_lines,  # noqa: E402
-                                   falls_interval, read_card, write_card)
+from trpo_mimic.mimic.pretrained import (CARD_KEY, card_from, card_lines, card_protocol,  # noqa: E402
+                                         falls_interval, read_card, write_card)
+import amp_scenes  # noqa: E402
 
+HEADING_REPRODUCE = ("trpo-mimic train --env_id DeepMimicHeading-v0 --run_name heading-a2 (stopped at 5.25M), then "
+                     "--pretrained_weight_path runs/heading-a2 --reset_log_std --init_log_std -3.0 --run_name "
+                     "heading-n1 (to 12.3M), then --pretrained_weight_path runs/heading-n1 --max_kl 0.05 --run_name "
+                     "heading-n2 (benchmarks/deepmimic/NOTES.md)")
 SHIPPED = {  # name: (skill, the command that trained it, its reward per step over the cards' 100 episodes
     # when the cards were first written: the shipped file's figure that a retraining must not fall below)
-    "walk": ("walk", "benchmarks/deepmimic_train.sh walk 2588672 --pd_clamp split", 0.9539),
+    "walk": ("walk", "trpo-mimic train --skill walk --num_timesteps 5000000 --stop_reward_per_step none --run_name "
+             "walk-t1 (the preset as it is, stopped by hand at 3.35M)", 0.9539),
     "jog": ("jog", "benchmarks/deepmimic_train.sh jog 20000000 (resumed twice, stopped by hand at 6.01M)", 0.9227),
     "run": ("run", "benchmarks/deepmimic_train.sh run 20000000 (resumed three times, stopped by hand at 10.21M)",
             0.9215),
@@ -59,27 +65,68 @@ SHIPPED = {  # name: (skill, the command that trained it, its reward per step ov
     "dog_canter": ("dog_canter", "benchmarks/deepmimic_train.sh dog_canter 20000000", 0.8377),
     "locomotion": ("walk, jog, run", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh locomotion 20000000 "
                    "(stopped by hand at 4.80M)", None),
+    "heading": ("heading", HEADING_REPRODUCE, None),
 }
+PAPER = {"heading": 0.90, "target": 0.63}
+"""The AMP paper's normalised task return on its locomotion set (docs/amp.md, Table 1)."""
+GOALS = {"heading"}
+"""The goal policies (issue 41): their cards hold the normalised task return and the motion-set distance, their
+bar is issue 41's (amp_scenes.TARGETS, 0 falls, and for heading the distance within DISTANCE_RATIO of the set's)."""
 
 
 def fresh(name: str):
-    """(EvalResult, checkpoint, config) of the card's evaluation, run as `trpo-mimic evaluate` runs it."""
+    """(card, checkpoint) of the card's evaluation, run as `trpo-mimic evaluate` runs it (its protocol:
+    ``card_protocol``); a goal policy's card adds the motion-set distance of the same episodes."""
     path = shipped(name)
-    opts = {"load_model_path": str(path), "num_eval_episodes": CARD_EPISODES, "max_episode_steps": CARD_STEPS,
-            "seed": CARD_SEED, "progress": False}
-    with contextlib.redirect_stdout(io.StringIO()):
-        result = evaluate(opts)
     ckpt = load_checkpoint(path)
     cfg = Config.from_dict(ckpt["config"])
-    cfg.max_episode_steps = CARD_STEPS
-    return result, ckpt, cfg
+    episodes, steps, seed = card_protocol(cfg)
+    opts = {"load_model_path": str(path), "num_eval_episodes": episodes, "max_episode_steps": steps,
+            "seed": seed, "progress": False}
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = evaluate(opts)
+    cfg.max_episode_steps = steps
+    skill, reproduce, _ = SHIPPED[name]
+    card = card_from(result, ckpt, cfg, skill, reproduce, episodes, steps, seed)
+    if name in GOALS:
+        card["motion_set"] = motion_set_card(path, episodes, seed, steps)
+    return card, ckpt
+
+
+def motion_set_card(path, episodes: int, seed: int, steps: int) -> dict:
+    """The motion-set distance of a goal policy's card episodes, beside its set's own (leave one clip out)."""
+    from trpo_mimic.checkpoint import load_agent
+    from trpo_mimic.mimic.goal_eval import play_goal
+    from trpo_mimic.mimic.motion_set_distance import MotionSet
+    agent, cfg, _ = load_agent(path, "cpu")
+    g = play_goal(agent, cfg, episodes, seed, steps)
+    ms = MotionSet(g.clips, g.layout)
+    d, own = g.distance(ms), ms.leave_one_clip_out()
+    return {"mean_m": round(d.mean, 4), "p95_m": round(d.p95, 4), "coverage": round(d.coverage, 4),
+            "own_mean_m": round(own.mean, 4), "own_p95_m": round(own.p95, 4), "ratio": round(d.mean / own.mean, 4)}
 
 
 def failures(name: str, card: dict) -> int:
     return targets.failures(SHIPPED[name][0], card["falls"], card["eval"]["episodes"], card.get("successes", 0))
 
 
+def goal_verdict(card: dict) -> str:
+    """Issue 41's bar: the scene's normalised task return, 0 falls, and for heading the motion-set distance."""
+    skill, checks = card["skill"], [("falls 0", card["falls"] == 0)]
+    if skill in amp_scenes.TARGETS:
+        checks.append((f"task return {card['task_return']:.4f} >= {amp_scenes.TARGETS[skill]}",
+                       card["task_return"] >= amp_scenes.TARGETS[skill]))
+    if skill == "heading":
+        ratio = card["motion_set"]["ratio"]
+        checks.append((f"motion-set distance {ratio:.2f}x <= {amp_scenes.DISTANCE_RATIO}x",
+                       ratio <= amp_scenes.DISTANCE_RATIO))
+    ok = all(c for _, c in checks)
+    return f"{'MET' if ok else 'NOT MET'} (" + "; ".join(f"{w}: {'yes' if c else 'no'}" for w, c in checks) + ")"
+
+
 def verdict(name: str, card: dict) -> str:
+    if name in GOALS:
+        return goal_verdict(card)
     fails, baseline, allowed = failures(name, card), SHIPPED[name][2], allowed_fails(card["eval"]["episodes"])
     ok_falls = fails <= allowed
     ok_reward = baseline is None or card["reward_per_step"] >= baseline
@@ -92,7 +139,7 @@ def verdict(name: str, card: dict) -> str:
 def compare(old: dict, new: dict) -> list[str]:
     """The fields where a card and a fresh one differ (4 decimals: the cards' rounding)."""
     keys = ("reward_per_step", "falls", "falls_ci95", "body_error_m", "body_error_root_m", "successes",
-            "per_clip", "samples", "clips", "eval")
+            "per_clip", "samples", "clips", "eval", "task_return", "motion_set")
     return [f"{k}: card {old.get(k)!r}, fresh {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
@@ -100,9 +147,13 @@ def readme_rows() -> list[str]:
     """README's results table, from the cards."""
     rows = ["| skill | reward per step (DeepMimic's) | falls in 100 episodes (95% interval) | samples | minutes |",
             "|---|---|---|---|---|"]
+    goals = []
     for name in names():
         card = read_card(shipped(name))
         if card is None:
+            continue
+        if name in GOALS:
+            goals.append((name, card))
             continue
         skill = SHIPPED.get(name, (name,))[0]
         ref = f" ({DEEPMIMIC[skill][0]:.3f})" if skill in DEEPMIMIC else ""
@@ -117,6 +168,16 @@ def readme_rows() -> list[str]:
         what = f"{fails} failed" if strict else f"{fails}"
         rows.append(f"| {name} | {reward} | {what} ({100 * lo:.1f}-{100 * hi:.1f}%) | {card['samples'] / 1e6:.2f}M "
                     f"| {card['train_minutes']:.0f} |")
+    if goals:
+        rows += ["", "| goal policy | normalised task return (paper's) | falls (95% interval) | motion-set distance "
+                     "(x the set's) | samples | minutes |", "|---|---|---|---|---|---|"]
+    for name, card in goals:
+        lo, hi = card["falls_ci95"]
+        paper = f" ({PAPER[card['skill']]:.2f})" if card["skill"] in PAPER else ""
+        m = card["motion_set"]
+        rows.append(f"| {name} | {card['task_return']:.3f}{paper} | {card['falls']} of {card['eval']['episodes']} "
+                    f"({100 * lo:.1f}-{100 * hi:.1f}%) | {m['mean_m']:.3f} m ({m['ratio']:.2f}x) | "
+                    f"{card['samples'] / 1e6:.2f}M | {card['train_minutes']:.0f} |")
     return rows
 
 
@@ -149,9 +210,7 @@ def main() -> int:
         sys.exit(f"unknown or unshipped policies: {', '.join(unknown)} (shipped: {', '.join(names())})")
     bad = 0
     for name in todo:
-        skill, reproduce, _ = SHIPPED[name]
-        result, ckpt, cfg = fresh(name)
-        card = card_from(result, ckpt, cfg, skill, reproduce, CARD_EPISODES, CARD_STEPS, CARD_SEED)
+        card, ckpt = fresh(name)
         print("\n".join(card_lines(name, card)))
         print(f"  bar: {verdict(name, card)}", flush=True)
         if args.check:

@@ -29,11 +29,21 @@ class EvalResult:
     clip_stats: dict[str, dict[str, float]] = field(default_factory=dict)  # several-clip DeepMimic: per clip
     switch_falls: int | None = None  # a clip sequence: falls within SWITCH_FALL_SECONDS after a switch
     max_errors: list[float] = field(default_factory=list)  # per episode: largest body-position error (m)
+    limit: int | None = None  # the episodes' step limit (None: none known)
 
     @property
     def reward_per_step(self) -> float:
         """Total reward over total steps, all episodes together (DeepMimic's normalised return)."""
         return sum(self.returns) / max(sum(self.lengths), 1)
+
+    @property
+    def return_over_limit(self) -> float | None:
+        """Total reward over the steps the episodes could have had (episodes x limit): an episode that ends
+        early forfeits the rest (the AMP paper's normalised task return, for a reward in [0, 1]). None without
+        a limit."""
+        if not self.limit:
+            return None
+        return sum(self.returns) / (len(self.returns) * self.limit)
 
     @property
     def successes(self) -> int | None:

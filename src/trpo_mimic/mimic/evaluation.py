@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..evaluation.stats import BODY_ERROR_KEY, SUCCESS_ERROR, EvalResult
+from .scene import TASK_REWARD_KEY
 
 
 def result_lines(result: EvalResult) -> list[str]:
@@ -20,6 +21,9 @@ def result_lines(result: EvalResult) -> list[str]:
                      f"(relative to the root: {result.term_means.get(BODY_ERROR_KEY + '_local', float('nan')):.3f} m)")
         lines.append(f"success: {result.successes} of {s['episodes']} episodes (no fall, body position "
                      f"error under {SUCCESS_ERROR} m throughout)")
+    if TASK_REWARD_KEY in result.term_means and result.return_over_limit is not None:
+        lines.append(f"normalised task return: {result.return_over_limit:.4f} (the task reward summed over each "
+                     f"episode over its {result.limit} steps: a fall forfeits the rest)")
     for k, v in sorted(result.term_means.items()):
         if k.startswith("reward_"):
             lines.append(f"  {k}: {v:.4f}")

@@ -23,6 +23,18 @@ CARD_KEY = "card"
 CARD_EPISODES, CARD_STEPS, CARD_SEED = 100, 300, 1234
 """The cards' evaluation: 100 deterministic 10 s episodes from random phases, seed 1234, which no training or
 choice of checkpoint uses (training's own evaluations draw other seeds)."""
+GOAL_CARD_EPISODES, GOAL_CARD_STEPS = 32, 600
+"""A goal policy's card (an AMP scene: heading, target, strike): 32 deterministic 20 s episodes (issue 41's
+benchmark, the paper's protocol), seed CARD_SEED, with the normalised task return and the motion-set distance."""
+
+
+def card_protocol(cfg: Any) -> tuple[int, int, int]:
+    """(episodes, steps, seed) of the card of a policy trained with ``cfg``."""
+    from .registration import SCENE_IDS
+    scene = getattr(cfg, "scene", None) not in (None, "imitate") or cfg.env_id.split("/")[-1] in SCENE_IDS
+    if scene or getattr(cfg, "amp", False):
+        return GOAL_CARD_EPISODES, GOAL_CARD_STEPS, CARD_SEED
+    return CARD_EPISODES, CARD_STEPS, CARD_SEED
 
 
 def falls_interval(falls: int, episodes: int, z: float = 1.96) -> tuple[float, float]:
@@ -88,13 +100,15 @@ def card_from(result: Any, ckpt: dict[str, Any], cfg: Any, skill: str, reproduce
         "reproduce": reproduce,
         "clips": clip_digests(cfg),
     }
+    if result.return_over_limit is not None and "reward_task" in s:
+        card["task_return"] = round(float(result.return_over_limit), 4)
     if "error_body_pos" in s:
         card["body_error_m"] = round(float(s["error_body_pos"]), 4)
         card["body_error_root_m"] = round(float(s.get("error_body_pos_local", float("nan"))), 4)
-    if result.successes is not None:
+    if result.successes is not None and "error_body_pos" in s:  # a goal scene tracks no clip: no error, no success
         card["successes"] = int(result.successes)
     per_clip = result.per_clip()
-    if len(per_clip) > 1:
+    if len(per_clip) > 1 and "task_return" not in card:  # a goal scene's clips are only where episodes start
         card["per_clip"] = {name: {"reward_per_step": round(float(c["reward_per_step"]), 4),
                                    "falls": int(c["falls"])} for name, c in per_clip.items()}
     return card
@@ -132,6 +146,14 @@ def card_lines(name: str, card: dict[str, Any]) -> list[str]:
              f"--max_episode_steps {ev['max_episode_steps']} --seed {ev['seed']})",
              f"  reward per step: {card['reward_per_step']:.4f}",
              f"  falls: {card['falls']} of {ev['episodes']} (95% interval {_pct(lo)}-{_pct(hi)})"]
+    if "task_return" in card:
+        lines.append(f"  normalised task return: {card['task_return']:.4f} (the task reward summed over each "
+                     f"episode over its {ev['max_episode_steps']} steps)")
+    if "motion_set" in card:
+        m = card["motion_set"]
+        lines.append(f"  motion-set distance: {m['mean_m']:.3f} m mean, {m['p95_m']:.3f} m at the 95th percentile; "
+                     f"the set's own (leave one clip out) {m['own_mean_m']:.3f} m: {m['ratio']:.2f}x "
+                     f"(benchmarks/deepmimic/amp_scenes.py)")
     if "body_error_m" in card:
         lines.append(f"  body position error: {card['body_error_m']:.3f} m (relative to the root: "
                      f"{card['body_error_root_m']:.3f} m)")

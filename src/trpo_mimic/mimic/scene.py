@@ -17,6 +17,8 @@ from .amp_obs import AMPObservation
 from .goals import GOALS, Goal, Kinematics
 from .options import SCENES
 
+TASK_REWARD_KEY = "reward_task"
+"""The info key of a step's task reward (evaluation reports the normalised task return from it)."""
 STRIKE_HAND = "right_wrist"
 STRIKE_TORSO = ("root", "chest", "neck")
 
@@ -107,7 +109,7 @@ class Scene:
         reward, terms = self.goal.reward(kin)
         failed = self.goal.failed(kin)
         self.goal.moved(kin)
-        extra = {"amp_obs": self.amp(sc.sim, (self.prev_q, self.prev_vec)), "reward_task": reward}
+        extra = {"amp_obs": self.amp(sc.sim, (self.prev_q, self.prev_vec)), TASK_REWARD_KEY: reward}
         extra.update({f"reward_{k}": terms[:, j] for j, k in enumerate(self.goal.terms)})
         self.prev_q[:], self.prev_vec[:] = sc.sim
         sc.terms[:], sc.errors[:] = np.nan, np.nan
