@@ -129,6 +129,18 @@ def test_the_readme_tables_are_the_cards():
         assert table.strip() == rows.strip(), f"{page.name}: run python benchmarks/deepmimic/cards.py --readme"
 
 
+def test_the_gallerys_figures_are_the_cards():
+    sys.path.insert(0, str(ROOT / "benchmarks" / "deepmimic"))
+    try:
+        from cards import GALLERY_CARD, gallery
+    finally:
+        sys.path.pop(0)
+    text = (ROOT / "docs" / "gallery.md").read_text()
+    assert gallery(text) == text, "docs/gallery.md: run python benchmarks/deepmimic/cards.py --readme"
+    assert {m.group(1) for m in GALLERY_CARD.finditer(text)} == set(names())  # every shipped policy, once
+    assert len(GALLERY_CARD.findall(text)) == len(names())
+
+
 def test_the_walks_card_equals_a_fresh_evaluation(cli, tmp_path):
     card = torch.load(PRETRAINED_DIR / "walk.pt", weights_only=True)[CARD_KEY]
     r = cli("evaluate", "--pretrained", "walk", "--num_eval_episodes", str(CARD_EPISODES), "--max_episode_steps",

@@ -4,7 +4,8 @@
     python benchmarks/deepmimic/cards.py walk jump       # only these
     python benchmarks/deepmimic/cards.py --write         # ... and write each card into its policy file
     python benchmarks/deepmimic/cards.py --check         # exit 1 unless every card equals a fresh evaluation
-    python benchmarks/deepmimic/cards.py --readme        # README's (and pretrained/README's) table from the cards
+    python benchmarks/deepmimic/cards.py --readme        # README's, pretrained/README's and the gallery's figures
+                                                         # from the cards
 
 Each policy is evaluated as a user would (``trpo-mimic evaluate --pretrained NAME --num_eval_episodes 100
 --max_episode_steps 300 --seed 1234``): 100 deterministic 10 s episodes from random phases, a seed that no
@@ -18,7 +19,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,6 +184,53 @@ def readme_rows() -> list[str]:
     return rows
 
 
+def gallery_text(name: str, card: dict) -> str:
+    """The figures of a policy's section in docs/gallery.md, from its card."""
+    n, (lo, hi) = card["eval"]["episodes"], card["falls_ci95"]
+    done = f"after {card['samples'] / 1e6:.2f}M samples ({card['train_minutes']:.0f} min of training)"
+    if name in GOALS:
+        m = card["motion_set"]
+        paper = f" (the paper's {PAPER[card['skill']]:.2f} on its larger set)" if card["skill"] in PAPER else ""
+        text = (f"Normalised task return {card['task_return']:.3f}{paper} {done}; {card['falls']} falls in {n} "
+                f"deterministic 20 s episodes (95% interval {100 * lo:.1f}-{100 * hi:.1f}%); motion-set distance "
+                f"{m['mean_m']:.3f} m, {m['ratio']:.2f}x the set's own. Issue 41's bar: {goal_verdict(card)}.")
+        return textwrap.fill(text, 115)
+    skill = SHIPPED.get(name, (name,))[0]
+    if "per_clip" in card:
+        reward = "per clip " + ", ".join(f"{c.removeprefix('humanoid3d_').removesuffix('.txt')} "
+                                         f"{v['reward_per_step']:.3f}" for c, v in card["per_clip"].items())
+        reward += f" reward per step ({card['reward_per_step']:.3f} over all)"
+    else:
+        ref = (f" (DeepMimic {DEEPMIMIC[skill][0]:.3f} at {DEEPMIMIC[skill][1] / 1e6:.0f}M samples)"
+               if skill in DEEPMIMIC else " (DeepMimic reports no figure)")
+        reward = f"{card['reward_per_step']:.3f} reward per step{ref}"
+    if name in SHIPPED and cannot_fall(skill):
+        fails = failures(name, card)
+        lo, hi = falls_interval(fails, n)
+        falls = f"{fails} of {n} fresh episodes failed (95% interval {100 * lo:.1f}-{100 * hi:.1f}%; none can fall)"
+    else:
+        falls = f"{card['falls']} falls in {n} fresh episodes (95% interval {100 * lo:.1f}-{100 * hi:.1f}%)"
+    text = (f"{reward} {done}; body error {card['body_error_m']:.3f} m ({card['body_error_root_m']:.3f} m relative "
+            f"to the root); {falls}; {card['successes']} of {n} within 0.5 m of the clip throughout.")
+    if name in SHIPPED:
+        text += f" Issue 39's bar (at most 1 in 100): {verdict(name, card)}."
+    return textwrap.fill(text, 115)
+
+
+GALLERY_CARD = re.compile(r"<!-- card:(\w+) -->\n.*?<!-- /card -->", re.S)
+
+
+def gallery(text: str) -> str:
+    """docs/gallery.md's text with every ``<!-- card:NAME -->`` block written from NAME's card."""
+    def block(m: re.Match) -> str:
+        name = m.group(1)
+        path = shipped(name)
+        if path is None or read_card(path) is None:
+            raise SystemExit(f"docs/gallery.md: no shipped policy with a card named {name!r}")
+        return f"<!-- card:{name} -->\n{gallery_text(name, read_card(path))}\n<!-- /card -->"
+    return GALLERY_CARD.sub(block, text)
+
+
 def write_readme(path: Path) -> None:
     text = path.read_text()
     begin, end = "<!-- results:begin -->", "<!-- results:end -->"
@@ -197,11 +247,14 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="write each fresh card into its policy file")
     ap.add_argument("--check", action="store_true", help="exit 1 unless every card equals a fresh evaluation")
     ap.add_argument("--readme", action="store_true",
-                    help="rewrite the results tables of README.md and pretrained/README.md from the cards")
+                    help="rewrite the results tables of README.md and pretrained/README.md, and the figures of "
+                         "docs/gallery.md, from the cards")
     args = ap.parse_args()
     if args.readme:
         for path in (ROOT / "README.md", ROOT / "pretrained" / "README.md"):
             write_readme(path)
+        page = ROOT / "docs" / "gallery.md"
+        page.write_text(gallery(page.read_text()))
         print("\n".join(readme_rows()))
         return 0
     todo = args.names or names()
