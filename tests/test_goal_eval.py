@@ -44,6 +44,7 @@ def test_the_goal_play_and_evaluate_score_the_same_episodes(heading_policy):
     # an episode's windows: its start and each step it continued from, two frames a window
     assert [len(w) for w in g.windows] == [n - 1 for n in result.lengths]
     assert all(w.shape[1:] == (2 * 15, 3) for w in g.windows)
+    assert not [s for s in result_lines(result) if s.startswith("clip ")]  # its clips are only where it starts
     line = [s for s in result_lines(result) if s.startswith("normalised task return")]
     assert line == [f"normalised task return: {result.return_over_limit:.4f} (the task reward summed over each "
                     f"episode over its {steps} steps: a fall forfeits the rest)"]

@@ -13,6 +13,7 @@ from .scene import TASK_REWARD_KEY
 def result_lines(result: EvalResult) -> list[str]:
     """Reward per step, falls, body-position error and success, the reward terms, per clip, falls at switches."""
     s = result.summary()
+    goal = TASK_REWARD_KEY in result.term_means  # a goal scene: its task return; its clips are only where it starts
     lines = [f"mean reward per step: {result.reward_per_step:.4f}",
              f"falls: {s['terminated']} of {s['episodes']} episodes ended early"
              + (" (none fell)" if s["terminated"] == 0 else "")]
@@ -21,13 +22,13 @@ def result_lines(result: EvalResult) -> list[str]:
                      f"(relative to the root: {result.term_means.get(BODY_ERROR_KEY + '_local', float('nan')):.3f} m)")
         lines.append(f"success: {result.successes} of {s['episodes']} episodes (no fall, body position "
                      f"error under {SUCCESS_ERROR} m throughout)")
-    if TASK_REWARD_KEY in result.term_means and result.return_over_limit is not None:
+    if goal and result.return_over_limit is not None:
         lines.append(f"normalised task return: {result.return_over_limit:.4f} (the task reward summed over each "
                      f"episode over its {result.limit} steps: a fall forfeits the rest)")
     for k, v in sorted(result.term_means.items()):
         if k.startswith("reward_"):
             lines.append(f"  {k}: {v:.4f}")
-    for name, c in result.per_clip().items():
+    for name, c in ({} if goal else result.per_clip()).items():
         lines.append(f"clip {name}: {c['reward_per_step']:.4f} reward per step over {c['steps']} steps "
                      f"of {c['episodes']} episodes, falls {c['falls']}")
     if result.switch_falls is not None:

@@ -15,10 +15,11 @@ import numpy as np
 from .quat import wrap_pi
 
 
-GOAL_RGBA = np.array([0.9, 0.2, 0.1, 0.8])
+GOAL_RGBA = np.array([0.8, 0.2, 0.9, 0.8])
 HIT_RGBA = np.array([0.2, 0.8, 0.2, 0.8])
 HIT_FLASH_RGBA = np.array([1.0, 1.0, 0.3, 0.9])
-"""The goal as videos draw it: red; a strike target flashes yellow for 0.3 s when hit, then stays green."""
+"""The goal as videos and the viewer draw it: magenta (apart from the viewer's orange character, its blue ghost and the
+videos' blue-grey character); a strike target flashes yellow for 0.3 s when hit, then stays green."""
 
 
 @dataclass
