@@ -37,12 +37,13 @@ from trpo_mimic.mimic.pretrained import (CARD_KEY, card_from, card_lines, card_p
                                          falls_interval, read_card, write_card)
 import amp_scenes  # noqa: E402
 
-HEADING_REPRODUCE = ("trpo-mimic train --env_id DeepMimicHeading-v0 --run_name heading-a2 (stopped at 5.25M), then "
-                     "--pretrained_weight_path runs/heading-a2 --reset_log_std --init_log_std -3.0 --run_name "
-                     "heading-n1 (to 12.3M), then --pretrained_weight_path runs/heading-n1 --max_kl 0.05 --run_name "
-                     "heading-n2 (its iter_880.pt at 3.60M, 15.9M in all: of heading-n1's end and heading-n2's last "
-                     "checkpoints on 32 episodes of seed 77, the fewest falls, 1, its task return within 0.03 of the "
-                     "best; benchmarks/deepmimic/NOTES.md)")
+HEADING_REPRODUCE = ("trpo-mimic train --env_id DeepMimicHeading-v0 --run_name heading-a2 (the AMP preset of then, "
+                     "stopped at 5.25M), then --pretrained_weight_path runs/heading-a2 --reset_log_std --init_log_std "
+                     "-3.0 --run_name heading-n1 (to 12.3M), then --pretrained_weight_path runs/heading-n1 --max_kl "
+                     "0.05 --run_name heading-n2 (to 16.0M), then --pretrained_weight_path runs/heading-n2 --gamma 0.99 "
+                     "--run_name heading-g1 (the preset as it is now, stopped at 3.38M: 19.4M in all; of heading-n1's "
+                     "end and heading-n2's and heading-g1's last checkpoints, the best on 32 episodes of seed 77; "
+                     "benchmarks/deepmimic/NOTES.md)")
 SHIPPED = {  # name: (skill, the command that trained it, its reward per step over the cards' 100 episodes
     # when the cards were first written: the shipped file's figure that a retraining must not fall below)
     "walk": ("walk", "trpo-mimic train --skill walk --num_timesteps 5000000 --stop_reward_per_step none --run_name "
