@@ -295,8 +295,10 @@ def test_a_heading_policy_is_steered_from_the_panel_and_its_goal_drawn(tmp_path)
         gui, c = v.gui, v.controller
         assert "skill" not in gui and "ghost" not in gui and v.ghost == {}
         assert {"heading", "goal_speed"} <= set(gui)
-        lo, hi = c.speeds  # the slider within them, to 0.1 m/s
+        lo, hi = c.speeds  # the slider's ends: within them, rounded inward to 0.1 m/s (a narrower range as it is)
         assert lo <= gui["goal_speed"].min <= hi and lo <= gui["goal_speed"].max <= hi
+        inward = (np.ceil(lo * 10) / 10, np.floor(hi * 10) / 10)
+        assert (gui["goal_speed"].min, gui["goal_speed"].max) == (inward if inward[0] <= inward[1] else (lo, hi))
         gui["heading"].value = 90.0
         gui["goal_speed"].value = 1.5
         v.tick(c.dt, 0.0)

@@ -44,18 +44,19 @@ def evaluate_policy(agent: Agent, cfg: Config, episodes: int, seed: int, determi
         result, arrays = _play_one_env(agent, cfg, kwargs, limit, episodes, seed, deterministic, video_file, live,
                                        record, progress, extras, film_only=False, size=video_size,
                                        seconds=video_seconds, draft=draft)
-        result.limit = limit
-        return result, arrays
-    vec = "sync" if cfg.vec_env == "async" or is_atari(cfg.env_id) else cfg.vec_env
-    envs = make_vector_env(cfg.env_id, episodes, vec, limit, env_threads=cfg.env_threads, training=False, **kwargs)
-    try:
-        result = run_episodes_batched(agent, envs, deterministic, seed, task, progress)
-    finally:
-        envs.close()
+    else:
+        vec = "sync" if cfg.vec_env == "async" or is_atari(cfg.env_id) else cfg.vec_env
+        envs = make_vector_env(cfg.env_id, episodes, vec, limit, env_threads=cfg.env_threads, training=False,
+                               **kwargs)
+        try:
+            result, arrays = run_episodes_batched(agent, envs, deterministic, seed, task, progress), None
+        finally:
+            envs.close()
+        if video_file is not None:
+            result.video = record_preview(agent, cfg, seed, video_file, video_size, video_seconds, deterministic,
+                                          draft)
     result.limit = limit
-    if video_file is not None:
-        result.video = record_preview(agent, cfg, seed, video_file, video_size, video_seconds, deterministic, draft)
-    return result, None
+    return result, arrays
 
 
 def record_preview(agent: Agent, cfg: Config, seed: int, video_file: Path, size: tuple[int, int] | None = None,

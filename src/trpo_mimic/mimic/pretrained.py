@@ -83,6 +83,8 @@ def clip_mismatch(ckpt: dict[str, Any], cfg: Any) -> list[str]:
 def card_from(result: Any, ckpt: dict[str, Any], cfg: Any, skill: str, reproduce: str,
               episodes: int, steps: int, seed: int) -> dict[str, Any]:
     """The card of a policy file from one evaluation of it (``result``: an ``EvalResult``)."""
+    from ..evaluation.stats import BODY_ERROR_KEY
+    from .scene import TASK_REWARD_KEY
     s = result.summary()
     falls = int(s["terminated"])
     lo, hi = falls_interval(falls, int(s["episodes"]))
@@ -100,13 +102,13 @@ def card_from(result: Any, ckpt: dict[str, Any], cfg: Any, skill: str, reproduce
         "reproduce": reproduce,
         "clips": clip_digests(cfg),
     }
-    if result.return_over_limit is not None and "reward_task" in s:
+    if result.return_over_limit is not None and TASK_REWARD_KEY in s:
         card["task_return"] = round(float(result.return_over_limit), 4)
-    if "error_body_pos" in s:
-        card["body_error_m"] = round(float(s["error_body_pos"]), 4)
-        card["body_error_root_m"] = round(float(s.get("error_body_pos_local", float("nan"))), 4)
-    if result.successes is not None and "error_body_pos" in s:  # a goal scene tracks no clip: no error, no success
-        card["successes"] = int(result.successes)
+    if BODY_ERROR_KEY in s:  # a goal scene tracks no clip: no error, no success
+        card["body_error_m"] = round(float(s[BODY_ERROR_KEY]), 4)
+        card["body_error_root_m"] = round(float(s.get(BODY_ERROR_KEY + "_local", float("nan"))), 4)
+        if result.successes is not None:
+            card["successes"] = int(result.successes)
     per_clip = result.per_clip()
     if len(per_clip) > 1 and "task_return" not in card:  # a goal scene's clips are only where episodes start
         card["per_clip"] = {name: {"reward_per_step": round(float(c["reward_per_step"]), 4),
