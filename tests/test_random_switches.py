@@ -150,3 +150,76 @@ def test_the_pose_termination_waits_out_a_switchs_grace():
     assert ended == grace  # the grace's last step counts down to 0 before the step is judged
     assert info["final_info"]["error_body_pos"][0] > 0.5
     env.close()
+
+
+# ---------------------------------------------------------------- switch_blend: the old clip fading into the new
+def _blend_env(blend=0.5):
+    env = DeepMimicVectorEnv(1, max_episode_steps=200, motion_file=CLIPS, clip_id_obs=True, early_termination=False,
+                             action_mode="residual", pd_feedforward=True, switch_blend=blend)
+    env.reset(seed=0, options={"clip": 0, "time": 0.3})  # walk
+    return env
+
+
+def test_blend_weights_are_smoothstep_from_the_switch_to_its_end():
+    from trpo_mimic.mimic.switching import blend_weight
+    w = blend_weight(np.array([1.0, 1.25, 1.5, 1.75, 2.0, 3.0, 0.0]), np.full(7, 1.5), 0.5)
+    np.testing.assert_allclose(w, [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.0])  # x = 0, 0.5, 1 (and clipped)
+    np.testing.assert_allclose(blend_weight(np.array([1.125]), np.array([1.5]), 0.5), [0.15625])  # 3/16 - 2/64
+
+
+def test_a_blended_switch_starts_on_the_old_reference_and_ends_on_the_new():
+    env, steps = _blend_env(0.5), 0
+    core, zero = env.core, np.zeros(env.action_space.shape)
+    for _ in range(5):
+        env.step(zero)
+    t_old = core.t.copy()
+    q_before, v_before = core.reference(t_old, core.clip_id.copy())
+    before_ctrl = core.controls(zero[None] if zero.ndim == 1 else zero, t_old, core.clip_id.copy())
+    t_new = core.switch(0, 2)  # walk -> run
+    ids = core.clip_id.copy()
+    # at the switch the reference is still the walk's, where the walk's was (the run's own pose differs)
+    q_at, v_at = core.reference(np.array([t_new]), ids)
+    np.testing.assert_allclose(v_at, v_before, atol=1e-9)
+    np.testing.assert_allclose(np.abs(np.einsum("njk,njk->nj", q_at, q_before)), 1.0, atol=1e-9)
+    np.testing.assert_allclose(core.controls(np.zeros((1, before_ctrl.shape[1])), np.array([t_new]), ids), before_ctrl,
+                               atol=1e-9)
+    qpos_run = core.clips[2].qpos_at(t_new)
+    assert np.abs(core.reference_qpos(0)[7:] - qpos_run[7:]).max() > 0.05  # not yet the run's hinges
+    # halfway (smoothstep 0.5): the packed reference is the mean of the walk's, going on, and the run's
+    mid = t_new + 0.25
+    _, v_mid = core.reference(np.array([mid]), ids)
+    _, v_walk = core.clips[0].reference_packed_batch(np.array([t_old[0] + 0.25]))  # unmoved before the switch
+    frame = list(core.ref_frame())
+    frame[4] = np.full(1, -np.inf)  # the same frame without its blend: the run alone
+    _, v_run = core.reference(np.array([mid]), ids, frame=tuple(frame))
+    root = core.layout.root_pos  # the parts before the root position: velocities and offsets from the root
+    np.testing.assert_allclose(v_mid[0, :root.start], 0.5 * (v_walk[0, :root.start] + v_run[0, :root.start]),
+                               atol=1e-9)
+    # from the blend's end on: the run alone, angles and all
+    end = t_new + 0.5
+    q_end, v_end = core.reference(np.array([end + 0.1]), ids)
+    q_r, v_r = core.reference(np.array([end + 0.1]), ids, frame=tuple(frame))
+    np.testing.assert_allclose(v_end, v_r, atol=1e-12)
+    np.testing.assert_allclose(q_end, q_r, atol=1e-12)
+    env.close()
+
+
+def test_a_blend_follows_the_character_and_a_new_episode_forgets_it():
+    env = _blend_env(1.5)
+    core, zero = env.core, np.zeros(env.action_space.shape)
+    for _ in range(5):
+        env.step(zero)
+    core.switch(0, 2)
+    assert core.follow_left[0] == pytest.approx(1.5)  # the follow window lasts the blend
+    for _ in range(20):
+        env.step(zero)
+        ref = core.reference(core.t.copy(), core.clip_id.copy())[1][0, core.layout.root_pos]
+        np.testing.assert_allclose(ref[:2], core.physics.state.xpos[0, core.index.root_body, :2], atol=1e-9)
+    env.reset(seed=1)
+    assert core.blend_end[0] == -np.inf
+    env.close()
+
+
+def test_a_negative_blend_is_refused():
+    with pytest.raises(ValueError, match="switch_blend"):
+        _blend_env(-0.1)

@@ -135,6 +135,11 @@ class DeepMimicCore:
         # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
         self.ref_moved = np.zeros(n, dtype=bool)
         self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
+        # a blend after a switch (``switch_blend``): until new-clip time blend_end the reference fades from clip
+        # blend_from at time t + blend_dt, in its own frame (blend_rot / blend_off / blend_yq), into the new clip
+        self.blend_end, self.blend_from, self.blend_dt = np.full(n, -np.inf), np.zeros(n, dtype=np.intp), np.zeros(n)
+        self.blend_rot, self.blend_off = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
+        self.blend_yq = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
         # failure-weighted starts: per clip and bin of start time, decayed counts of episodes started and failed;
         # each environment's start bin, and the outcome of its episode that ended in this step (-1: none)
         nc = len(self.clips)
@@ -147,6 +152,7 @@ class DeepMimicCore:
     # measured of N states (measure.py), clip switches (switching.py), failure-weighted starts (starts.py)
     observe, score, failed = measure.observe, measure.score, measure.failed
     switch, _random_switches, _follow = switching.switch, switching.random_switches, switching.follow
+    _blend_packed, _blend_hinges, _blend_qpos = switching.blend_packed, switching.blend_hinges, switching.blend_qpos
     start_weights, _tally_outcomes, _ending = starts.start_weights, starts.tally_outcomes, starts.note_ending
 
     # ------------------------------------------------------------------ per clip
@@ -166,15 +172,20 @@ class DeepMimicCore:
         return out if len(out) > 1 else out[0]
 
     def ref_frame(self) -> tuple[np.ndarray, ...]:
-        """Each environment's reference frame (moved, rotation, offset, yaw quaternion): a copy."""
-        return self.ref_moved.copy(), self.ref_rot.copy(), self.ref_off.copy(), self.ref_yq.copy()
+        """Each environment's reference frame (moved, rotation, offset, yaw quaternion) and blend (end, old clip,
+        its time offset, its rotation, offset, yaw quaternion): a copy."""
+        return tuple(a.copy() for a in (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_end,
+                                        self.blend_from, self.blend_dt, self.blend_rot, self.blend_off, self.blend_yq))
 
     def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None,
                   frame: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rotations (N, J, 4), packed state (N, layout.size)) of the references of environments ``rows`` (all
-        by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`; ``frame``:
-        these frames instead, as :meth:`ref_frame` gives them)."""
-        moved, rot, off, yq = frame if frame is not None else (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq)
+        by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`, blended after one;
+        ``frame``: these frames instead, as :meth:`ref_frame` gives them)."""
+        frame = frame if frame is not None else (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq,
+                                                 self.blend_end, self.blend_from, self.blend_dt, self.blend_rot,
+                                                 self.blend_off, self.blend_yq)
+        moved, rot, off, yq = frame[:4]
         q, vec = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
         rows = np.arange(len(t)) if rows is None else np.asarray(rows)
         k = np.flatnonzero(moved[rows])
@@ -183,13 +194,16 @@ class DeepMimicCore:
             qk, vk = q[k], vec[k]
             self.layout.transform(qk, vk, rot[r], off[r], yq[r])
             q[k], vec[k] = qk, vk
+        self._blend_packed(q, vec, t, rows, frame)
         return q, vec
 
     def reference_qpos(self, i: int) -> np.ndarray:
         """The reference pose (nq,) of environment i now, in its frame (what a ghost draws)."""
         clip = self.clips[int(self.clip_id[i])]
         qpos = clip.qpos_at(float(self.t[i]))
-        return clip.transform_qpos(qpos, self.ref_rot[i], self.ref_off[i], self.ref_yq[i]) if self.ref_moved[i] else qpos
+        if self.ref_moved[i]:
+            qpos = clip.transform_qpos(qpos, self.ref_rot[i], self.ref_off[i], self.ref_yq[i])
+        return self._blend_qpos(i, qpos)
 
     def phase(self, t: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self._by_clip(lambda c, tt: c.phase_batch(tt), t, ids)
@@ -201,9 +215,13 @@ class DeepMimicCore:
         o = self.options
         if o.action_mode == "absolute":
             return self.act_center + self.act_half * a
-        ctrl = self._by_clip(lambda c, tt: c.hinge_targets_batch(tt), t1, ids) + o.residual_scale * self.act_half * a
+        ref = self._by_clip(lambda c, tt: c.hinge_targets_batch(tt), t1, ids)
+        self._blend_hinges("hinge_targets_batch", ref, t1)
+        ctrl = ref + o.residual_scale * self.act_half * a
         if o.pd_feedforward:
-            ctrl += self.ff_gain * self._by_clip(lambda c, tt: c.hinge_velocities_batch(tt), t1, ids)
+            rate = self._by_clip(lambda c, tt: c.hinge_velocities_batch(tt), t1, ids)
+            self._blend_hinges("hinge_velocities_batch", rate, t1)
+            ctrl += self.ff_gain * rate
         return ctrl
 
     # ------------------------------------------------------------------ episodes
@@ -230,6 +248,7 @@ class DeepMimicCore:
         self.root_offset[i] = 0.0
         self.ref_moved[i] = False
         self.follow_left[i] = self.grace_left[i] = 0.0
+        self.blend_end[i] = -np.inf
         qpos, qvel = clip_.qpos_at(t0), clip_.qvel_at(t0)
         targets = qpos[self.index.hinge_qpos].copy()
         noise = self.options.in_force("reset_noise")

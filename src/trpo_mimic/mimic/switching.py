@@ -1,13 +1,14 @@
-"""Clip switches inside an episode: :func:`switch` (to a given clip, continuing from its nearest pose) and the
-random ones of ``switch_interval`` (:func:`random_switches`). Functions of :class:`.core.DeepMimicCore` (bound as
-its methods)."""
+"""Clip switches inside an episode: :func:`switch` (to a given clip, continuing from its nearest pose), the
+random ones of ``switch_interval`` (:func:`random_switches`) and the blend of ``switch_blend`` (:func:`blend_packed`,
+:func:`blend_hinges`, :func:`blend_qpos`: the old clip fading into the new). Functions of
+:class:`.core.DeepMimicCore` (bound as its methods)."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-from .quat import quat_yaw, rotz, wrap_pi, yaw_quat
+from .quat import quat_yaw, rotz, slerp_rows, wrap_pi, yaw_quat
 
 SWITCH_FOLLOW_SECONDS = 1.0
 """After a clip switch, the new clip's path follows the character's root (horizontally) for this long: the
@@ -25,8 +26,10 @@ def switch(self: Any, i: int, clip: int) -> float:
     angles are nearest the current reference's (on a 30 Hz grid of one cycle), its reference turned to the
     current reference's heading and moved horizontally so that its root starts where the character's root is
     (a drift from the old clip's path is not carried into the new one), and following the character for
-    SWITCH_FOLLOW_SECONDS (:func:`follow`), its pose termination waiting SWITCH_POSE_GRACE_SECONDS. Returns that
-    time."""
+    SWITCH_FOLLOW_SECONDS (:func:`follow`), its pose termination waiting SWITCH_POSE_GRACE_SECONDS. With
+    ``switch_blend`` B > 0 the reference is, for B seconds, the old clip fading into the new (:func:`blend_weight`);
+    the follow window lasts at least B and the grace as much longer. A switch during a blend fades from the old
+    blend's target clip. Returns the new clip's time."""
     i, rows = int(i), np.array([int(i)])
     t_old, c_old = self.t[rows], self.clip_id[rows]
     q_old, _ = self.reference(t_old, c_old, rows)
@@ -37,14 +40,21 @@ def switch(self: Any, i: int, clip: int) -> float:
     q_new, v_new = new.reference_packed_batch(np.array([t_new]))
     yaw = float(quat_yaw(q_old[:, 0])[0] - quat_yaw(q_new[:, 0])[0])
     rot, root = rotz(yaw), self.layout.root_pos
+    blend = self.options.switch_blend
+    if blend > 0:  # the old clip goes on along its own path (its frame now) and fades out over `blend` seconds
+        self.blend_from[i], self.blend_dt[i], self.blend_end[i] = int(c_old[0]), float(t_old[0]) - t_new, t_new + blend
+        if self.ref_moved[i]:
+            self.blend_rot[i], self.blend_off[i], self.blend_yq[i] = self.ref_rot[i], self.ref_off[i], self.ref_yq[i]
+        else:
+            self.blend_rot[i], self.blend_off[i], self.blend_yq[i] = np.eye(3), 0.0, (1.0, 0.0, 0.0, 0.0)
     off = np.zeros(3)
     off[:2] = self.physics.state.xpos[i, self.index.root_body, :2]
     off -= rot @ v_new[0, root]
     off[2] = 0.0
     self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
     self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
-    self.follow_left[i] = SWITCH_FOLLOW_SECONDS
-    self.grace_left[i] = SWITCH_POSE_GRACE_SECONDS
+    self.follow_left[i] = max(SWITCH_FOLLOW_SECONDS, blend)
+    self.grace_left[i] = SWITCH_POSE_GRACE_SECONDS + max(0.0, blend - SWITCH_FOLLOW_SECONDS)
     return t_new
 
 
@@ -57,7 +67,9 @@ def follow(self: Any, t: np.ndarray, ids: np.ndarray) -> None:
         return
     _, vec = self.reference(t[rows], ids[rows], rows)
     root = self.physics.state.xpos[rows, self.index.root_body, :2]
-    self.ref_off[rows, :2] += root - vec[:, self.layout.root_pos][:, :2]
+    gap = root - vec[:, self.layout.root_pos][:, :2]
+    self.ref_off[rows, :2] += gap
+    self.blend_off[rows, :2] += gap  # a blend's old path too, so that the blended root is on the character
     self.follow_left[rows] = np.maximum(self.follow_left[rows] - self.control_dt, 0.0)
 
 
@@ -78,3 +90,62 @@ def random_switches(self: Any, going: np.ndarray, obs: np.ndarray) -> None:
         self.switch_left[i] = float(rng.uniform(*lo_hi))
     t, ids = self.t[due], self.clip_id[due]
     obs[due] = self.observe(self.physics.read(due), t, ids, self.reference(t, ids, due))
+
+
+def blend_weight(t: np.ndarray, end: np.ndarray, seconds: float) -> np.ndarray:
+    """The new clip's share of a blend at new-clip times ``t`` ending at ``end``: 0 at the switch, 1 at its end,
+    smoothstep between (no jump in the reference's rate of change at either end)."""
+    x = np.clip(1.0 - (end - t) / seconds, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _blending(self: Any, t: np.ndarray, rows: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(k, w): the positions in ``rows`` (times ``t``) inside a blend, and the new clip's share at each."""
+    if not self.options.switch_blend > 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0)
+    k = np.flatnonzero(t < end[rows])
+    return k, blend_weight(t[k], end[rows[k]], self.options.switch_blend)
+
+
+def blend_packed(self: Any, q: np.ndarray, vec: np.ndarray, t: np.ndarray, rows: np.ndarray,
+                 frame: tuple[np.ndarray, ...]) -> None:
+    """References (rotations ``q`` (N, J, 4), packed ``vec`` (N, size)) of environments ``rows`` at new-clip times
+    ``t``, in place: those inside a blend become the old clip's (in its frame, ``frame``'s blend part) fading into
+    them: rotations by slerp, the packed vectors linearly."""
+    end, src, dt, rot, off, yq = frame[4:]
+    k, w = _blending(self, t, rows, end)
+    if not k.size:
+        return
+    r = rows[k]
+    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t[k] + dt[r], src[r])
+    self.layout.transform(qo, vo, rot[r], off[r], yq[r])
+    vec[k] = vo + w[:, None] * (vec[k] - vo)
+    q[k] = slerp_rows(qo, q[k], w[:, None])
+
+
+def blend_hinges(self: Any, fn_name: str, values: np.ndarray, t: np.ndarray) -> None:
+    """Hinge values (N, hinges) of every environment at new-clip times ``t`` (the clips' ``fn_name``: the PD
+    targets or rates), in place: those inside a blend fade from the old clip's (angles along the shorter way)."""
+    k, w = _blending(self, t, np.arange(len(t)), self.blend_end)
+    if not k.size:
+        return
+    old = self._by_clip(lambda c, tt: getattr(c, fn_name)(tt), t[k] + self.blend_dt[k], self.blend_from[k])
+    gap = values[k] - old
+    if fn_name == "hinge_targets_batch":
+        gap = wrap_pi(gap)
+    values[k] = old + w[:, None] * gap
+
+
+def blend_qpos(self: Any, i: int, qpos: np.ndarray) -> np.ndarray:
+    """Environment i's reference pose ``qpos`` (nq,) now, blended as :func:`blend_packed` blends the reward's."""
+    k, w = _blending(self, self.t[i:i + 1], np.array([i]), self.blend_end)
+    if not k.size:
+        return qpos
+    clip = self.clips[int(self.blend_from[i])]
+    old = clip.transform_qpos(clip.qpos_at(float(self.t[i] + self.blend_dt[i])), self.blend_rot[i],
+                              self.blend_off[i], self.blend_yq[i])
+    r, h, a = self.index.root_qpos, self.index.hinge_qpos, float(w[0])
+    out = old + a * (qpos - old)
+    out[h] = old[h] + a * wrap_pi(qpos[h] - old[h])
+    out[r + 3:r + 7] = slerp_rows(old[None, None, r + 3:r + 7], qpos[None, None, r + 3:r + 7], a)[0, 0]
+    return out
