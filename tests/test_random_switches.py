@@ -168,27 +168,40 @@ def test_blend_weights_are_smoothstep_from_the_switch_to_its_end():
 
 
 def test_a_blended_switch_starts_on_the_old_reference_and_ends_on_the_new():
-    env, steps = _blend_env(0.5), 0
+    env = _blend_env(0.5)
     core, zero = env.core, np.zeros(env.action_space.shape)
     for _ in range(5):
         env.step(zero)
-    t_old = core.t.copy()
+    t_old, lay = core.t.copy(), core.layout
+    rates = (lay.joint_angvel, lay.root_angvel, lay.root_linvel, lay.com_vel)
     q_before, v_before = core.reference(t_old, core.clip_id.copy())
-    before_ctrl = core.controls(zero[None] if zero.ndim == 1 else zero, t_old, core.clip_id.copy())
+    targets_before = core.clips[0].hinge_targets_batch(t_old)
     t_new = core.switch(0, 2)  # walk -> run
     ids = core.clip_id.copy()
-    # at the switch the reference is still the walk's, where the walk's was (the run's own pose differs)
+    # the walk is played in step with the run (its 1.27 s cycle in the run's 0.80 s), its rates as fast
+    rate = core.clips[0].duration / core.clips[2].duration
+    assert core.blend_rate[0] == pytest.approx(rate) and rate == pytest.approx(1.5833, abs=1e-3)
+    # at the switch the reference is still the walk's pose, where the walk's was (the run's own pose differs)
     q_at, v_at = core.reference(np.array([t_new]), ids)
-    np.testing.assert_allclose(v_at, v_before, atol=1e-9)
+    expected = v_before.copy()
+    for part in rates:
+        expected[:, part] *= rate
+    np.testing.assert_allclose(v_at, expected, atol=1e-9)
     np.testing.assert_allclose(np.abs(np.einsum("njk,njk->nj", q_at, q_before)), 1.0, atol=1e-9)
-    np.testing.assert_allclose(core.controls(np.zeros((1, before_ctrl.shape[1])), np.array([t_new]), ids), before_ctrl,
-                               atol=1e-9)
+    targets = core.clips[2].hinge_targets_batch(np.array([t_new]))
+    core._blend_hinges("hinge_targets_batch", targets, np.array([t_new]))
+    np.testing.assert_allclose(targets, targets_before, atol=1e-9)  # the PD targets too
+    hinge_rates = core.clips[2].hinge_velocities_batch(np.array([t_new]))
+    core._blend_hinges("hinge_velocities_batch", hinge_rates, np.array([t_new]))
+    np.testing.assert_allclose(hinge_rates, rate * core.clips[0].hinge_velocities_batch(t_old), atol=1e-9)
     qpos_run = core.clips[2].qpos_at(t_new)
     assert np.abs(core.reference_qpos(0)[7:] - qpos_run[7:]).max() > 0.05  # not yet the run's hinges
     # halfway (smoothstep 0.5): the packed reference is the mean of the walk's, going on, and the run's
     mid = t_new + 0.25
     _, v_mid = core.reference(np.array([mid]), ids)
-    _, v_walk = core.clips[0].reference_packed_batch(np.array([t_old[0] + 0.25]))  # unmoved before the switch
+    _, v_walk = core.clips[0].reference_packed_batch(np.array([t_old[0] + 0.25 * rate]))  # unmoved before the switch
+    for part in rates:
+        v_walk[:, part] *= rate
     frame = list(core.ref_frame())
     frame[4] = np.full(1, -np.inf)  # the same frame without its blend: the run alone
     _, v_run = core.reference(np.array([mid]), ids, frame=tuple(frame))

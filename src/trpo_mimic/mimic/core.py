@@ -136,8 +136,10 @@ class DeepMimicCore:
         self.ref_moved = np.zeros(n, dtype=bool)
         self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
         # a blend after a switch (``switch_blend``): until new-clip time blend_end the reference fades from clip
-        # blend_from at time t + blend_dt, in its own frame (blend_rot / blend_off / blend_yq), into the new clip
-        self.blend_end, self.blend_from, self.blend_dt = np.full(n, -np.inf), np.zeros(n, dtype=np.intp), np.zeros(n)
+        # blend_from (from its time blend_t0 at the switch, played at blend_rate), in its own frame (blend_rot /
+        # blend_off / blend_yq), into the new clip
+        self.blend_end, self.blend_from = np.full(n, -np.inf), np.zeros(n, dtype=np.intp)
+        self.blend_t0, self.blend_rate = np.zeros(n), np.ones(n)
         self.blend_rot, self.blend_off = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
         self.blend_yq = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
         # failure-weighted starts: per clip and bin of start time, decayed counts of episodes started and failed;
@@ -173,18 +175,19 @@ class DeepMimicCore:
 
     def ref_frame(self) -> tuple[np.ndarray, ...]:
         """Each environment's reference frame (moved, rotation, offset, yaw quaternion) and blend (end, old clip,
-        its time offset, its rotation, offset, yaw quaternion): a copy."""
-        return tuple(a.copy() for a in (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_end,
-                                        self.blend_from, self.blend_dt, self.blend_rot, self.blend_off, self.blend_yq))
+        its time at the switch, its rate, its rotation, offset, yaw quaternion): a copy."""
+        return tuple(a.copy() for a in self._frame_arrays())
+
+    def _frame_arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_end, self.blend_from,
+                self.blend_t0, self.blend_rate, self.blend_rot, self.blend_off, self.blend_yq)
 
     def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None,
                   frame: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rotations (N, J, 4), packed state (N, layout.size)) of the references of environments ``rows`` (all
         by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`, blended after one;
         ``frame``: these frames instead, as :meth:`ref_frame` gives them)."""
-        frame = frame if frame is not None else (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq,
-                                                 self.blend_end, self.blend_from, self.blend_dt, self.blend_rot,
-                                                 self.blend_off, self.blend_yq)
+        frame = frame if frame is not None else self._frame_arrays()
         moved, rot, off, yq = frame[:4]
         q, vec = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
         rows = np.arange(len(t)) if rows is None else np.asarray(rows)

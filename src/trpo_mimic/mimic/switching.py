@@ -27,8 +27,9 @@ def switch(self: Any, i: int, clip: int) -> float:
     current reference's heading and moved horizontally so that its root starts where the character's root is
     (a drift from the old clip's path is not carried into the new one), and following the character for
     SWITCH_FOLLOW_SECONDS (:func:`follow`), its pose termination waiting SWITCH_POSE_GRACE_SECONDS. With
-    ``switch_blend`` B > 0 the reference is, for B seconds, the old clip fading into the new (:func:`blend_weight`);
-    the follow window lasts at least B and the grace as much longer. A switch during a blend fades from the old
+    ``switch_blend`` B > 0 the reference is, for B seconds, the old clip fading into the new (:func:`blend_weight`),
+    played in step with the new (:func:`blend_rate`); the follow window lasts at least B and the grace as much
+    longer. A switch during a blend fades from the old
     blend's target clip. Returns the new clip's time."""
     i, rows = int(i), np.array([int(i)])
     t_old, c_old = self.t[rows], self.clip_id[rows]
@@ -42,7 +43,8 @@ def switch(self: Any, i: int, clip: int) -> float:
     rot, root = rotz(yaw), self.layout.root_pos
     blend = self.options.switch_blend
     if blend > 0:  # the old clip goes on along its own path (its frame now) and fades out over `blend` seconds
-        self.blend_from[i], self.blend_dt[i], self.blend_end[i] = int(c_old[0]), float(t_old[0]) - t_new, t_new + blend
+        self.blend_from[i], self.blend_end[i] = int(c_old[0]), t_new + blend
+        self.blend_t0[i], self.blend_rate[i] = float(t_old[0]), blend_rate(self.clips[int(c_old[0])], new)
         if self.ref_moved[i]:
             self.blend_rot[i], self.blend_off[i], self.blend_yq[i] = self.ref_rot[i], self.ref_off[i], self.ref_yq[i]
         else:
@@ -92,6 +94,19 @@ def random_switches(self: Any, going: np.ndarray, obs: np.ndarray) -> None:
     obs[due] = self.observe(self.physics.read(due), t, ids, self.reference(t, ids, due))
 
 
+def blend_rate(old, new) -> float:
+    """How fast a blend plays the old clip (1: its own speed): two looping clips, one cycle of each, keep the phase
+    they were matched at (a walk's 1.27 s cycle played in a run's 0.80 s, so that feet blend with the same feet);
+    otherwise 1."""
+    return old.duration / new.duration if old.loop == new.loop == "wrap" and new.duration > 0 else 1.0
+
+
+def _old_times(self: Any, t: np.ndarray, rows: np.ndarray, end: np.ndarray, t0: np.ndarray,
+               rate: np.ndarray) -> np.ndarray:
+    """The old clip's times in a blend at new-clip times ``t`` of environments ``rows``."""
+    return t0[rows] + (t - (end[rows] - self.options.switch_blend)) * rate[rows]
+
+
 def blend_weight(t: np.ndarray, end: np.ndarray, seconds: float) -> np.ndarray:
     """The new clip's share of a blend at new-clip times ``t`` ending at ``end``: 0 at the switch, 1 at its end,
     smoothstep between (no jump in the reference's rate of change at either end)."""
@@ -112,13 +127,17 @@ def blend_packed(self: Any, q: np.ndarray, vec: np.ndarray, t: np.ndarray, rows:
     """References (rotations ``q`` (N, J, 4), packed ``vec`` (N, size)) of environments ``rows`` at new-clip times
     ``t``, in place: those inside a blend become the old clip's (in its frame, ``frame``'s blend part) fading into
     them: rotations by slerp, the packed vectors linearly."""
-    end, src, dt, rot, off, yq = frame[4:]
+    end, src, t0, rate, rot, off, yq = frame[4:]
     k, w = _blending(self, t, rows, end)
     if not k.size:
         return
     r = rows[k]
-    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t[k] + dt[r], src[r])
-    self.layout.transform(qo, vo, rot[r], off[r], yq[r])
+    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), _old_times(self, t[k], r, end, t0, rate),
+                           src[r])
+    lay = self.layout
+    for part in (lay.joint_angvel, lay.root_angvel, lay.root_linvel, lay.com_vel):  # played at its rate
+        vo[:, part] *= rate[r][:, None]
+    lay.transform(qo, vo, rot[r], off[r], yq[r])
     vec[k] = vo + w[:, None] * (vec[k] - vo)
     q[k] = slerp_rows(qo, q[k], w[:, None])
 
@@ -129,10 +148,13 @@ def blend_hinges(self: Any, fn_name: str, values: np.ndarray, t: np.ndarray) -> 
     k, w = _blending(self, t, np.arange(len(t)), self.blend_end)
     if not k.size:
         return
-    old = self._by_clip(lambda c, tt: getattr(c, fn_name)(tt), t[k] + self.blend_dt[k], self.blend_from[k])
-    gap = values[k] - old
+    old = self._by_clip(lambda c, tt: getattr(c, fn_name)(tt),
+                        _old_times(self, t[k], k, self.blend_end, self.blend_t0, self.blend_rate), self.blend_from[k])
     if fn_name == "hinge_targets_batch":
-        gap = wrap_pi(gap)
+        gap = wrap_pi(values[k] - old)
+    else:  # rates, of the old clip played at its blend rate
+        old *= self.blend_rate[k][:, None]
+        gap = values[k] - old
     values[k] = old + w[:, None] * gap
 
 
@@ -141,9 +163,9 @@ def blend_qpos(self: Any, i: int, qpos: np.ndarray) -> np.ndarray:
     k, w = _blending(self, self.t[i:i + 1], np.array([i]), self.blend_end)
     if not k.size:
         return qpos
-    clip = self.clips[int(self.blend_from[i])]
-    old = clip.transform_qpos(clip.qpos_at(float(self.t[i] + self.blend_dt[i])), self.blend_rot[i],
-                              self.blend_off[i], self.blend_yq[i])
+    clip, rows = self.clips[int(self.blend_from[i])], np.array([i])
+    t_old = float(_old_times(self, self.t[rows], rows, self.blend_end, self.blend_t0, self.blend_rate)[0])
+    old = clip.transform_qpos(clip.qpos_at(t_old), self.blend_rot[i], self.blend_off[i], self.blend_yq[i])
     r, h, a = self.index.root_qpos, self.index.hinge_qpos, float(w[0])
     out = old + a * (qpos - old)
     out[h] = old[h] + a * wrap_pi(qpos[h] - old[h])
