@@ -162,12 +162,12 @@ def _blend_env(blend=0.5):
 
 def test_blend_weights_are_smoothstep_from_the_switch_to_its_end():
     from trpo_mimic.mimic.switching import blend_weight
-    w = blend_weight(np.array([1.0, 1.25, 1.5, 1.75, 2.0, 3.0, 0.0]), np.full(7, 1.5), 0.5)
+    w = blend_weight(np.array([1.0, 1.25, 1.5, 1.75, 2.0, 3.0, 0.0]), np.full(7, 1.0), np.full(7, 1.5))
     np.testing.assert_allclose(w, [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.0])  # x = 0, 0.5, 1 (and clipped)
-    np.testing.assert_allclose(blend_weight(np.array([1.125]), np.array([1.5]), 0.5), [0.15625])  # 3/16 - 2/64
+    np.testing.assert_allclose(blend_weight(np.array([1.125]), np.array([1.0]), np.array([1.5])), [0.15625])  # x 1/4
 
 
-def test_a_blended_switch_starts_on_the_old_reference_and_ends_on_the_new():
+def test_a_blended_switch_starts_on_the_old_reference_keeps_step_and_ends_on_the_new():
     env = _blend_env(0.5)
     core, zero = env.core, np.zeros(env.action_space.shape)
     for _ in range(5):
@@ -175,41 +175,47 @@ def test_a_blended_switch_starts_on_the_old_reference_and_ends_on_the_new():
     t_old, lay = core.t.copy(), core.layout
     rates = (lay.joint_angvel, lay.root_angvel, lay.root_linvel, lay.com_vel)
     q_before, v_before = core.reference(t_old, core.clip_id.copy())
-    targets_before = core.clips[0].hinge_targets_batch(t_old)
+    targets_before, hinge_rates_before = (core.clips[0].hinge_targets_batch(t_old),
+                                          core.clips[0].hinge_velocities_batch(t_old))
     t_new = core.switch(0, 2)  # walk -> run
     ids = core.clip_id.copy()
-    # the walk is played in step with the run (its 1.27 s cycle in the run's 0.80 s), its rates as fast
+    # one cycle of each in step: 1.27 s of the walk per 0.80 s of the run; the blend spans B (1 + 1 / rate) / 2 of
+    # run time, its pace going from the walk's (1 / rate of the run's own) to the run's
     rate = core.clips[0].duration / core.clips[2].duration
     assert core.blend_rate[0] == pytest.approx(rate) and rate == pytest.approx(1.5833, abs=1e-3)
-    # at the switch the reference is still the walk's pose, where the walk's was (the run's own pose differs)
+    span = 0.5 * 0.5 * (1.0 + 1.0 / rate)
+    assert core.blend_end[0] - core.blend_start[0] == pytest.approx(span)
+    # at the switch the reference is the walk's, as it was, rates and all (the walk still at its own pace)
     q_at, v_at = core.reference(np.array([t_new]), ids)
-    expected = v_before.copy()
-    for part in rates:
-        expected[:, part] *= rate
-    np.testing.assert_allclose(v_at, expected, atol=1e-9)
+    np.testing.assert_allclose(v_at, v_before, atol=1e-9)
     np.testing.assert_allclose(np.abs(np.einsum("njk,njk->nj", q_at, q_before)), 1.0, atol=1e-9)
     targets = core.clips[2].hinge_targets_batch(np.array([t_new]))
     core._blend_hinges("hinge_targets_batch", targets, np.array([t_new]))
     np.testing.assert_allclose(targets, targets_before, atol=1e-9)  # the PD targets too
     hinge_rates = core.clips[2].hinge_velocities_batch(np.array([t_new]))
     core._blend_hinges("hinge_velocities_batch", hinge_rates, np.array([t_new]))
-    np.testing.assert_allclose(hinge_rates, rate * core.clips[0].hinge_velocities_batch(t_old), atol=1e-9)
-    qpos_run = core.clips[2].qpos_at(t_new)
-    assert np.abs(core.reference_qpos(0)[7:] - qpos_run[7:]).max() > 0.05  # not yet the run's hinges
-    # halfway (smoothstep 0.5): the packed reference is the mean of the walk's, going on, and the run's
-    mid = t_new + 0.25
+    np.testing.assert_allclose(hinge_rates, hinge_rates_before, atol=1e-9)
+    assert np.abs(core.reference_qpos(0)[7:] - core.clips[2].qpos_at(t_new)[7:]).max() > 0.05  # not the run's yet
+    # the run's clip time runs at the walk's pace then (1 / rate of its own): one step later
+    env.step(zero)
+    assert core.t[0] == pytest.approx(t_new + core.control_dt / rate)
+    # halfway (smoothstep 0.5), both at the pace between: the run at 0.5 / rate + 0.5 of its own, the walk at
+    # that times rate; the packed reference is the mean of the walk's (going on in step) and the run's
+    mid = t_new + span / 2
+    new_speed = 0.5 / rate + 0.5
     _, v_mid = core.reference(np.array([mid]), ids)
-    _, v_walk = core.clips[0].reference_packed_batch(np.array([t_old[0] + 0.25 * rate]))  # unmoved before the switch
-    for part in rates:
-        v_walk[:, part] *= rate
+    _, v_walk = core.clips[0].reference_packed_batch(np.array([t_old[0] + span / 2 * rate]))  # unmoved before
     frame = list(core.ref_frame())
-    frame[4] = np.full(1, -np.inf)  # the same frame without its blend: the run alone
+    frame[5] = np.full(1, -np.inf)  # the same frame without its blend: the run alone
     _, v_run = core.reference(np.array([mid]), ids, frame=tuple(frame))
+    for part in rates:
+        v_walk[:, part] *= new_speed * rate
+        v_run[:, part] *= new_speed
     root = core.layout.root_pos  # the parts before the root position: velocities and offsets from the root
     np.testing.assert_allclose(v_mid[0, :root.start], 0.5 * (v_walk[0, :root.start] + v_run[0, :root.start]),
                                atol=1e-9)
     # from the blend's end on: the run alone, angles and all
-    end = t_new + 0.5
+    end = core.blend_end[0]
     q_end, v_end = core.reference(np.array([end + 0.1]), ids)
     q_r, v_r = core.reference(np.array([end + 0.1]), ids, frame=tuple(frame))
     np.testing.assert_allclose(v_end, v_r, atol=1e-12)
@@ -223,7 +229,8 @@ def test_a_blend_follows_the_character_and_a_new_episode_forgets_it():
     for _ in range(5):
         env.step(zero)
     core.switch(0, 2)
-    assert core.follow_left[0] == pytest.approx(1.5)  # the follow window lasts the blend
+    rate = core.blend_rate[0]
+    assert core.follow_left[0] == pytest.approx(1.5 * rate)  # the longest the blend can last
     for _ in range(20):
         env.step(zero)
         ref = core.reference(core.t.copy(), core.clip_id.copy())[1][0, core.layout.root_pos]

@@ -135,10 +135,11 @@ class DeepMimicCore:
         # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
         self.ref_moved = np.zeros(n, dtype=bool)
         self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
-        # a blend after a switch (``switch_blend``): until new-clip time blend_end the reference fades from clip
-        # blend_from (from its time blend_t0 at the switch, played at blend_rate), in its own frame (blend_rot /
-        # blend_off / blend_yq), into the new clip
-        self.blend_end, self.blend_from = np.full(n, -np.inf), np.zeros(n, dtype=np.intp)
+        # a blend after a switch (``switch_blend``): from new-clip time blend_start to blend_end the reference
+        # fades from clip blend_from (from its time blend_t0 at the switch, blend_rate of its seconds per second of
+        # the new), in its own frame (blend_rot / blend_off / blend_yq), into the new clip
+        self.blend_start, self.blend_end = np.zeros(n), np.full(n, -np.inf)
+        self.blend_from = np.zeros(n, dtype=np.intp)
         self.blend_t0, self.blend_rate = np.zeros(n), np.ones(n)
         self.blend_rot, self.blend_off = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
         self.blend_yq = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
@@ -155,6 +156,7 @@ class DeepMimicCore:
     observe, score, failed = measure.observe, measure.score, measure.failed
     switch, _random_switches, _follow = switching.switch, switching.random_switches, switching.follow
     _blend_packed, _blend_hinges, _blend_qpos = switching.blend_packed, switching.blend_hinges, switching.blend_qpos
+    _time_speed = switching.time_speed
     start_weights, _tally_outcomes, _ending = starts.start_weights, starts.tally_outcomes, starts.note_ending
 
     # ------------------------------------------------------------------ per clip
@@ -174,13 +176,13 @@ class DeepMimicCore:
         return out if len(out) > 1 else out[0]
 
     def ref_frame(self) -> tuple[np.ndarray, ...]:
-        """Each environment's reference frame (moved, rotation, offset, yaw quaternion) and blend (end, old clip,
-        its time at the switch, its rate, its rotation, offset, yaw quaternion): a copy."""
+        """Each environment's reference frame (moved, rotation, offset, yaw quaternion) and blend (start, end, old
+        clip, its time at the switch, its rate, its rotation, offset, yaw quaternion): a copy."""
         return tuple(a.copy() for a in self._frame_arrays())
 
     def _frame_arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_end, self.blend_from,
-                self.blend_t0, self.blend_rate, self.blend_rot, self.blend_off, self.blend_yq)
+        return (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_start, self.blend_end,
+                self.blend_from, self.blend_t0, self.blend_rate, self.blend_rot, self.blend_off, self.blend_yq)
 
     def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None,
                   frame: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -303,7 +305,7 @@ class DeepMimicCore:
         ``reset_rows``/``reset_obs``/``reset_info`` describe their new episodes."""
         n, o = self.num_envs, self.options
         t0 = self.t.copy()
-        t1 = t0 + self.control_dt
+        t1 = t0 + self.control_dt * (self._time_speed(t0) if o.switch_blend > 0 else 1.0)
         ids = self.clip_id.copy()
         ctrl = self.controls(actions, t1, ids)
         self.t[:] = t1

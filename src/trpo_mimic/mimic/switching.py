@@ -27,10 +27,10 @@ def switch(self: Any, i: int, clip: int) -> float:
     current reference's heading and moved horizontally so that its root starts where the character's root is
     (a drift from the old clip's path is not carried into the new one), and following the character for
     SWITCH_FOLLOW_SECONDS (:func:`follow`), its pose termination waiting SWITCH_POSE_GRACE_SECONDS. With
-    ``switch_blend`` B > 0 the reference is, for B seconds, the old clip fading into the new (:func:`blend_weight`),
-    played in step with the new (:func:`blend_rate`); the follow window lasts at least B and the grace as much
-    longer. A switch during a blend fades from the old
-    blend's target clip. Returns the new clip's time."""
+    ``switch_blend`` B > 0 the reference is, for about B seconds, the old clip fading into the new
+    (:func:`blend_weight`), the two in step (:func:`blend_rate`, :func:`time_speed`); the follow window lasts the
+    blend and the grace as much longer. A switch during a blend fades from the old blend's target clip. Returns
+    the new clip's time."""
     i, rows = int(i), np.array([int(i)])
     t_old, c_old = self.t[rows], self.clip_id[rows]
     q_old, _ = self.reference(t_old, c_old, rows)
@@ -43,8 +43,9 @@ def switch(self: Any, i: int, clip: int) -> float:
     rot, root = rotz(yaw), self.layout.root_pos
     blend = self.options.switch_blend
     if blend > 0:  # the old clip goes on along its own path (its frame now) and fades out over `blend` seconds
-        self.blend_from[i], self.blend_end[i] = int(c_old[0]), t_new + blend
-        self.blend_t0[i], self.blend_rate[i] = float(t_old[0]), blend_rate(self.clips[int(c_old[0])], new)
+        rate = blend_rate(self.clips[int(c_old[0])], new)
+        self.blend_from[i], self.blend_t0[i], self.blend_rate[i] = int(c_old[0]), float(t_old[0]), rate
+        self.blend_start[i], self.blend_end[i] = t_new, t_new + blend * 0.5 * (1.0 + 1.0 / rate)
         if self.ref_moved[i]:
             self.blend_rot[i], self.blend_off[i], self.blend_yq[i] = self.ref_rot[i], self.ref_off[i], self.ref_yq[i]
         else:
@@ -55,8 +56,9 @@ def switch(self: Any, i: int, clip: int) -> float:
     off[2] = 0.0
     self.ref_rot[i], self.ref_off[i], self.ref_yq[i], self.ref_moved[i] = rot, off, yaw_quat(yaw), True
     self.t[i], self.clip_id[i], self.root_offset[i] = t_new, int(clip), 0.0
-    self.follow_left[i] = max(SWITCH_FOLLOW_SECONDS, blend)
-    self.grace_left[i] = SWITCH_POSE_GRACE_SECONDS + max(0.0, blend - SWITCH_FOLLOW_SECONDS)
+    longest = blend * max(self.blend_rate[i], 1.0 / self.blend_rate[i]) if blend > 0 else 0.0  # the blend's bound
+    self.follow_left[i] = max(SWITCH_FOLLOW_SECONDS, longest)
+    self.grace_left[i] = SWITCH_POSE_GRACE_SECONDS + max(0.0, longest - SWITCH_FOLLOW_SECONDS)
     return t_new
 
 
@@ -95,76 +97,101 @@ def random_switches(self: Any, going: np.ndarray, obs: np.ndarray) -> None:
 
 
 def blend_rate(old, new) -> float:
-    """How fast a blend plays the old clip (1: its own speed): two looping clips, one cycle of each, keep the phase
-    they were matched at (a walk's 1.27 s cycle played in a run's 0.80 s, so that feet blend with the same feet);
-    otherwise 1."""
+    """How many seconds of the old clip a blend plays per second of the new: two looping clips, one cycle of each,
+    stay at the phase they were matched at (a walk's 1.27 s cycle against a run's 0.80 s: 1.58), so that feet
+    blend with the same feet; otherwise 1."""
     return old.duration / new.duration if old.loop == new.loop == "wrap" and new.duration > 0 else 1.0
 
 
-def _old_times(self: Any, t: np.ndarray, rows: np.ndarray, end: np.ndarray, t0: np.ndarray,
-               rate: np.ndarray) -> np.ndarray:
-    """The old clip's times in a blend at new-clip times ``t`` of environments ``rows``."""
-    return t0[rows] + (t - (end[rows] - self.options.switch_blend)) * rate[rows]
+def _old_times(t: np.ndarray, r: np.ndarray, frame: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The old clip's times in the blends of environments ``r`` at new-clip times ``t``."""
+    start, t0, rate = frame[4], frame[7], frame[8]
+    return t0[r] + (t - start[r]) * rate[r]
 
 
-def blend_weight(t: np.ndarray, end: np.ndarray, seconds: float) -> np.ndarray:
-    """The new clip's share of a blend at new-clip times ``t`` ending at ``end``: 0 at the switch, 1 at its end,
-    smoothstep between (no jump in the reference's rate of change at either end)."""
-    x = np.clip(1.0 - (end - t) / seconds, 0.0, 1.0)
+def blend_weight(t: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The new clip's share of a blend from new-clip time ``start`` to ``end`` at times ``t``: 0 at the switch, 1 at
+    its end, smoothstep between (no jump in the reference's rate of change at either end)."""
+    x = np.clip((t - start) / (end - start), 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
 
-def _blending(self: Any, t: np.ndarray, rows: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _speeds(w: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How fast the new and the old clip play (1: their own speed) at the new clip's share ``w`` of a blend in which
+    the old plays ``rate`` seconds per second of the new: a common pace that goes from the old clip's own to the
+    new clip's own, so that neither plays far from its speed while it counts (a run is never slowed to a walk's
+    cadence, whose flights gravity would not allow)."""
+    new = (1.0 - w) / rate + w
+    return new, new * rate
+
+
+def _blending(self: Any, t: np.ndarray, rows: np.ndarray, frame: tuple[np.ndarray, ...]):
     """(k, w): the positions in ``rows`` (times ``t``) inside a blend, and the new clip's share at each."""
     if not self.options.switch_blend > 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0)
+    start, end = frame[4], frame[5]
     k = np.flatnonzero(t < end[rows])
-    return k, blend_weight(t[k], end[rows[k]], self.options.switch_blend)
+    r = rows[k]
+    return k, blend_weight(t[k], start[r], end[r])
+
+
+def time_speed(self: Any, t: np.ndarray) -> np.ndarray:
+    """How fast each environment's clip time runs at clip times ``t`` (N,): 1, or the new clip's pace inside a
+    blend (:func:`_speeds`)."""
+    speed = np.ones(len(t))
+    k, w = _blending(self, t, np.arange(len(t)), self._frame_arrays())
+    if k.size:
+        speed[k] = _speeds(w, self.blend_rate[k])[0]
+    return speed
 
 
 def blend_packed(self: Any, q: np.ndarray, vec: np.ndarray, t: np.ndarray, rows: np.ndarray,
                  frame: tuple[np.ndarray, ...]) -> None:
     """References (rotations ``q`` (N, J, 4), packed ``vec`` (N, size)) of environments ``rows`` at new-clip times
     ``t``, in place: those inside a blend become the old clip's (in its frame, ``frame``'s blend part) fading into
-    them: rotations by slerp, the packed vectors linearly."""
-    end, src, t0, rate, rot, off, yq = frame[4:]
-    k, w = _blending(self, t, rows, end)
+    them: rotations by slerp, the packed vectors linearly, the rates of each clip at its pace."""
+    src, rot, off, yq = frame[6], frame[9], frame[10], frame[11]
+    k, w = _blending(self, t, rows, frame)
     if not k.size:
         return
     r = rows[k]
-    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), _old_times(self, t[k], r, end, t0, rate),
-                           src[r])
+    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), _old_times(t[k], r, frame), src[r])
     lay = self.layout
-    for part in (lay.joint_angvel, lay.root_angvel, lay.root_linvel, lay.com_vel):  # played at its rate
-        vo[:, part] *= rate[r][:, None]
+    new_speed, old_speed = _speeds(w, frame[8][r])
+    vn = vec[k]
+    for part in (lay.joint_angvel, lay.root_angvel, lay.root_linvel, lay.com_vel):
+        vo[:, part] *= old_speed[:, None]
+        vn[:, part] *= new_speed[:, None]
     lay.transform(qo, vo, rot[r], off[r], yq[r])
-    vec[k] = vo + w[:, None] * (vec[k] - vo)
+    vec[k] = vo + w[:, None] * (vn - vo)
     q[k] = slerp_rows(qo, q[k], w[:, None])
 
 
 def blend_hinges(self: Any, fn_name: str, values: np.ndarray, t: np.ndarray) -> None:
     """Hinge values (N, hinges) of every environment at new-clip times ``t`` (the clips' ``fn_name``: the PD
-    targets or rates), in place: those inside a blend fade from the old clip's (angles along the shorter way)."""
-    k, w = _blending(self, t, np.arange(len(t)), self.blend_end)
+    targets or rates), in place: those inside a blend fade from the old clip's (angles along the shorter way;
+    rates at each clip's pace)."""
+    frame = self._frame_arrays()
+    k, w = _blending(self, t, np.arange(len(t)), frame)
     if not k.size:
         return
-    old = self._by_clip(lambda c, tt: getattr(c, fn_name)(tt),
-                        _old_times(self, t[k], k, self.blend_end, self.blend_t0, self.blend_rate), self.blend_from[k])
+    old = self._by_clip(lambda c, tt: getattr(c, fn_name)(tt), _old_times(t[k], k, frame), self.blend_from[k])
     if fn_name == "hinge_targets_batch":
-        gap = wrap_pi(values[k] - old)
-    else:  # rates, of the old clip played at its blend rate
-        old *= self.blend_rate[k][:, None]
-        gap = values[k] - old
-    values[k] = old + w[:, None] * gap
+        values[k] = old + w[:, None] * wrap_pi(values[k] - old)
+    else:
+        new_speed, old_speed = _speeds(w, self.blend_rate[k])
+        old *= old_speed[:, None]
+        values[k] = old + w[:, None] * (values[k] * new_speed[:, None] - old)
 
 
 def blend_qpos(self: Any, i: int, qpos: np.ndarray) -> np.ndarray:
     """Environment i's reference pose ``qpos`` (nq,) now, blended as :func:`blend_packed` blends the reward's."""
-    k, w = _blending(self, self.t[i:i + 1], np.array([i]), self.blend_end)
+    rows, frame = np.array([i]), self._frame_arrays()
+    k, w = _blending(self, self.t[rows], rows, frame)
     if not k.size:
         return qpos
-    clip, rows = self.clips[int(self.blend_from[i])], np.array([i])
-    t_old = float(_old_times(self, self.t[rows], rows, self.blend_end, self.blend_t0, self.blend_rate)[0])
+    clip = self.clips[int(self.blend_from[i])]
+    t_old = float(_old_times(self.t[rows], rows, frame)[0])
     old = clip.transform_qpos(clip.qpos_at(t_old), self.blend_rot[i], self.blend_off[i], self.blend_yq[i])
     r, h, a = self.index.root_qpos, self.index.hinge_qpos, float(w[0])
     out = old + a * (qpos - old)
