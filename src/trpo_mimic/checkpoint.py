@@ -87,7 +87,7 @@ EXTENSION_WEIGHTS = "extension_weights"
 """A checkpoint's key for its training extensions' weights (:meth:`.tasks.TrainingExtension.weights`, by their keys):
 a policy file keeps them, a warm start restores them."""
 POLICY_FILE_KEYS = ("actor", "critic", "obs_normalizer", "iteration", "timesteps")
-RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "overwrite", "pretrained_weight_path")
+RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "overwrite", "pretrained_weight_path", "keep_checkpoints")
 """Config fields that belong to the run that wrote a checkpoint, not to its policy."""
 
 
