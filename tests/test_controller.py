@@ -97,8 +97,13 @@ def test_switching_skill_switches_the_clip_the_reference_follows(locomotion, mon
     s = c.step({"skill": "run"})
     assert calls == [2] and u.clip_index == 2 and u.clip.name == "humanoid3d_run.txt" and s.skill == c.skill == "run"
     assert u.observation()[-3:].tolist() == [0, 0, 1]  # the policy sees the skill asked for
+    core = u.core
+    assert core.options.switch_blend == 1.0 and s.clip_time < core.blend_end[0]  # the walk fading into the run
+    while s.clip_time < core.blend_end[0]:
+        s = c.step()
+    assert calls == [2] and not s.fell
     hinges = c.reference_qpos()[7:]
-    np.testing.assert_allclose(hinges, u.clips[2].qpos_at(s.clip_time)[7:], atol=1e-9)  # the run's pose
+    np.testing.assert_allclose(hinges, u.clips[2].qpos_at(s.clip_time)[7:], atol=1e-9)  # the run's pose, the blend over
     assert np.abs(hinges - u.clips[0].qpos_at(s.clip_time)[7:]).max() > 0.1  # not the walk's
     s = c.step(Command(skill="run"))  # the skill already imitated: no switch
     s = c.step({"skill": "humanoid3d_jog.txt"})  # a clip file name works too

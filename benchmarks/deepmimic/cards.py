@@ -37,6 +37,13 @@ from trpo_mimic.mimic.pretrained import (CARD_KEY, card_from, card_lines, card_p
                                          falls_interval, read_card, write_card)
 import amp_scenes  # noqa: E402
 
+LOCOMOTION_REPRODUCE = ("TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh locomotion 20000000 (the skill file of "
+                        "then, without switches; stopped at 4.80M: locomotion-t1), then switches trained in by warm "
+                        "starts (--pretrained_weight_path, benchmarks/deepmimic/NOTES.md): --switch_interval 1 3 "
+                        "without the pose termination (locomotion-s6, 10.0M), with it (s7, 3.81M), --switch_interval "
+                        "2 6 (s8, 2.54M), --switch_blend 1.0 before its fix (b2, 3.9M), then trpo-mimic train --skill "
+                        "locomotion --run_name locomotion-b3 (the skill file as it is now; iteration 850, 3.48M, the "
+                        "best of its checkpoints on 30 switching episodes of seed 77)")
 HEADING_REPRODUCE = ("trpo-mimic train --env_id DeepMimicHeading-v0 --run_name heading-a2 (the AMP preset of then, "
                      "stopped at 5.25M), then --pretrained_weight_path runs/heading-a2 --reset_log_std --init_log_std "
                      "-3.0 --run_name heading-n1 (to 12.3M), then --pretrained_weight_path runs/heading-n1 --max_kl "
@@ -73,8 +80,7 @@ SHIPPED = {  # name: (skill, the command that trained it, its reward per step ov
     "dog_pace": ("dog_pace", "trpo-mimic train --skill dog_pace --num_timesteps 8000000 --run_name dog_pace-t1 "
                  "(the preset as it is; resumed once, stopped by hand at 2.07M)", 0.8372),
     "dog_canter": ("dog_canter", "benchmarks/deepmimic_train.sh dog_canter 20000000", 0.8377),
-    "locomotion": ("walk, jog, run", "TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh locomotion 20000000 "
-                   "(stopped by hand at 4.80M)", None),
+    "locomotion": ("walk, jog, run", LOCOMOTION_REPRODUCE, None),
     "heading": ("heading", HEADING_REPRODUCE, None),
 }
 PAPER = {"heading": 0.90, "target": 0.63}

@@ -88,10 +88,10 @@ OPTIONS = (
            "another clip (drawn by weight) after a time drawn uniformly in [LOW, HIGH], again and again, continuing "
            "from the new clip's nearest pose, so that a --clip_id_obs policy learns the transitions (default: "
            "never). In training and evaluation.", nargs=2, range=POSITIVE, check=_interval),
-    Option("switch_blend", float, 0.0, "DeepMimic clip switches: for this many seconds after a switch the reference "
-           "fades from the old clip (going on in time along its own path) into the new one, pose, velocities and PD "
-           "targets alike, so that a change of gait asks for a transition a character can make (default 0: the new "
-           "clip at once). In training and evaluation.", range=NON_NEGATIVE),
+    Option("switch_blend", float, 0.0, "DeepMimic clip switches: for about this many seconds after a switch the "
+           "reference fades from the old clip (going on along its own path, in step with the new) into the new one, "
+           "pose, velocities and PD targets alike, so that a change of gait asks for a transition a character can "
+           "make (default 0: the new clip at once). In training and evaluation.", range=NON_NEGATIVE),
     Option("sync_root", bool, True, "DeepMimic: at each new cycle of a looping clip, move the reward's reference "
            "root onto the character's (DeepMimic's sync_char_root_pos; default on). The body-position error and the "
            "terminations keep the clip's own path."),
