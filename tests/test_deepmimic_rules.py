@@ -19,7 +19,7 @@ from trpo_mimic.mimic import DeepMimicEnv, MotionWarning
 SKILLS = Path(__file__).resolve().parents[1] / "configs" / "skills"
 PRESET = SKILLS.parent / "deepmimic.txt"
 EPISODE_RULES = {"--env_id", "--character_file", "--motion_file", "--clip_id_obs", "--fall_contact_bodies", "--early_termination", "--no-early_termination",
-                 "--root_rot_fail", "--no-root_rot_fail", "--max_episode_steps"}
+                 "--root_rot_fail", "--no-root_rot_fail", "--max_episode_steps", "--switch_interval", "--switch_blend"}
 HUMANOID_CLIPS = ("walk", "jog", "run", "jump", "backflip", "spinkick", "cartwheel", "crawl", "roll", "dance_a",
                   "punch", "getup_faceup")
 DOG_CLIPS = ("dog_trot", "dog_pace", "dog_canter")

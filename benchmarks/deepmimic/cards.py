@@ -42,8 +42,9 @@ LOCOMOTION_REPRODUCE = ("TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh loco
                         "starts (--pretrained_weight_path, benchmarks/deepmimic/NOTES.md): --switch_interval 1 3 "
                         "without the pose termination (locomotion-s6, 10.0M), with it (s7, 3.81M), --switch_interval "
                         "2 6 (s8, 2.54M), --switch_blend 1.0 before its fix (b2, 3.9M), then trpo-mimic train --skill "
-                        "locomotion --run_name locomotion-b3 (the skill file as it is now; iteration 850, 3.48M, the "
-                        "best of its checkpoints on 30 switching episodes of seed 77)")
+                        "locomotion --ls_kl_tolerance 1.5 --run_name locomotion-b3 (the skill file as it is now, whole "
+                        "TRPO steps; iteration 850, 3.48M, the best of its checkpoints on 30 switching episodes of "
+                        "seed 77)")
 HEADING_REPRODUCE = ("trpo-mimic train --env_id DeepMimicHeading-v0 --run_name heading-a2 (the AMP preset of then, "
                      "stopped at 5.25M), then --pretrained_weight_path runs/heading-a2 --reset_log_std --init_log_std "
                      "-3.0 --run_name heading-n1 (to 12.3M), then --pretrained_weight_path runs/heading-n1 --max_kl "
