@@ -205,9 +205,8 @@ def test_a_blended_switch_starts_on_the_old_reference_keeps_step_and_ends_on_the
     new_speed = 0.5 / rate + 0.5
     _, v_mid = core.reference(np.array([mid]), ids)
     _, v_walk = core.clips[0].reference_packed_batch(np.array([t_old[0] + span / 2 * rate]))  # unmoved before
-    frame = list(core.ref_frame())
-    frame[5] = np.full(1, -np.inf)  # the same frame without its blend: the run alone
-    _, v_run = core.reference(np.array([mid]), ids, frame=tuple(frame))
+    frame = core.ref_frame()._replace(end=np.full(1, -np.inf))  # the same frame without its blend: the run alone
+    _, v_run = core.reference(np.array([mid]), ids, frame=frame)
     for part in rates:
         v_walk[:, part] *= new_speed * rate
         v_run[:, part] *= new_speed
@@ -217,7 +216,7 @@ def test_a_blended_switch_starts_on_the_old_reference_keeps_step_and_ends_on_the
     # from the blend's end on: the run alone, angles and all
     end = core.blend_end[0]
     q_end, v_end = core.reference(np.array([end + 0.1]), ids)
-    q_r, v_r = core.reference(np.array([end + 0.1]), ids, frame=tuple(frame))
+    q_r, v_r = core.reference(np.array([end + 0.1]), ids, frame=frame)
     np.testing.assert_allclose(v_end, v_r, atol=1e-12)
     np.testing.assert_allclose(q_end, q_r, atol=1e-12)
     env.close()

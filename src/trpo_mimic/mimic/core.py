@@ -128,21 +128,8 @@ class DeepMimicCore:
         self.root_offset = np.zeros((n, 2))  # the reward's reference root, moved by sync_root (m)
         self.clip_id = np.zeros(n, dtype=np.intp)
         self.rngs: list[np.random.Generator | None] = [None] * n
-        self.switch_left = np.full(n, np.inf)  # seconds to each environment's next random clip switch
-        self.follow_left = np.zeros(n)  # seconds of each environment's path following after a switch
-        self.grace_left = np.zeros(n)  # seconds left of each environment's pose-termination grace after a switch
         self.start_clip = np.zeros(n, dtype=np.intp)  # the clip each episode started on
-        # the reference's frame after a clip switch (:meth:`switch`): turned by ref_rot / ref_yq, moved by ref_off
-        self.ref_moved = np.zeros(n, dtype=bool)
-        self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
-        # a blend after a switch (``switch_blend``): from new-clip time blend_start to blend_end the reference
-        # fades from clip blend_from (from its time blend_t0 at the switch, blend_rate of its seconds per second of
-        # the new), in its own frame (blend_rot / blend_off / blend_yq), into the new clip
-        self.blend_start, self.blend_end = np.zeros(n), np.full(n, -np.inf)
-        self.blend_from = np.zeros(n, dtype=np.intp)
-        self.blend_t0, self.blend_rate = np.zeros(n), np.ones(n)
-        self.blend_rot, self.blend_off = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
-        self.blend_yq = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+        switching.allocate(self, n)  # the switches' state: their timers, the reference's frame and blend
         # failure-weighted starts: per clip and bin of start time, decayed counts of episodes started and failed;
         # each environment's start bin, and the outcome of its episode that ended in this step (-1: none)
         nc = len(self.clips)
@@ -156,7 +143,7 @@ class DeepMimicCore:
     observe, score, failed = measure.observe, measure.score, measure.failed
     switch, _random_switches, _follow = switching.switch, switching.random_switches, switching.follow
     _blend_packed, _blend_hinges, _blend_qpos = switching.blend_packed, switching.blend_hinges, switching.blend_qpos
-    _time_speed = switching.time_speed
+    _time_speed, _frame_arrays = switching.time_speed, switching.frame_arrays
     start_weights, _tally_outcomes, _ending = starts.start_weights, starts.tally_outcomes, starts.note_ending
 
     # ------------------------------------------------------------------ per clip
@@ -175,22 +162,17 @@ class DeepMimicCore:
                 o[rows] = r
         return out if len(out) > 1 else out[0]
 
-    def ref_frame(self) -> tuple[np.ndarray, ...]:
-        """Each environment's reference frame (moved, rotation, offset, yaw quaternion) and blend (start, end, old
-        clip, its time at the switch, its rate, its rotation, offset, yaw quaternion): a copy."""
-        return tuple(a.copy() for a in self._frame_arrays())
-
-    def _frame_arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_start, self.blend_end,
-                self.blend_from, self.blend_t0, self.blend_rate, self.blend_rot, self.blend_off, self.blend_yq)
+    def ref_frame(self) -> switching.RefFrame:
+        """Each environment's reference frame and blend (:class:`.switching.RefFrame`): a copy."""
+        return switching.RefFrame(*(a.copy() for a in self._frame_arrays()))
 
     def reference(self, t: np.ndarray, ids: np.ndarray, rows: np.ndarray | None = None,
-                  frame: tuple[np.ndarray, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  frame: switching.RefFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rotations (N, J, 4), packed state (N, layout.size)) of the references of environments ``rows`` (all
         by default) at clip times t, in each environment's frame (moved by a clip :meth:`switch`, blended after one;
         ``frame``: these frames instead, as :meth:`ref_frame` gives them)."""
         frame = frame if frame is not None else self._frame_arrays()
-        moved, rot, off, yq = frame[:4]
+        moved, rot, off, yq = frame.moved, frame.rot, frame.off, frame.yq
         q, vec = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), t, ids)
         rows = np.arange(len(t)) if rows is None else np.asarray(rows)
         k = np.flatnonzero(moved[rows])
@@ -376,7 +358,7 @@ class DeepMimicCore:
                 res.reset_obs, res.reset_info = self._started(res.reset_rows)
         return res
 
-    def _frame_of_step(self, before: tuple[np.ndarray, ...] | None, again: np.ndarray):
+    def _frame_of_step(self, before: switching.RefFrame | None, again: np.ndarray):
         """The frames a step is measured in: an episode restarted in the physics step (rows ``again``) keeps the
         frame it was taken in (``before``: :meth:`ref_frame` then), not its new episode's. None: the current."""
         if before is None or not again.any():

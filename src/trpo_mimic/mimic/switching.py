@@ -4,7 +4,7 @@ random ones of ``switch_interval`` (:func:`random_switches`) and the blend of ``
 :class:`.core.DeepMimicCore` (bound as its methods)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -19,6 +19,46 @@ SWITCH_POSE_GRACE_SECONDS = 2.0
 """After a clip switch, training's pose termination waits this long (the follow window and a second more): the
 character has its time to match the new clip's speed before a gap to its path ends the episode (a fall still
 does)."""
+
+
+class RefFrame(NamedTuple):
+    """Each environment's reference frame after a clip switch (:func:`switch`), (N, ...) arrays: where ``moved``,
+    turned by ``rot`` / ``yq`` and moved by ``off``; and its blend (``switch_blend``): from new-clip time ``start``
+    to ``end`` the reference fades from clip ``src`` (from its time ``t0`` at the switch, ``rate`` of its seconds
+    per second of the new), in that clip's own frame (``brot`` / ``boff`` / ``byq``), into the new clip."""
+
+    moved: np.ndarray
+    rot: np.ndarray
+    off: np.ndarray
+    yq: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    src: np.ndarray
+    t0: np.ndarray
+    rate: np.ndarray
+    brot: np.ndarray
+    boff: np.ndarray
+    byq: np.ndarray
+
+
+def allocate(self: Any, n: int) -> None:
+    """The switches' state of n environments: the timers, and the arrays of :class:`RefFrame` (no switch yet)."""
+    self.switch_left = np.full(n, np.inf)  # seconds to each environment's next random clip switch
+    self.follow_left = np.zeros(n)  # seconds of each environment's path following after a switch
+    self.grace_left = np.zeros(n)  # seconds left of each environment's pose-termination grace after a switch
+    self.ref_moved = np.zeros(n, dtype=bool)
+    self.ref_rot, self.ref_off, self.ref_yq = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3)), np.zeros((n, 4))
+    self.blend_start, self.blend_end = np.zeros(n), np.full(n, -np.inf)
+    self.blend_from = np.zeros(n, dtype=np.intp)
+    self.blend_t0, self.blend_rate = np.zeros(n), np.ones(n)
+    self.blend_rot, self.blend_off = np.tile(np.eye(3), (n, 1, 1)), np.zeros((n, 3))
+    self.blend_yq = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+
+
+def frame_arrays(self: Any) -> RefFrame:
+    """The environments' :class:`RefFrame` as the core holds it (its arrays, not copies)."""
+    return RefFrame(self.ref_moved, self.ref_rot, self.ref_off, self.ref_yq, self.blend_start, self.blend_end,
+                    self.blend_from, self.blend_t0, self.blend_rate, self.blend_rot, self.blend_off, self.blend_yq)
 
 
 def switch(self: Any, i: int, clip: int) -> float:
@@ -103,10 +143,9 @@ def blend_rate(old, new) -> float:
     return old.duration / new.duration if old.loop == new.loop == "wrap" and new.duration > 0 else 1.0
 
 
-def _old_times(t: np.ndarray, r: np.ndarray, frame: tuple[np.ndarray, ...]) -> np.ndarray:
+def _old_times(t: np.ndarray, r: np.ndarray, frame: RefFrame) -> np.ndarray:
     """The old clip's times in the blends of environments ``r`` at new-clip times ``t``."""
-    start, t0, rate = frame[4], frame[7], frame[8]
-    return t0[r] + (t - start[r]) * rate[r]
+    return frame.t0[r] + (t - frame.start[r]) * frame.rate[r]
 
 
 def blend_weight(t: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -125,14 +164,13 @@ def _speeds(w: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return new, new * rate
 
 
-def _blending(self: Any, t: np.ndarray, rows: np.ndarray, frame: tuple[np.ndarray, ...]):
+def _blending(self: Any, t: np.ndarray, rows: np.ndarray, frame: RefFrame):
     """(k, w): the positions in ``rows`` (times ``t``) inside a blend, and the new clip's share at each."""
     if not self.options.switch_blend > 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0)
-    start, end = frame[4], frame[5]
-    k = np.flatnonzero(t < end[rows])
+    k = np.flatnonzero(t < frame.end[rows])
     r = rows[k]
-    return k, blend_weight(t[k], start[r], end[r])
+    return k, blend_weight(t[k], frame.start[r], frame.end[r])
 
 
 def time_speed(self: Any, t: np.ndarray) -> np.ndarray:
@@ -146,23 +184,22 @@ def time_speed(self: Any, t: np.ndarray) -> np.ndarray:
 
 
 def blend_packed(self: Any, q: np.ndarray, vec: np.ndarray, t: np.ndarray, rows: np.ndarray,
-                 frame: tuple[np.ndarray, ...]) -> None:
+                 frame: RefFrame) -> None:
     """References (rotations ``q`` (N, J, 4), packed ``vec`` (N, size)) of environments ``rows`` at new-clip times
     ``t``, in place: those inside a blend become the old clip's (in its frame, ``frame``'s blend part) fading into
     them: rotations by slerp, the packed vectors linearly, the rates of each clip at its pace."""
-    src, rot, off, yq = frame[6], frame[9], frame[10], frame[11]
     k, w = _blending(self, t, rows, frame)
     if not k.size:
         return
     r = rows[k]
-    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), _old_times(t[k], r, frame), src[r])
+    qo, vo = self._by_clip(lambda c, tt: c.reference_packed_batch(tt), _old_times(t[k], r, frame), frame.src[r])
     lay = self.layout
-    new_speed, old_speed = _speeds(w, frame[8][r])
+    new_speed, old_speed = _speeds(w, frame.rate[r])
     vn = vec[k]
     for part in (lay.joint_angvel, lay.root_angvel, lay.root_linvel, lay.com_vel):
         vo[:, part] *= old_speed[:, None]
         vn[:, part] *= new_speed[:, None]
-    lay.transform(qo, vo, rot[r], off[r], yq[r])
+    lay.transform(qo, vo, frame.brot[r], frame.boff[r], frame.byq[r])
     vec[k] = vo + w[:, None] * (vn - vo)
     q[k] = slerp_rows(qo, q[k], w[:, None])
 
