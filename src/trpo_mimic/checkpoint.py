@@ -222,12 +222,17 @@ def load_extension_weights(extensions: list, ckpt: dict[str, Any], source: str |
             print(f"note: {source} holds no {ext.key} weights; they start afresh", file=sys.stderr)
 
 
+def env_of(cfg: Config) -> Any:
+    """The environment a (checkpoint's) config describes."""
+    return make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg))
+
+
 def load_agent(path: str | Path, device: str = "cpu") -> tuple[Agent, Config, dict[str, Any]]:
     """Rebuild the agent from a checkpoint's own config; the normaliser is restored, then frozen."""
     p = resolve_checkpoint(path)
     ckpt = load_checkpoint(p)
     cfg = Config.from_dict(ckpt["config"])
-    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps, **env_kwargs_from_config(cfg))
+    env = env_of(cfg)
     agent = build_agent(cfg, env.observation_space, env.action_space, device)
     env.close()
     load_weights(agent, ckpt, p)

@@ -42,7 +42,10 @@ class EngineConfig:
     save_per_iter: int = _run(10, "Write iter_<N>.pt and latest.pt every this many iterations.", range=POSITIVE)
     keep_checkpoints: int = _run(5, "Keep the last K iter_<N>.pt files (0 keeps all); latest.pt is always kept.",
                                  range=NON_NEGATIVE)
-    pretrained_weight_path: str | None = _run(None, "Checkpoint whose weights initialise the networks.")
+    pretrained_weight_path: str | None = _run(None, (
+        "Checkpoint whose weights initialise the networks. When its observation differs from this run's, the parts "
+        "both environments name alike carry over (e.g. a DeepMimic heading policy's character state into a strike "
+        "run; the new goal starts at zero weight)."))
     resume: str | None = _run(None, "Continue a run: a checkpoint file or run directory.")
     overwrite: bool = _run(False, "Start afresh in a run directory that holds a run (--run_name): its checkpoints, "
                            "logs, config, videos and learning curve are removed first, so two runs never mix. "

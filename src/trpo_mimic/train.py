@@ -28,6 +28,7 @@ from .rollout.reward_scale import RewardScaler
 from .run_dir import RunDirOwner
 from .tasks import task_for
 from .threads import limit_threads
+from .warm_start import fit_observation
 from .train_hooks import EvalHook, Hook, SaveHook
 
 
@@ -96,7 +97,10 @@ class Trainer(RunDirOwner):
         self.reward_scaler = RewardScaler(cfg.num_envs, cfg.gamma) if cfg.normalize_reward else None
         self.extensions = self.task.extensions(cfg, self.envs, self.agent)
         if cfg.pretrained_weight_path and resume_ckpt is None:
-            ckpt = load_checkpoint(cfg.pretrained_weight_path)
+            ckpt, note = fit_observation(self.agent, self.envs, load_checkpoint(cfg.pretrained_weight_path),
+                                         cfg.pretrained_weight_path)
+            if note:
+                print(note, file=sys.stderr)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
             load_extension_weights(self.extensions, ckpt, cfg.pretrained_weight_path)
             if cfg.reset_log_std:

@@ -109,11 +109,13 @@ class DeepMimicCore:
         nb = len(idx.bodies)
         b0 = int(idx.bodies[0])
         self._body_sel = slice(b0, b0 + nb) if np.array_equal(idx.bodies, np.arange(b0, b0 + nb)) else idx.bodies
-        if options.obs_mode == "deepmimic":
-            self.task_obs_dim = 2 + nb * (3 + 4 + 3 + 3) + (REF_OBS_SIZE if options.ref_obs else 0)
-        else:
-            self.task_obs_dim = (m.nq - 7) + (m.nv - 6)
+        state = 2 + nb * (3 + 4 + 3 + 3) if options.obs_mode == "deepmimic" else (m.nq - 7) + (m.nv - 6)
+        ref = REF_OBS_SIZE if options.ref_obs and options.obs_mode == "deepmimic" else 0
+        self.task_obs_dim = state + ref
         self.obs_dim = self.task_obs_dim + (len(self.clips) if options.clip_id_obs else 0)
+        # the observation's named parts, in order (a warm start carries over the parts two tasks share)
+        self.obs_parts = [(k, size) for k, size in ((f"{character.name} {options.obs_mode} state", state),
+                          ("reference root", ref), ("clip id", self.obs_dim - self.task_obs_dim)) if size]
         if options.switch_interval is not None and len(self.clips) < 2:
             raise ValueError("switch_interval switches between clips: it needs at least two clips")
         self._clip_end = np.array([c.duration if c.loop == "none" else np.inf for c in self.clips])

@@ -51,6 +51,8 @@ def attach(core) -> "Scene | None":
     sc = Scene(o.scene, core.num_envs, core.control_dt, core.model, core.index, core.layout, core.clips,
                o.heading_speeds)
     core.obs_dim += sc.obs_dim
+    if sc.obs_dim:
+        core.obs_parts.append((f"{o.scene} goal", sc.obs_dim))
     core._clip_end[:] = np.inf
     return sc
 
