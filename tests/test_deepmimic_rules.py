@@ -295,3 +295,21 @@ def test_reset_noise_starts_training_episodes_near_the_clip_and_evaluation_on_it
         env.close()
     with pytest.raises(ValueError, match="reset_noise"):
         DeepMimicVectorEnv(2, motion_file=[str(clip_path("walk"))], reset_noise=-0.1)
+
+
+def test_ground_snap_lowers_a_hovering_start_onto_the_floor():
+    """The jump's take-off (phase 0.42) floats 3 cm above the floor in the clip: --ground_snap 0.05 lowers the start
+    by exactly that gap; a smaller snap (0.02) and the default leave it as the clip has it."""
+    import gymnasium as gym
+    from trpo_mimic.mimic.physics import clearance
+    heights = {}
+    for snap in (0.0, 0.02, 0.05):
+        env = gym.make("DeepMimic-v0", motion_file="humanoid3d_jump.txt", ground_snap=snap)
+        u = env.unwrapped
+        env.reset(seed=0, options={"time": 0.42 * u.clips[0].duration})
+        heights[snap] = (float(u.data.qpos[2]), clearance(u.model, u.data, 0.2))
+        env.close()
+    gap = heights[0.0][1]
+    assert 0.02 < gap < 0.05
+    assert heights[0.02] == heights[0.0]
+    assert abs(heights[0.05][0] - (heights[0.0][0] - gap)) < 1e-9 and abs(heights[0.05][1]) < 1e-9

@@ -71,7 +71,7 @@ def test_validated_casts_checks_and_sees_what_an_option_needs():
 
 def test_evaluate_overrides_exactly_the_declared_options():
     assert {o.name for o in OPTIONS if o.eval_override} == {"motion_file", "motion_dir", "clip_sequence", "commands",
-                                                            "switch_seconds", "reference"}
+                                                            "switch_seconds", "reference", "ground_snap"}
 
 
 def test_the_documentation_table_is_the_declarations():

@@ -246,7 +246,7 @@ class DeepMimicCore:
             qpos, qvel = qpos.copy(), qvel.copy()
             qpos[h] += rng.uniform(-noise, noise, len(h))
             qvel[hv] += rng.uniform(-noise, noise, len(hv))
-        self.physics.set_state(i, qpos, qvel, targets)
+        self.physics.set_state(i, qpos, qvel, targets, self.options.ground_snap)
 
     def _started(self, rows: np.ndarray) -> tuple[np.ndarray, dict]:
         """First observations and reset infos (arrays over rows) of freshly started environments."""

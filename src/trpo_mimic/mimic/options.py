@@ -84,6 +84,11 @@ OPTIONS = (
            "[-c, c] on every hinge's angle (rad) and velocity (rad/s) (Gymnasium's MuJoCo reset_noise_scale "
            "convention), so the policy also learns from states near the clip's (default 0: none). Training only.",
            range=NON_NEGATIVE, training_only=True),
+    Option("ground_snap", float, 0.0, "DeepMimic: a start state (reference state initialisation) whose lowest "
+           "point hovers less than this many metres above the floor is lowered onto it, so that a clip whose feet "
+           "float where they push (the jump's take-off: 3-4 cm) starts the character on the ground (default 0: as "
+           "the clip is; a start in the floor is always lifted out). In training and evaluation (evaluate may set it).",
+           range=NON_NEGATIVE, eval_override=True),
     Option("switch_interval", float, None, "DeepMimic with several clips: LOW HIGH seconds: each episode switches to "
            "another clip (drawn by weight) after a time drawn uniformly in [LOW, HIGH], again and again, continuing "
            "from the new clip's nearest pose, so that a --clip_id_obs policy learns the transitions (default: "

@@ -100,10 +100,11 @@ class MujocoPhysics:
         w = self._warn[i]
         return w[0].number + w[1].number + w[2].number + w[3].number
 
-    def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray) -> None:
+    def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray, snap: float = 0.0) -> None:
         """Put character i in (qpos, qvel) with PD targets ctrl, lifted out of the floor if a foot
-        is in it, with every derived quantity computed (thread-safe for distinct i)."""
-        place(self.model, self.datas[i], qpos, qvel, ctrl, self._root_z)
+        is in it (lowered onto it from under ``snap`` m: :func:`place`), with every derived quantity computed
+        (thread-safe for distinct i)."""
+        place(self.model, self.datas[i], qpos, qvel, ctrl, self._root_z, snap)
         self._bad[i] = self._bad_warnings(i)
 
     def host_data(self, i: int) -> mujoco.MjData:
@@ -232,18 +233,28 @@ def root_height_address(model: mujoco.MjModel, root_body: int) -> int:
 
 
 def place(m: mujoco.MjModel, d: mujoco.MjData, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray,
-          root_z: int) -> None:
+          root_z: int, snap: float = 0.0) -> None:
     """Reset ``d`` to (qpos, qvel) with PD targets ctrl, lifted out of the floor if a foot is in it (by
-    the deepest penetration, at qpos address ``root_z``), with every derived quantity computed."""
+    the deepest penetration, at qpos address ``root_z``), or, with ``snap`` > 0, lowered onto the floor when its
+    lowest point hovers less than ``snap`` metres above it; every derived quantity computed."""
     mujoco.mj_resetData(m, d)
     d.qpos[:], d.qvel[:], d.ctrl[:] = qpos, qvel, ctrl
     mujoco.mj_forward(m, d)
-    if d.ncon:
-        low = float(d.contact.dist[:d.ncon].min())
-        if low < 0:
-            d.qpos[root_z] -= low
-            mujoco.mj_forward(m, d)
+    low = float(d.contact.dist[:d.ncon].min()) if d.ncon else np.inf
+    if low >= 0 and snap > 0:
+        low = clearance(m, d, snap)
+    if low < 0 or 0 < low < snap:
+        d.qpos[root_z] -= low
+        mujoco.mj_forward(m, d)
     mujoco.mj_subtreeVel(m, d)
+
+
+def clearance(m: mujoco.MjModel, d: mujoco.MjData, distmax: float) -> float:
+    """The gap (m) between the character's geoms and the floor planes (``distmax`` when it is larger)."""
+    world = m.geom_bodyid == 0
+    floors = np.flatnonzero(world & (m.geom_type == mujoco.mjtGeom.mjGEOM_PLANE))
+    return min((mujoco.mj_geomDistance(m, d, int(g), int(f), distmax, None)
+                for f in floors for g in np.flatnonzero(~world)), default=distmax)
 
 
 def state_views(d: mujoco.MjData, root_body: int) -> tuple[np.ndarray, ...]:

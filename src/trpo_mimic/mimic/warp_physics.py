@@ -121,10 +121,10 @@ class WarpPhysics:
                              "per character (use physics='mujoco' to reach it)")
 
     # ------------------------------------------------------------------ per character
-    def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray) -> None:
+    def set_state(self, i: int, qpos: np.ndarray, qvel: np.ndarray, ctrl: np.ndarray, snap: float = 0.0) -> None:
         """Put character i in (qpos, qvel) with PD targets ctrl (placed by native MuJoCo, as the native path)."""
         h, d = self._host, self.wd
-        place(self.model, h, qpos, qvel, ctrl, self._root_z)
+        place(self.model, h, qpos, qvel, ctrl, self._root_z, snap)
         for dst, src in zip(self._now.arrays(), state_views(h, self.root_body)):
             dst[i] = src
         d.qpos[i].assign(h.qpos.astype(np.float32))
