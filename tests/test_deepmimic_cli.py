@@ -211,3 +211,16 @@ def test_a_run_records_its_pd_law_and_one_saved_without_it_reads_as_split(tmp_pa
     _, saved_cfg, _ = load_agent(tmp_path / "old.pt")
     assert saved_cfg.pd_clamp == "split"
     assert "pd_clamp" not in upgrade_config({"env_id": "Pendulum-v1"})
+
+
+def test_evaluate_refuses_a_setting_it_would_ignore(cli):
+    """A task option that is the policy's own (not one evaluate may change) is an error when it differs from the
+    checkpoint's, never taken and ignored; the same value, or one evaluate may change, is accepted."""
+    r = cli("evaluate", "--pretrained", "jump", "--num_eval_episodes", "1", "--max_episode_steps", "5",
+            "--pd_clamp", "split")
+    assert r.returncode == 2 and r.stderr.strip().startswith(
+        "trpo-mimic: error: --pd_clamp is the policy's own setting (its checkpoint: 'total'); evaluate changes only "
+        "--max_episode_steps, ")
+    r = cli("evaluate", "--pretrained", "jump", "--num_eval_episodes", "1", "--max_episode_steps", "5",
+            "--pd_clamp", "total", "--ground_snap", "0.05")
+    assert r.returncode == 0, r.stderr

@@ -107,6 +107,10 @@ def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int 
     return result, arrays
 
 
+def _as_value(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
 def evaluate(opts: dict[str, Any]) -> EvalResult:
     """`trpo-mimic evaluate`: load --load_model_path, play --num_eval_episodes, print the results block."""
     path = opts.get("load_model_path")
@@ -120,6 +124,13 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     for k in overridden:  # the checkpoint's own config, but for what evaluation may change
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
+    own = {o.name: _as_value(o.default if getattr(cfg, o.name, None) is None else getattr(cfg, o.name))
+           for o in task.options}
+    fixed = [o.name for o in task.options if not o.eval_override and opts.get(o.name) is not None
+             and _as_value(opts[o.name]) != own[o.name]]
+    if fixed:  # never a flag taken and then ignored
+        raise ValueError(f"--{fixed[0]} is the policy's own setting (its checkpoint: {own[fixed[0]]!r}); evaluate "
+                         f"changes only --{', --'.join(overridden)}")
     foreign = foreign_options(cfg.env_id, Config.from_dict(opts), kinds=(EVAL,))
     if foreign:
         raise ValueError(f"--{foreign[0][0]} applies to {foreign[0][1]} environments only, not {cfg.env_id}")
