@@ -125,9 +125,8 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
     own = {o.name: _as_value(o.default if getattr(cfg, o.name, None) is None else getattr(cfg, o.name))
-           for o in task.options}
-    fixed = [o.name for o in task.options if not o.eval_override and opts.get(o.name) is not None
-             and _as_value(opts[o.name]) != own[o.name]]
+           for o in task.options if o.kind != EVAL}  # evaluation's own options (--push_sweep) are not the policy's
+    fixed = [k for k, v in own.items() if k not in overridden and opts.get(k) is not None and _as_value(opts[k]) != v]
     if fixed:  # never a flag taken and then ignored
         raise ValueError(f"--{fixed[0]} is the policy's own setting (its checkpoint: {own[fixed[0]]!r}); evaluate "
                          f"changes only --{', --'.join(overridden)}")
