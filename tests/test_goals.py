@@ -154,3 +154,33 @@ def test_strike_targets_are_placed_near_or_far_at_the_right_height():
     dists = np.array(dists)
     assert np.all((dists >= 0.6) & (dists <= 10.0))
     assert 0.5 < np.mean(dists <= 1.1) < 0.7  # 0.6 near, plus the far ones that land within 1.1 m
+
+
+def test_strike_training_starts_a_tenth_of_its_episodes_already_hit():
+    """The release's training starts 10% of strike episodes with the target hit; evaluation never (and draws no
+    more random numbers than before, so its episodes are unchanged)."""
+    from trpo_mimic.mimic.goals import StrikeGoal
+    train, evaluate = StrikeGoal(1, DT, StrikeGoal.START_HIT), StrikeGoal(1, DT)
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(2000):
+        train.reset(0, rng, kin())
+        hits += bool(train.hit[0])
+        assert train.since_hit[0] == 0.0
+    assert 0.08 < hits / 2000 < 0.12
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    evaluate.reset(0, a, kin())
+    assert not evaluate.hit[0] and a.uniform() == pytest.approx(_after_placement(b))
+
+
+def _after_placement(rng):
+    rng.uniform(), rng.uniform(), rng.uniform(), rng.uniform()  # near/far, angle, distance, height
+    return rng.uniform()
+
+
+def test_the_strike_scene_starts_hit_in_training_only():
+    import gymnasium as gym
+    for mode, share in (("train", 0.1), ("eval", 0.0)):
+        env = gym.make("DeepMimicStrike-v0", mode=mode)
+        assert env.unwrapped.core.scene.goal.start_hit == share
+        env.close()

@@ -214,15 +214,17 @@ class StrikeGoal(Goal):
     to the target), else ``0.3 r_far`` (``r_far = 0.7 exp(-0.5 max(0, d - 1.4)^2) + 0.3 r_v``, r_v as the target
     goal's at 1 m/s). The episode fails when the root, chest or neck comes within 0.2 m of the target or the
     target is more than 15 m away. Observation: the target in the heading frame (3) and the time since the hit,
-    ``clip((t - t_hit) / 2, 0, 1)`` (0 before it)."""
+    ``clip((t - t_hit) / 2, 0, 1)`` (0 before it). ``start_hit``: the share of episodes that start with the target
+    already hit (the release's training: 0.1, ``START_HIT``; evaluation: 0), so that what follows a hit is learned."""
 
     name = "strike"
     obs_dim = 4
     terms = ("strike_near", "strike_far", "strike_hit")
-    HIT_DISTANCE, HIT_SPEED, NEAR_ROOT, TOUCH, FAIL_DISTANCE = 0.2, 1.5, 1.4, 0.2, 15.0
+    HIT_DISTANCE, HIT_SPEED, NEAR_ROOT, TOUCH, FAIL_DISTANCE, START_HIT = 0.2, 1.5, 1.4, 0.2, 15.0, 0.1
 
-    def __init__(self, num_envs: int, control_dt: float):
+    def __init__(self, num_envs: int, control_dt: float, start_hit: float = 0.0):
         super().__init__(num_envs, control_dt)
+        self.start_hit = float(start_hit)
         self.target = np.zeros((self.n, 3))
         self.hit = np.zeros(self.n, dtype=bool)
         self.since_hit = np.zeros(self.n)
@@ -236,7 +238,7 @@ class StrikeGoal(Goal):
         phi += kin.heading[i]
         self.target[i, :2] = kin.root[i] + dist * np.array([np.cos(phi), np.sin(phi)])
         self.target[i, 2] = rng.uniform(1.2, 1.4)
-        self.hit[i], self.since_hit[i] = False, 0.0
+        self.hit[i], self.since_hit[i] = self.start_hit > 0 and rng.uniform() < self.start_hit, 0.0
 
     def advance(self, rows, rngs, kin):
         self.since_hit[rows] += np.where(self.hit[rows], self.dt, 0.0)

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from .amp_obs import AMPObservation
-from .goals import GOALS, Goal, Kinematics
+from .goals import GOALS, Goal, Kinematics, StrikeGoal
 from .options import SCENES
 
 TASK_REWARD_KEY = "reward_task"
@@ -49,7 +49,7 @@ def attach(core) -> "Scene | None":
     if o.heading_speeds is not None and o.scene != "heading":
         raise ValueError(f"heading_speeds is an option of the heading scene, not of scene {o.scene!r}")
     sc = Scene(o.scene, core.num_envs, core.control_dt, core.model, core.index, core.layout, core.clips,
-               o.heading_speeds)
+               o.heading_speeds, training=o.mode == "train")
     core.obs_dim += sc.obs_dim
     if sc.obs_dim:
         core.obs_parts.append((f"{o.scene} goal", sc.obs_dim))
@@ -61,7 +61,7 @@ class Scene:
     """The per-environment state of a scene over N characters of one core."""
 
     def __init__(self, name: str, num_envs: int, control_dt: float, model, index, layout, clips: Sequence,
-                 heading_speeds: tuple[float, float] | None = None):
+                 heading_speeds: tuple[float, float] | None = None, training: bool = False):
         if name not in SCENES[1:]:
             raise ValueError(f"scene must be one of {', '.join(SCENES[1:])} (or imitate: no scene), got {name!r}")
         self.name, self.n = name, int(num_envs)
@@ -69,6 +69,8 @@ class Scene:
         if name == "heading":
             speeds = heading_speeds or set_speeds(clips)
             self.goal: Goal = GOALS[name](num_envs, control_dt, speeds)
+        elif name == "strike":
+            self.goal = StrikeGoal(num_envs, control_dt, StrikeGoal.START_HIT if training else 0.0)
         elif name in GOALS:
             self.goal = GOALS[name](num_envs, control_dt)
         else:
