@@ -64,7 +64,9 @@ SHIPPED = {  # name: (skill, the command that trained it, its reward per step ov
                  "15.68M)", 0.8396),
     "spinkick": ("spinkick", "benchmarks/deepmimic_train.sh spinkick 20000000, then TRPO_MIMIC_STOP=none "
                  "benchmarks/deepmimic_train.sh spinkick 4000000 --stop_reward_per_step 0.95 (resumes)", 0.8705),
-    "cartwheel": ("cartwheel", "benchmarks/deepmimic_train.sh cartwheel 20000000", 0.8932),
+    "cartwheel": ("cartwheel", "benchmarks/deepmimic_train.sh cartwheel 20000000 (2.25M), then trpo-mimic train "
+                  "--skill cartwheel --pretrained_weight_path cartwheel --run_name cartwheel-r1 (its iter_980.pt, "
+                  "4.01M more: of its checkpoints from 800 on, the best on 100 episodes of seed 77)", 0.8932),
     "crawl": ("crawl", "trpo-mimic train --skill crawl --num_timesteps 5000000 --stop_reward_per_step none --run_name "
               "crawl-t1 (the preset as it is, stopped by hand at 3.23M; its iter_760.pt, the best of the last five "
               "on 100 episodes of seed 77)", 0.9130),
