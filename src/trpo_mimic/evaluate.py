@@ -107,10 +107,6 @@ def _play_one_env(agent: Agent, cfg: Config, kwargs: dict[str, Any], limit: int 
     return result, arrays
 
 
-def _as_value(v: Any) -> Any:
-    return tuple(v) if isinstance(v, list) else v
-
-
 def evaluate(opts: dict[str, Any]) -> EvalResult:
     """`trpo-mimic evaluate`: load --load_model_path, play --num_eval_episodes, print the results block."""
     path = opts.get("load_model_path")
@@ -124,11 +120,12 @@ def evaluate(opts: dict[str, Any]) -> EvalResult:
     for k in overridden:  # the checkpoint's own config, but for what evaluation may change
         if opts.get(k) is not None:
             setattr(cfg, k, opts[k])
-    own = {o.name: _as_value(o.default if getattr(cfg, o.name, None) is None else getattr(cfg, o.name))
-           for o in task.options if o.kind != EVAL}  # evaluation's own options (--push_sweep) are not the policy's
-    fixed = [k for k, v in own.items() if k not in overridden and opts.get(k) is not None and _as_value(opts[k]) != v]
+    own = {o.name: o for o in task.options if o.kind != EVAL}  # not evaluation's own options (--push_sweep)
+    saved = {k: o.cast(o.default if getattr(cfg, k, None) is None else getattr(cfg, k)) for k, o in own.items()}
+    fixed = [k for k, o in own.items()
+             if k not in overridden and opts.get(k) is not None and o.cast(opts[k]) != saved[k]]
     if fixed:  # never a flag taken and then ignored
-        raise ValueError(f"--{fixed[0]} is the policy's own setting (its checkpoint: {own[fixed[0]]!r}); evaluate "
+        raise ValueError(f"--{fixed[0]} is the policy's own setting (its checkpoint: {saved[fixed[0]]!r}); evaluate "
                          f"changes only --{', --'.join(overridden)}")
     foreign = foreign_options(cfg.env_id, Config.from_dict(opts), kinds=(EVAL,))
     if foreign:
