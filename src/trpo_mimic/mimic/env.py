@@ -107,7 +107,7 @@ class DeepMimicEnv(gym.Env):
         self._last_step: tuple[float, float] | None = None  # (reward, body-position error) of the last step
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float64)
-        self.observation_parts = tuple(core.obs_parts)  # ((name, size), ...) in order: see checkpoint.remap
+        self.observation_parts = tuple(core.obs_parts)  # ((name, size), ...) in order: see warm_start.remap
 
     __init__.__doc__ += options_doc()
 

@@ -62,7 +62,7 @@ class DeepMimicVectorEnv(VectorEnv):
         self.nthread = core.physics.nthread
         self.single_action_space = spaces.Box(-1.0, 1.0, shape=(self.model.nu,), dtype=np.float32)
         self.single_observation_space = spaces.Box(-np.inf, np.inf, shape=(core.obs_dim,), dtype=np.float64)
-        self.observation_parts = tuple(core.obs_parts)  # ((name, size), ...) in order: see checkpoint.remap
+        self.observation_parts = tuple(core.obs_parts)  # ((name, size), ...) in order: see warm_start.remap
         self.action_space = batch_space(self.single_action_space, n)
         self.observation_space = batch_space(self.single_observation_space, n)
         self.render_mode = None
