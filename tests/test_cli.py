@@ -312,3 +312,30 @@ def test_reset_log_std_restarts_a_warm_starts_noise(tmp_path):
         Trainer(Config(**{**base, "env_id": "CartPole-v1"}, run_name="d", pretrained_weight_path=str(tmp_path / "c"),
                        reset_log_std=True))
     assert not (tmp_path / "d").exists()
+
+
+def test_a_warm_started_run_counts_the_samples_of_every_run_before_it(tmp_path):
+    """--pretrained_weight_path records the source's run (samples, training seconds) after the source's own warm
+    starts; a resume keeps the chain, a policy file carries it, and the totals add them all."""
+    from trpo_mimic.checkpoint import WARM_STARTS, samples_in_all, write_policy_file
+    from trpo_mimic.config import Config
+    from trpo_mimic.train import train
+    base = dict(env_id="Pendulum-v1", num_envs=2, steps_per_env=64, vf_epochs=1, checkpoint_dir=str(tmp_path),
+                progress=False, eval_freq=0, eval_video=False)
+    train(Config(**base, run_name="a", num_timesteps=256))
+    a = load_checkpoint(tmp_path / "a")
+    assert WARM_STARTS not in a and samples_in_all(a) == (256, a["train_seconds"])
+    write_policy_file(tmp_path / "a" / "latest.pt", tmp_path / "a.pt")
+    train(Config(**base, run_name="b", num_timesteps=128, pretrained_weight_path=str(tmp_path / "a.pt")))
+    train(Config(**base, run_name="b", num_timesteps=256, resume=str(tmp_path / "b")))  # resumed: chain kept
+    b = load_checkpoint(tmp_path / "b")
+    assert b["timesteps"] == 256
+    assert b[WARM_STARTS] == [{"from": str(tmp_path / "a.pt"), "samples": 256, "train_seconds": a["train_seconds"]}]
+    write_policy_file(tmp_path / "b" / "latest.pt", tmp_path / "b.pt")
+    train(Config(**base, run_name="c", num_timesteps=128, pretrained_weight_path=str(tmp_path / "b.pt")))
+    c = load_checkpoint(tmp_path / "c")
+    assert [w["from"] for w in c[WARM_STARTS]] == [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    assert [w["samples"] for w in c[WARM_STARTS]] == [256, 256]
+    samples, seconds = samples_in_all(c)
+    assert samples == 128 + 256 + 256
+    assert seconds == pytest.approx(c["train_seconds"] + b["train_seconds"] + a["train_seconds"])

@@ -64,3 +64,18 @@ def test_pretrained_policy_evaluates_on_a_fresh_clone(cli, path, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "falls: 0 of 1" in r.stdout  # a trained policy: two seconds from a random phase without falling
     assert len(list(tmp_path.glob("*.gif"))) == 1
+
+
+@pytest.mark.parametrize("path", PRETRAINED, ids=[p.stem for p in PRETRAINED])
+def test_a_pretrained_policys_card_counts_the_samples_of_its_warm_starts(path):
+    """The samples and minutes on a card are the policy's in all: its own run's and those of the runs it was
+    warm-started from (their chain in the file), which its reproduce line names."""
+    from trpo_mimic.checkpoint import WARM_STARTS, samples_in_all
+    ckpt = torch.load(path, weights_only=True)
+    card = ckpt["card"]
+    samples, seconds = samples_in_all(ckpt)
+    assert card["samples"] == samples and card["train_minutes"] == round(seconds / 60, 1)
+    chain = ckpt.get(WARM_STARTS, [])
+    assert ("--pretrained_weight_path" in card["reproduce"]) == bool(chain), path.name
+    assert [w["samples"] for w in card.get("warm_starts", [])] == [w["samples"] for w in chain]
+    assert all(w["samples"] > 0 and w["train_seconds"] > 0 for w in chain)

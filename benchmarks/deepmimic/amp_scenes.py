@@ -23,7 +23,7 @@ import argparse
 
 import torch
 
-from trpo_mimic.checkpoint import load_agent, resolve_checkpoint
+from trpo_mimic.checkpoint import WARM_STARTS, load_agent, resolve_checkpoint, samples_in_all
 from trpo_mimic.mimic.goal_eval import play_goal
 from trpo_mimic.mimic.motion_set_distance import MotionSet
 
@@ -50,8 +50,10 @@ def main() -> None:
     except ValueError as e:
         raise SystemExit(str(e))
     ret, fell, hit, scene = g.task_return, g.fell, g.hit, g.scene
+    samples, seconds = samples_in_all(ckpt)
+    in_all = f" ({samples / 1e6:.2f}M and {seconds / 60:.0f} min in all, with its warm starts)"
     print(f"{a.policy}: {cfg.env_id} (scene {scene}), {ckpt.get('timesteps', 0) / 1e6:.2f}M samples, "
-          f"{ckpt.get('train_seconds', 0) / 60:.0f} min of training"
+          f"{ckpt.get('train_seconds', 0) / 60:.0f} min of training{in_all if ckpt.get(WARM_STARTS) else ''}"
           f"{f' (after its warm start, {cfg.pretrained_weight_path})' if cfg.pretrained_weight_path else ''}; "
           f"{a.episodes} deterministic {a.seconds:g} s episodes, seed {a.seed}")
     print(f"normalised task return: {ret.mean():.3f} +- {ret.std():.3f}; falls: {int(fell.sum())} of {a.episodes}")

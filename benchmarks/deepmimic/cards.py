@@ -158,7 +158,7 @@ def verdict(name: str, card: dict) -> str:
 def compare(old: dict, new: dict) -> list[str]:
     """The fields where a card and a fresh one differ (4 decimals: the cards' rounding)."""
     keys = ("reward_per_step", "falls", "falls_ci95", "body_error_m", "body_error_root_m", "successes",
-            "per_clip", "samples", "clips", "eval", "task_return", "motion_set")
+            "per_clip", "samples", "train_minutes", "warm_starts", "clips", "eval", "task_return", "motion_set")
     return [f"{k}: card {old.get(k)!r}, fresh {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 

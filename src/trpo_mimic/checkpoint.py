@@ -86,6 +86,10 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
 EXTENSION_WEIGHTS = "extension_weights"
 """A checkpoint's key for its training extensions' weights (:meth:`.tasks.TrainingExtension.weights`, by their keys):
 a policy file keeps them, a warm start restores them."""
+WARM_STARTS = "warm_starts"
+"""A checkpoint's key for the runs its weights came from before its own (``--pretrained_weight_path``), oldest
+first: each ``{"from": the path or name given, "samples", "train_seconds"}`` of that run alone, so that a warm-started
+policy's cost is its own samples plus theirs (:func:`warm_start_chain`, :func:`samples_in_all`)."""
 POLICY_FILE_KEYS = ("actor", "critic", "obs_normalizer", "iteration", "timesteps")
 RUN_SETTINGS = ("checkpoint_dir", "run_name", "resume", "overwrite", "pretrained_weight_path", "keep_checkpoints")
 """Config fields that belong to the run that wrote a checkpoint, not to its policy."""
@@ -100,8 +104,23 @@ def write_policy_file(checkpoint_path: str | Path, out: str | Path) -> Path:
     defaults = Config()
     for k in RUN_SETTINGS:
         cfg[k] = getattr(defaults, k)
-    extra = {k: ckpt[k] for k in ("train_seconds", EXTENSION_WEIGHTS) if k in ckpt}
+    extra = {k: ckpt[k] for k in ("train_seconds", EXTENSION_WEIGHTS, WARM_STARTS) if k in ckpt}
     return save_checkpoint(out, {"kind": "policy", **{k: ckpt[k] for k in POLICY_FILE_KEYS}, **extra, "config": cfg})
+
+
+def warm_start_chain(ckpt: dict[str, Any], source: str | Path) -> list[dict[str, Any]]:
+    """The :data:`WARM_STARTS` of a run warm-started from ``ckpt`` (read from ``source``): ``ckpt``'s own chain,
+    then ``ckpt``'s run itself."""
+    own = {"from": str(source), "samples": int(ckpt.get("timesteps", 0)),
+           "train_seconds": float(ckpt.get("train_seconds", 0.0))}
+    return [dict(w) for w in ckpt.get(WARM_STARTS, [])] + [own]
+
+
+def samples_in_all(ckpt: dict[str, Any]) -> tuple[int, float]:
+    """(samples, training seconds) of a checkpoint's weights in all: its run's and its warm starts'."""
+    chain = ckpt.get(WARM_STARTS, [])
+    return (int(ckpt.get("timesteps", 0)) + sum(int(w["samples"]) for w in chain),
+            float(ckpt.get("train_seconds", 0.0)) + sum(float(w["train_seconds"]) for w in chain))
 
 
 def check_resumable(ckpt: dict[str, Any], source: str | Path) -> None:

@@ -17,7 +17,8 @@ import torch
 from . import distributed as D
 from .algos import PolicyBatch, make_algorithm
 from .checkpoint import (build_agent, check_resumable, extension_weights, find_resume, load_checkpoint,
-                         load_extension_weights, load_weights, rng_state, save_checkpoint, set_rng_state)
+                         load_extension_weights, load_weights, rng_state, save_checkpoint, set_rng_state,
+                         warm_start_chain, WARM_STARTS)
 from .config import Config
 from .envs import env_kwargs_from_config, make_vector_env
 from .faults import PeerLost, write_failed
@@ -88,6 +89,7 @@ class Trainer(RunDirOwner):
         seed_everything(cfg.seed)
         self.iteration = 0
         self.timesteps = 0
+        self.warm_starts: list[dict[str, Any]] = []  # the runs before this one (--pretrained_weight_path)
         kwargs = env_kwargs_from_config(cfg)
         self.envs = make_vector_env(cfg.env_id, cfg.num_envs, cfg.vec_env, cfg.max_episode_steps,
                                     env_threads=cfg.env_threads, **kwargs)
@@ -103,6 +105,7 @@ class Trainer(RunDirOwner):
                 print(note, file=sys.stderr)
             load_weights(self.agent, ckpt, cfg.pretrained_weight_path)
             load_extension_weights(self.extensions, ckpt, cfg.pretrained_weight_path)
+            self.warm_starts = warm_start_chain(ckpt, cfg.pretrained_weight_path)
             if cfg.reset_log_std:
                 if self.agent.actor.discrete:
                     raise ValueError("--reset_log_std: a policy over discrete actions has no standard deviation")
@@ -120,6 +123,7 @@ class Trainer(RunDirOwner):
                 ext.load_state_dict(resume_ckpt.get(ext.key, {}))
             self.iteration = int(resume_ckpt["iteration"])
             self.timesteps = int(resume_ckpt["timesteps"])
+            self.warm_starts = list(resume_ckpt.get(WARM_STARTS, []))
             set_rng_state(resume_ckpt["rng"])
         # Every rank starts from rank 0's weights and statistics.
         D.broadcast_parameters(list(self.agent.parameters()) + list(self.agent.obs_normalizer.buffers()))
@@ -151,6 +155,7 @@ class Trainer(RunDirOwner):
             "rng": rng_state(),
             "saved_at": time.time(),
             "train_seconds": self.train_seconds,
+            **({WARM_STARTS: self.warm_starts} if self.warm_starts else {}),
         }
 
     @contextlib.contextmanager

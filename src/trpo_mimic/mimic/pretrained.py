@@ -85,15 +85,17 @@ def card_from(result: Any, ckpt: dict[str, Any], cfg: Any, skill: str, reproduce
     """The card of a policy file from one evaluation of it (``result``: an ``EvalResult``)."""
     from ..evaluation.stats import BODY_ERROR_KEY
     from .scene import TASK_REWARD_KEY
+    from ..checkpoint import WARM_STARTS, samples_in_all
     s = result.summary()
+    samples, seconds = samples_in_all(ckpt)
     falls = int(s["terminated"])
     lo, hi = falls_interval(falls, int(s["episodes"]))
     card: dict[str, Any] = {
         "skill": skill,
         "env_id": cfg.env_id,
         "character": Path(cfg.character_file).name if getattr(cfg, "character_file", None) else "humanoid3d.txt",
-        "samples": int(ckpt.get("timesteps", 0)),
-        "train_minutes": round(float(ckpt.get("train_seconds", 0.0)) / 60, 1),
+        "samples": samples,  # in all: the policy's own run and the runs it was warm-started from
+        "train_minutes": round(seconds / 60, 1),
         "eval": {"episodes": int(s["episodes"]), "max_episode_steps": int(steps), "seed": int(seed),
                  "deterministic": True},
         "reward_per_step": round(float(result.reward_per_step), 4),
@@ -102,6 +104,9 @@ def card_from(result: Any, ckpt: dict[str, Any], cfg: Any, skill: str, reproduce
         "reproduce": reproduce,
         "clips": clip_digests(cfg),
     }
+    if ckpt.get(WARM_STARTS):
+        card["warm_starts"] = [{"from": w["from"], "samples": int(w["samples"]),
+                                "train_minutes": round(float(w["train_seconds"]) / 60, 1)} for w in ckpt[WARM_STARTS]]
     if result.return_over_limit is not None and TASK_REWARD_KEY in s:
         card["task_return"] = round(float(result.return_over_limit), 4)
     if BODY_ERROR_KEY in s:  # a goal scene tracks no clip: no error, no success
@@ -137,12 +142,22 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def warm_start_text(card: dict[str, Any]) -> str:
+    """How much of a card's training came before the policy's own run (its warm starts), or nothing."""
+    chain = card.get("warm_starts", [])
+    if not chain:
+        return ""
+    runs = ", then ".join(f"{w['from']} ({w['samples'] / 1e6:.2f}M, {w['train_minutes']:g} min)" for w in chain)
+    return f" in all, from warm starts: {runs}"
+
+
 def card_lines(name: str, card: dict[str, Any]) -> list[str]:
     """A card in full, one fact a line."""
     ev = card["eval"]
     lo, hi = card["falls_ci95"]
     lines = [f"{name}: skill {card['skill']} on {card['env_id']}, character {card['character']}",
-             f"  trained on {card['samples']:,} samples in {card['train_minutes']:g} min of training",
+             f"  trained on {card['samples']:,} samples in {card['train_minutes']:g} min of training"
+             + warm_start_text(card),
              f"  evaluation: {ev['episodes']} deterministic episodes of at most {ev['max_episode_steps']} steps, "
              f"seed {ev['seed']} (trpo-mimic evaluate --pretrained {name} --num_eval_episodes {ev['episodes']} "
              f"--max_episode_steps {ev['max_episode_steps']} --seed {ev['seed']})",
