@@ -343,3 +343,23 @@ def test_reward_weights_validated():
         RewardWeights(pose=-1.0)
     with pytest.raises(ValueError):
         RewardWeights(pose=0, velocity=0, end_effector=0, root=0, com_vel=0, com=0)
+
+
+def test_no_velocity_is_differenced_across_a_wrap_clips_seam():
+    """A wrap clip's first and last frames get one-sided differences (DeepMimic's cMotion::BuildFrameVel differences
+    no pair across the seam): the spinkick's last pose is not its first, and the central difference across the seam
+    gave its first frame a joint speed of 58 against 13 for the next frame's."""
+    import mujoco
+    clip = load_quiet(clip_path("spinkick"))
+    assert clip.loop == "wrap"
+    t, q, m = clip.frame_times, clip.qpos, clip.model
+    first, last, mid = (np.zeros(m.nv) for _ in range(3))
+    mujoco.mj_differentiatePos(m, first, t[1] - t[0], q[0], q[1])
+    mujoco.mj_differentiatePos(m, last, t[-1] - t[-2], q[-2], q[-1])
+    mujoco.mj_differentiatePos(m, mid, t[6] - t[4], q[4], q[6])
+    np.testing.assert_allclose(clip.qvel[0], first, atol=1e-12)
+    np.testing.assert_allclose(clip.qvel[-1], last, atol=1e-12)
+    np.testing.assert_allclose(clip.qvel[5], mid, atol=1e-12)  # central inside the clip
+    assert np.linalg.norm(clip.qvel[0]) < 1.5 * np.linalg.norm(clip.qvel[1])
+    # a start in the first frame's interval has the clip's own speed, not the seam's
+    assert np.linalg.norm(clip.qvel_at(0.001)) < 1.5 * np.linalg.norm(clip.qvel_at(0.03))

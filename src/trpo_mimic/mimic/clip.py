@@ -131,31 +131,18 @@ class MotionClip:
         return out
 
     def _finite_difference_qvel(self) -> np.ndarray:
-        """Central differences, using the neighbouring cycles at the ends of a wrap clip."""
+        """Central differences between a frame's neighbours; one-sided at the first and last frames, of a wrap
+        clip too. DeepMimic differences no frame across a clip's seam either (``cMotion::BuildFrameVel``: forward
+        differences, the last frame's copied): its wrap clips are not all seamless (the spinkick's last pose is
+        not its first), and a difference across the seam would put a spike of joint speed (58 against 13 for the
+        spinkick's first frame) into the start states, the velocity reward and the PD feed-forward there."""
         m, F = self.model, self.num_frames
-        if self.loop == "wrap":
-            rot, off = rotz(self.cycle_yaw), self.cycle_offset
-            inv_rot = rot.T
-            before = self.transform_qpos(self.qpos[-2], inv_rot, -inv_rot @ off, yaw_quat(-self.cycle_yaw))
-            after = self.transform_qpos(self.qpos[1], rot, off, yaw_quat(self.cycle_yaw))
-            t_before, t_after = -(self.frame_times[-1] - self.frame_times[-2]), self.duration + self.frame_times[1]
-            # hinge angles of the neighbours continue the unwrapped series
-            h = self.index.hinge_qpos
-            before[h] = self.qpos[0, h] + wrap_pi(before[h] - self.qpos[0, h])
-            after[h] = self.qpos[-1, h] + wrap_pi(after[h] - self.qpos[-1, h])
-        else:
-            before, after = self.qpos[0], self.qpos[-1]
-            t_before, t_after = self.frame_times[0], self.frame_times[-1]
-        ext_q = np.vstack([before, self.qpos, after])
-        ext_t = np.concatenate([[t_before], self.frame_times, [t_after]])
         qvel = np.zeros((F, m.nv))
         for i in range(F):
-            lo, hi = i, i + 2
-            if self.loop != "wrap":  # one-sided at the ends of a clip that plays once
-                lo, hi = max(lo, 1), min(hi, F)
-            dt = ext_t[hi] - ext_t[lo]
+            lo, hi = max(i - 1, 0), min(i + 1, F - 1)
+            dt = self.frame_times[hi] - self.frame_times[lo]
             if dt > 0:
-                mujoco.mj_differentiatePos(m, qvel[i], dt, ext_q[lo], ext_q[hi])
+                mujoco.mj_differentiatePos(m, qvel[i], dt, self.qpos[lo], self.qpos[hi])
         return qvel
 
     def _sample_segments(self) -> tuple[np.ndarray, np.ndarray]:
