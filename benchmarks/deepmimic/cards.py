@@ -61,7 +61,10 @@ SHIPPED = {  # name: (skill, the command that trained it, the reward per step ov
     "jog": ("jog", "benchmarks/deepmimic_train.sh jog 20000000 (resumed twice, stopped by hand at 6.01M)", 0.9215),
     "run": ("run", "benchmarks/deepmimic_train.sh run 20000000 (resumed three times, stopped by hand at 10.21M)",
             0.9139),
-    "jump": ("jump", "benchmarks/deepmimic_train.sh jump 20000000 (stopped by hand; the run's iter_1640.pt)", 0.9257),
+    "jump": ("jump", "benchmarks/deepmimic_train.sh jump 20000000 (stopped by hand; the run's iter_1640.pt, 6.72M), "
+             "then trpo-mimic train --skill jump --pretrained_weight_path jump --run_name jump-v1 (the clip "
+             "velocities one-sided at the seam; its iter_900.pt, 3.69M more: of its checkpoints, the best on 100 "
+             "episodes of seed 77)", 0.9257),
     "backflip": ("backflip", "benchmarks/deepmimic_train.sh backflip 20000000 (resumed once, stopped by hand at "
                  "15.68M)", 0.8361),
     "spinkick": ("spinkick", "benchmarks/deepmimic_train.sh spinkick 20000000, then TRPO_MIMIC_STOP=none "
