@@ -1,9 +1,10 @@
 """Choose a checkpoint of an imitation run on the choosing seed (issue 39), beside the policy it started from.
 
-    python benchmarks/deepmimic/choose.py RUN_DIR [--every 100] [--against jump] [--seed 77] [--episodes 100]
+    python benchmarks/deepmimic/choose.py RUN_DIR [--every 100] [--after 0] [--against jump] [--seed 77]
+                                                  [--episodes 100]
 
-Plays every ``--every``-th iteration's checkpoint of RUN_DIR (and its latest) as ``trpo-mimic evaluate`` plays
-a card's episodes (deterministic, random start phases, 300 steps), on seed 77 by default: the seed checkpoints
+Plays every ``--every``-th iteration's checkpoint of RUN_DIR after iteration ``--after`` (and its latest) as
+``trpo-mimic evaluate`` plays a card's episodes (deterministic, random start phases, 300 steps), on seed 77 by default: the seed checkpoints
 are chosen with, never the cards' 1234. ``--against`` (a shipped policy's name or a file) is played on the same
 episodes first. Prints per checkpoint its samples, reward per step, falls and successes.
 """
@@ -31,11 +32,11 @@ def score(path: str, episodes: int, seed: int) -> str:
             f"{r.successes if r.successes is not None else '-'} successes")
 
 
-def checkpoints(run: Path, every: int) -> list[Path]:
+def checkpoints(run: Path, every: int, after: int = 0) -> list[Path]:
     iters = sorted((int(m.group(1)), p) for p in run.glob("iter_*.pt") if (m := re.fullmatch(r"iter_(\d+)\.pt", p.name)))
     if not iters:
         raise SystemExit(f"{run}: no iter_N.pt checkpoints")
-    chosen = [p for n, p in iters if n % every == 0]
+    chosen = [p for n, p in iters if n % every == 0 and n > after]
     return chosen + ([iters[-1][1]] if iters[-1][1] not in chosen else [])
 
 
@@ -43,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("--every", type=int, default=100)
+    ap.add_argument("--after", type=int, default=0, help="only checkpoints of later iterations (and the latest)")
     ap.add_argument("--against", default=None, help="a shipped policy's name or a checkpoint, on the same episodes")
     ap.add_argument("--seed", type=int, default=77)
     ap.add_argument("--episodes", type=int, default=100)
@@ -53,7 +55,7 @@ def main() -> None:
     print(f"{a.run}: {a.episodes} deterministic 10 s episodes, seed {a.seed}")
     if a.against:
         print(f"{a.against:>14}: {score(a.against, a.episodes, a.seed)}")
-    for p in checkpoints(a.run, a.every):
+    for p in checkpoints(a.run, a.every, a.after):
         print(f"{p.stem:>14}: {score(str(p), a.episodes, a.seed)}", flush=True)
 
 
