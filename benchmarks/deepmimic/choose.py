@@ -4,9 +4,9 @@
                                                   [--episodes 100]
 
 Plays every ``--every``-th iteration's checkpoint of RUN_DIR after iteration ``--after`` (and its latest) as
-``trpo-mimic evaluate`` plays a card's episodes (deterministic, random start phases, 300 steps), on seed 77 by default: the seed checkpoints
-are chosen with, never the cards' 1234. ``--against`` (a shipped policy's name or a file) is played on the same
-episodes first. Prints per checkpoint its samples, reward per step, falls and successes.
+``trpo-mimic evaluate`` plays a card's episodes (deterministic, random start phases, 300 steps), on seed 77 by
+default: the seed checkpoints are chosen with, never the cards' 1234. ``--against`` (a shipped policy's name or a
+file) is played on the same episodes first. Prints per checkpoint its samples, reward per step, falls and successes.
 """
 from __future__ import annotations
 
