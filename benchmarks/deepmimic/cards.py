@@ -68,7 +68,11 @@ SHIPPED = {  # name: (skill, the command that trained it, the reward per step ov
     "backflip": ("backflip", "benchmarks/deepmimic_train.sh backflip 20000000 (resumed once, stopped by hand at "
                  "15.68M)", 0.8361),
     "spinkick": ("spinkick", "benchmarks/deepmimic_train.sh spinkick 20000000, then TRPO_MIMIC_STOP=none "
-                 "benchmarks/deepmimic_train.sh spinkick 4000000 --stop_reward_per_step 0.95 (resumes)", 0.8677),
+                 "benchmarks/deepmimic_train.sh spinkick 4000000 --stop_reward_per_step 0.95 (resumes; 4.00M), then "
+                 "trpo-mimic train --skill spinkick --pretrained_weight_path spinkick --run_name spinkick-r1 (3.78M "
+                 "more), then --pretrained_weight_path benchmarks/deepmimic/policies/spinkick-r1.pt --run_name "
+                 "spinkick-v1 (the clip velocities one-sided at the seam; its iter_1200.pt, 4.92M more: of its "
+                 "checkpoints, the best on 100 episodes of seed 77)", 0.8677),
     "cartwheel": ("cartwheel", "benchmarks/deepmimic_train.sh cartwheel 20000000 (2.25M), then trpo-mimic train "
                   "--skill cartwheel --pretrained_weight_path cartwheel --run_name cartwheel-r1 (its iter_980.pt, "
                   "4.01M more: of its checkpoints from 800 on, the best on 100 episodes of seed 77)", 0.8961),
