@@ -44,6 +44,9 @@ LOCOMOTION_REPRODUCE = ("TRPO_MIMIC_STOP=none benchmarks/deepmimic_train.sh loco
                         "2 6 (s8, 2.54M), --switch_blend 1.0 before its fix (b2, 3.9M), then trpo-mimic train --skill "
                         "locomotion --ls_kl_tolerance 1.5 --run_name locomotion-b3 (the skill file as it is now, whole "
                         "TRPO steps; iteration 850, 3.48M, the best of its checkpoints on 30 switching episodes of "
+                        "seed 77), then trpo-mimic train --skill locomotion --ls_kl_tolerance 1.5 "
+                        "--pretrained_weight_path locomotion --run_name locomotion-v1 (the clip velocities one-sided "
+                        "at the seam; its iter_1050.pt, 4.30M more: of its checkpoints, the best on 100 episodes of "
                         "seed 77)")
 HEADING_REPRODUCE = ("trpo-mimic train --env_id DeepMimicHeading-v0 --run_name heading-a2 (the AMP preset of then, "
                      "stopped at 5.25M), then --pretrained_weight_path runs/heading-a2 --reset_log_std --init_log_std "
