@@ -6,6 +6,8 @@
     python benchmarks/deepmimic/cards.py --check         # exit 1 unless every card equals a fresh evaluation
     python benchmarks/deepmimic/cards.py --readme        # README's, pretrained/README's and the gallery's figures
                                                          # from the cards
+    python benchmarks/deepmimic/cards.py --baselines c067e20   # issue 39's reward baselines: the files of that
+                                                         # revision, evaluated as the cards are today
 
 Each policy is evaluated as a user would (``trpo-mimic evaluate --pretrained NAME --num_eval_episodes 100
 --max_episode_steps 300 --seed 1234``): 100 deterministic 10 s episodes from random phases, a seed that no
